@@ -1,0 +1,84 @@
+# The two commands of the README, and the targets they are made of.
+#   make demo   install dependencies, build Release, run the demo
+#   make test   install dependencies, build (-Werror) and ASan+UBSan, lint, run every test
+# Build trees live under build/: build/debug, build/asan, build/release, build/fuzz.
+
+SHELL      := /bin/bash
+JOBS       ?= $(shell nproc)
+BUILD      ?= build
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build debug asan release test test-debug test-asan lint format fuzz-smoke demo install package clean soak
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/debug/CMakeCache.txt:
+	cmake -S . -B $(BUILD)/debug -DCMAKE_BUILD_TYPE=Debug -DPGSTREAM_WERROR=ON $(CMAKE_ARGS)
+
+$(BUILD)/asan/CMakeCache.txt:
+	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGSTREAM_WERROR=ON -DPGSTREAM_SANITIZE=ON -DPGSTREAM_BENCH=OFF $(CMAKE_ARGS)
+
+$(BUILD)/release/CMakeCache.txt:
+	cmake -S . -B $(BUILD)/release -DCMAKE_BUILD_TYPE=Release -DPGSTREAM_TESTS=OFF $(CMAKE_ARGS)
+
+debug: $(BUILD)/debug/CMakeCache.txt
+	cmake --build $(BUILD)/debug -j $(JOBS)
+
+asan: $(BUILD)/asan/CMakeCache.txt
+	cmake --build $(BUILD)/asan -j $(JOBS)
+
+release: $(BUILD)/release/CMakeCache.txt
+	cmake --build $(BUILD)/release -j $(JOBS)
+
+build: deps debug
+
+test-debug: debug
+	ctest --test-dir $(BUILD)/debug --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD)/asan --output-on-failure --no-tests=error $(CTEST_ARGS)
+
+# Everything CI runs: .ci/run is `make test`.
+test: deps
+	$(MAKE) lint
+	$(MAKE) test-debug
+	$(MAKE) test-asan
+	@if [ -f fuzz/CMakeLists.txt ]; then $(MAKE) fuzz-smoke; fi
+
+lint: debug
+	@scripts/lint.sh $(BUILD)/debug
+
+format:
+	@scripts/lint.sh --fix
+
+fuzz-smoke: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPGSTREAM_FUZZ=ON \
+	  -DPGSTREAM_TESTS=OFF -DPGSTREAM_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(BUILD)/fuzz -j $(JOBS) --target fuzz_targets
+	scripts/fuzz-smoke.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+# Benchmarks: `make bench-<name>` builds bench_<name> in Release and runs it.
+bench-%: deps
+	cmake -S . -B $(BUILD)/bench -DCMAKE_BUILD_TYPE=Release -DPGSTREAM_TESTS=ON -DPGSTREAM_BENCH=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD)/bench -j $(JOBS) --target bench_$*
+	PGSTREAM_SOURCE_DIR=$(CURDIR) $(BUILD)/bench/bench/$*/bench_$*
+
+demo: deps release
+	@if $(BUILD)/release/src/pgstream --help | grep -q '^  pgstream demo'; then \
+	  $(BUILD)/release/src/pgstream demo; \
+	else \
+	  echo "pgstream demo does not exist yet: the build works, but the daemon and its demo are still being built"; \
+	  echo "(see README.md, 'Status'). Until then: 'make test' runs everything that exists."; \
+	fi
+
+install: release
+	cmake --install $(BUILD)/release
+
+clean:
+	rm -rf $(BUILD)
