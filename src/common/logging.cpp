@@ -56,7 +56,7 @@ std::unique_ptr<spdlog::formatter> make_formatter(LogFormat format) {
     formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","pid":%P,"msg":"%*"})");
   } else {
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v");
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-7l %v");
   }
   return formatter;
 }

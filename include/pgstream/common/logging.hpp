@@ -23,7 +23,7 @@ struct LogConfig {
 [[nodiscard]] std::optional<LogLevel> parse_log_level(std::string_view text) noexcept;
 [[nodiscard]] std::optional<LogFormat> parse_log_format(std::string_view text) noexcept;
 
-// Logs go to stderr: text as "2026-11-25T18:57:27.123Z info  message", JSON
+// Logs go to stderr: text as "2026-11-25T18:57:27.123Z info    message", JSON
 // as one object per line with ts, level, logger and msg (msg JSON-escaped).
 void configure_logging(const LogConfig& config);
 
