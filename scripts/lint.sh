@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sources() {  # $1: extensions regex; the folders that hold our code
-  find src include tests bench fuzz -type f -regextype posix-extended -regex ".*\.($1)" 2>/dev/null | sort
+  local dirs=() dir
+  for dir in src include tests bench fuzz; do [ -d "$dir" ] && dirs+=("$dir"); done
+  find "${dirs[@]}" -type f -regextype posix-extended -regex ".*\.($1)" | sort
 }
 
 if [ "${1:-}" = "--fix" ]; then
@@ -25,12 +27,13 @@ sources 'cpp|hpp|h|cc' | xargs -r clang-format --dry-run --Werror || status=1
 
 echo "lint: clang-tidy"
 # Product code only (src/); headers are checked through the files that include them.
-if ! sources 'cpp' | grep '^src/' | xargs -r -P "$jobs" -n 4 clang-tidy -p "$build" --quiet 2>/dev/null \
-     | grep -E 'warning:|error:' ; then
-  :
-else
+tidy_log=$(mktemp)
+trap 'rm -f "$tidy_log"' EXIT
+if ! sources 'cpp' | grep '^src/' | xargs -r -P "$jobs" -n 4 clang-tidy -p "$build" --quiet >"$tidy_log" 2>&1; then
   status=1
 fi
+grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated|^Suppressed [0-9]+ warnings|^Use -header-filter|^Error while processing' \
+  "$tidy_log" || true
 
 echo "lint: cppcheck"
 cppcheck --quiet --enable=warning,performance,portability --std=c++20 --language=c++ \
