@@ -1,0 +1,365 @@
+#include "plan.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "pgstream/common/error.hpp"
+#include "pgstream/engine/operators/concat.hpp"
+#include "pgstream/engine/operators/distinct.hpp"
+#include "pgstream/engine/operators/map_filter.hpp"
+#include "pgstream/engine/row_index.hpp"
+
+namespace pgstream::engine::testing {
+
+std::string key_of(RowRef row) { return {reinterpret_cast<const char*>(row.data()), row.size()}; }
+RowRef row_of(const std::string& bytes) {
+  return {reinterpret_cast<const std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())};
+}
+void add_to(Multiset& set, RowRef row, std::int64_t weight) {
+  if (weight == 0) return;
+  auto& w = set[key_of(row)];
+  w += weight;
+  if (w == 0) set.erase(key_of(row));
+}
+std::string describe(const Multiset& set) {
+  std::string out;
+  for (const auto& [bytes, w] : set) out += debug_string(row_of(bytes)) + " x" + std::to_string(w) + "\n";
+  return out.empty() ? "(empty)\n" : out;
+}
+
+Truth CompareConst::test(RowRef input) const {
+  DatumRef d = input.at(column_);
+  if (d.is_null()) return Truth::Unknown;
+  std::int64_t v = d.as_int();
+  bool r = false;
+  switch (op_) {
+    case Op::Less: r = v < constant_; break;
+    case Op::Equal: r = v == constant_; break;
+    case Op::Greater: r = v > constant_; break;
+    case Op::NotEqual: r = v != constant_; break;
+  }
+  return r ? Truth::True : Truth::False;
+}
+
+void AddConst::evaluate(RowRef input, RowPacker& out) const {
+  DatumRef d = input.at(column_);
+  if (d.is_null()) {
+    out.push_null();
+  } else {
+    out.push_int8(d.as_int() + addend_);
+  }
+}
+
+std::string Plan::describe() const {
+  static const char* names[] = {"source", "map_filter", "concat", "distinct", "join",
+                                "semi_join", "reduce", "top_k", "set_operation"};
+  std::string out = names[static_cast<int>(kind)];
+  if (kind == Kind::Source) out += std::to_string(source);
+  if (kind == Kind::Join) out += "/" + std::to_string(static_cast<int>(join.kind));
+  if (kind == Kind::SemiJoin) out += "/" + std::to_string(static_cast<int>(semi.kind));
+  if (kind == Kind::SetOperation) out += "/" + std::to_string(static_cast<int>(set_kind));
+  if (!inputs.empty()) {
+    out += "(";
+    for (std::size_t i = 0; i < inputs.size(); ++i) out += (i ? ", " : "") + inputs[i]->describe();
+    out += ")";
+  }
+  return out;
+}
+
+NodeId build(const Plan& plan, Dataflow& df, const std::vector<NodeId>& sources) {
+  std::vector<NodeId> in;
+  for (const auto& p : plan.inputs) in.push_back(build(*p, df, sources));
+  switch (plan.kind) {
+    case Plan::Kind::Source: return sources.at(plan.source);
+    case Plan::Kind::MapFilter: return df.add<MapFilter>(in, plan.predicate, plan.projections);
+    case Plan::Kind::Concat: return df.add<Concat>(in);
+    case Plan::Kind::Distinct: return df.add<Distinct>(in);
+    case Plan::Kind::Join: return add_join(df, in[0], in[1], plan.join);
+    case Plan::Kind::SemiJoin: return add_semi_join(df, in[0], in[1], plan.semi);
+    case Plan::Kind::Reduce: return df.add<Reduce>(in, plan.reduce);
+    case Plan::Kind::TopK: return df.add<TopK>(in, plan.top_k);
+    case Plan::Kind::SetOperation: return df.add<SetOperation>(in, plan.set_kind);
+  }
+  return 0;
+}
+
+namespace {
+
+std::string pack_key_of(RowRef row, const std::vector<std::uint32_t>& columns) {
+  RowPacker p;
+  p.pack_key(row, columns);
+  return key_of(p.row());
+}
+
+bool key_has_null(const std::string& key) { return has_null(row_of(key)); }
+
+Multiset eval_join(const JoinSpec& spec, const Multiset& left, const Multiset& right) {
+  Multiset out;
+  RowPacker p;
+  auto emit = [&](RowRef l, RowRef r, std::int64_t w, bool l_null, bool r_null) {
+    p.clear();
+    if (l_null) {
+      for (std::uint32_t i = 0; i < spec.left_arity; ++i) p.push_null();
+    } else {
+      p.push_row(l);
+    }
+    if (r_null) {
+      for (std::uint32_t i = 0; i < spec.right_arity; ++i) p.push_null();
+    } else {
+      p.push_row(r);
+    }
+    add_to(out, p.row(), w);
+  };
+  std::set<std::string> right_matched;
+  for (const auto& [lb, lw] : left) {
+    std::string lk = pack_key_of(row_of(lb), spec.left_key);
+    bool matched = false;
+    for (const auto& [rb, rw] : right) {
+      std::string rk = pack_key_of(row_of(rb), spec.right_key);
+      if (key_has_null(lk) || lk != rk) continue;
+      matched = true;
+      right_matched.insert(rb);
+      emit(row_of(lb), row_of(rb), lw * rw, false, false);
+    }
+    if (!matched && (spec.kind == JoinKind::Left || spec.kind == JoinKind::Full))
+      emit(row_of(lb), RowRef(), lw, false, true);
+  }
+  if (spec.kind == JoinKind::Right || spec.kind == JoinKind::Full) {
+    for (const auto& [rb, rw] : right) {
+      if (!right_matched.contains(rb)) emit(RowRef(), row_of(rb), rw, true, false);
+    }
+  }
+  return out;
+}
+
+Multiset eval_semi(const SemiJoinSpec& spec, const Multiset& left, const Multiset& right) {
+  Multiset out;
+  bool right_has_null = false;
+  for (const auto& [rb, rw] : right) right_has_null = right_has_null || key_has_null(pack_key_of(row_of(rb), spec.right_key));
+  for (const auto& [lb, lw] : left) {
+    std::string lk = pack_key_of(row_of(lb), spec.left_key);
+    bool match = false;
+    for (const auto& [rb, rw] : right) match = match || (!key_has_null(lk) && lk == pack_key_of(row_of(rb), spec.right_key));
+    bool pass = false;
+    switch (spec.kind) {
+      case SemiJoinKind::Exists:
+      case SemiJoinKind::In: pass = match; break;
+      case SemiJoinKind::NotExists: pass = !match; break;
+      case SemiJoinKind::NotIn:
+        // x NOT IN (S): true if S empty; else false if x matches, NULL if x
+        // is NULL or S has a NULL, true otherwise.
+        pass = right.empty() || (!match && !key_has_null(lk) && !right_has_null);
+        break;
+    }
+    if (pass) add_to(out, row_of(lb), lw);
+  }
+  return out;
+}
+
+// One aggregate from scratch over the group's rows.
+void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::string, std::int64_t>>& rows,
+                    const Collation& collation, RowPacker& out) {
+  std::vector<std::pair<std::string, std::int64_t>> values;  // encoded datum, multiplicity
+  std::int64_t count_star = 0;
+  for (const auto& [bytes, w] : rows) {
+    RowRef row = row_of(bytes);
+    if (agg.filter_column >= 0) {
+      DatumRef f = row.at(static_cast<std::size_t>(agg.filter_column));
+      if (f.is_null() || !f.as_bool()) continue;
+    }
+    count_star += w;
+    if (agg.kind == AggregateKind::CountStar) continue;
+    DatumRef d = row.at(agg.column);
+    if (d.is_null()) continue;
+    std::string enc(reinterpret_cast<const char*>(d.encoded().data()), d.encoded().size());
+    if (agg.distinct) {
+      bool seen = std::any_of(values.begin(), values.end(), [&](const auto& v) {
+        return compare_datums(DatumRef::decode(reinterpret_cast<const std::byte*>(v.first.data())), d, collation) == 0;
+      });
+      if (!seen) values.emplace_back(enc, 1);
+    } else {
+      values.emplace_back(enc, w);
+    }
+  }
+  auto datum = [](const std::string& s) { return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data())); };
+  std::int64_t n = 0;
+  for (const auto& v : values) n += v.second;
+  if (agg.kind == AggregateKind::CountStar) {
+    out.push_int8(count_star);
+    return;
+  }
+  if (agg.kind == AggregateKind::Count) {
+    out.push_int8(n);
+    return;
+  }
+  if (n == 0) {
+    out.push_null();
+    return;
+  }
+  switch (agg.kind) {
+    case AggregateKind::Sum:
+    case AggregateKind::Avg: {
+      if (agg.input == DatumKind::Numeric) {
+        Numeric sum;
+        for (const auto& v : values) sum = sum.add(datum(v.first).as_numeric().mul(Numeric::from_int(v.second)));
+        // Scale of the sum: the largest input scale (PostgreSQL's add rule).
+        std::uint16_t scale = 0;
+        for (const auto& v : values) scale = std::max(scale, datum(v.first).as_numeric().dscale());
+        sum = sum.rescaled(scale);
+        out.push_numeric(agg.kind == AggregateKind::Sum ? sum : sum.div_int(n));
+        return;
+      }
+      Int128 sum = 0;
+      for (const auto& v : values) sum += static_cast<Int128>(datum(v.first).as_int()) * v.second;
+      if (agg.kind == AggregateKind::Avg) {
+        out.push_numeric(Numeric::from_int128(sum).div_int(n));
+      } else if (agg.input == DatumKind::Int8) {
+        out.push_numeric(Numeric::from_int128(sum));
+      } else {
+        out.push_int8(static_cast<std::int64_t>(sum));
+      }
+      return;
+    }
+    case AggregateKind::Min:
+    case AggregateKind::Max: {
+      std::size_t best = 0;
+      for (std::size_t i = 1; i < values.size(); ++i) {
+        int c = compare_datums(datum(values[i].first), datum(values[best].first), collation);
+        if (agg.kind == AggregateKind::Min ? c < 0 : c > 0) best = i;
+      }
+      out.push_datum(datum(values[best].first));
+      return;
+    }
+    case AggregateKind::BoolAnd:
+    case AggregateKind::BoolOr: {
+      bool all = true;
+      bool any = false;
+      for (const auto& v : values) {
+        all = all && datum(v.first).as_bool();
+        any = any || datum(v.first).as_bool();
+      }
+      out.push_bool(agg.kind == AggregateKind::BoolAnd ? all : any);
+      return;
+    }
+    case AggregateKind::BitAnd:
+    case AggregateKind::BitOr:
+    case AggregateKind::BitXor: {
+      std::int64_t acc = agg.kind == AggregateKind::BitAnd ? -1 : 0;
+      for (const auto& v : values) {
+        for (std::int64_t i = 0; i < v.second; ++i) {
+          std::int64_t x = datum(v.first).as_int();
+          acc = agg.kind == AggregateKind::BitAnd ? (acc & x) : agg.kind == AggregateKind::BitOr ? (acc | x) : (acc ^ x);
+        }
+      }
+      if (agg.input == DatumKind::Int4) {
+        out.push_int4(static_cast<std::int32_t>(acc));
+      } else if (agg.input == DatumKind::Int2) {
+        out.push_int2(static_cast<std::int16_t>(acc));
+      } else {
+        out.push_int8(acc);
+      }
+      return;
+    }
+    default: out.push_null(); return;
+  }
+}
+
+Multiset eval_reduce(const ReduceSpec& spec, const Multiset& input) {
+  std::map<std::string, std::vector<std::pair<std::string, std::int64_t>>> groups;
+  for (const auto& [bytes, w] : input) groups[pack_key_of(row_of(bytes), spec.group_key)].emplace_back(bytes, w);
+  if (spec.group_key.empty() && groups.empty()) groups[""];
+  Multiset out;
+  RowPacker p;
+  for (const auto& [key, rows] : groups) {
+    p.clear();
+    p.push_row(row_of(key));
+    for (const AggregateSpec& agg : spec.aggregates) eval_aggregate(agg, rows, *spec.collation, p);
+    add_to(out, p.row(), 1);
+  }
+  return out;
+}
+
+Multiset eval_top_k(const TopKSpec& spec, const Multiset& input) {
+  std::map<std::string, std::vector<std::string>> partitions;
+  for (const auto& [bytes, w] : input) {
+    for (std::int64_t i = 0; i < w; ++i) partitions[pack_key_of(row_of(bytes), spec.partition)].push_back(bytes);
+  }
+  Multiset out;
+  for (auto& [key, rows] : partitions) {
+    std::sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
+      return compare_rows(row_of(a), row_of(b), spec.order, *spec.collation, true) < 0;
+    });
+    for (std::uint64_t i = spec.offset; i < rows.size() && i - spec.offset < spec.limit; ++i) add_to(out, row_of(rows[i]), 1);
+  }
+  return out;
+}
+
+Multiset eval_set(SetOperationKind kind, const Multiset& left, const Multiset& right) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> counts;
+  RowPacker scratch;
+  for (const auto& [b, w] : left) counts[key_of(normalize_row(row_of(b), scratch))].first += w;
+  for (const auto& [b, w] : right) counts[key_of(normalize_row(row_of(b), scratch))].second += w;
+  Multiset out;
+  for (const auto& [b, c] : counts) {
+    std::int64_t n = 0;
+    switch (kind) {
+      case SetOperationKind::Intersect: n = c.first > 0 && c.second > 0 ? 1 : 0; break;
+      case SetOperationKind::IntersectAll: n = std::min(c.first, c.second); break;
+      case SetOperationKind::Except: n = c.first > 0 && c.second == 0 ? 1 : 0; break;
+      case SetOperationKind::ExceptAll: n = std::max<std::int64_t>(c.first - c.second, 0); break;
+    }
+    add_to(out, row_of(b), n);
+  }
+  return out;
+}
+
+}  // namespace
+
+Multiset evaluate(const Plan& plan, const std::vector<Multiset>& sources) {
+  std::vector<Multiset> in;
+  for (const auto& p : plan.inputs) in.push_back(evaluate(*p, sources));
+  Multiset out;
+  switch (plan.kind) {
+    case Plan::Kind::Source: return sources.at(plan.source);
+    case Plan::Kind::MapFilter: {
+      RowPacker p;
+      for (const auto& [b, w] : in[0]) {
+        if (plan.predicate && plan.predicate->test(row_of(b)) != Truth::True) continue;
+        p.clear();
+        if (plan.projections.empty()) {
+          p.push_row(row_of(b));
+        } else {
+          for (const Projection& proj : plan.projections) {
+            if (proj.expr) {
+              proj.expr->evaluate(row_of(b), p);
+            } else {
+              p.push_datum(row_of(b).at(proj.column));
+            }
+          }
+        }
+        add_to(out, p.row(), w);
+      }
+      return out;
+    }
+    case Plan::Kind::Concat:
+      for (const auto& m : in) {
+        for (const auto& [b, w] : m) add_to(out, row_of(b), w);
+      }
+      return out;
+    case Plan::Kind::Distinct: {
+      RowPacker scratch;
+      for (const auto& [b, w] : in[0]) {
+        if (w > 0) out[key_of(normalize_row(row_of(b), scratch))] = 1;
+      }
+      return out;
+    }
+    case Plan::Kind::Join: return eval_join(plan.join, in[0], in[1]);
+    case Plan::Kind::SemiJoin: return eval_semi(plan.semi, in[0], in[1]);
+    case Plan::Kind::Reduce: return eval_reduce(plan.reduce, in[0]);
+    case Plan::Kind::TopK: return eval_top_k(plan.top_k, in[0]);
+    case Plan::Kind::SetOperation: return eval_set(plan.set_kind, in[0], in[1]);
+  }
+  return out;
+}
+
+}  // namespace pgstream::engine::testing
