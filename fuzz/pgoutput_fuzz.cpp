@@ -44,7 +44,9 @@ std::size_t consume(const ChangeBatch& batch) {
         }
         break;
       }
-      case ChangeKind::Message: sum += batch.message_prefix(change).size() + batch.message_content(change).size(); break;
+      case ChangeKind::Message:
+        sum += batch.message_prefix(change).size() + batch.message_content(change).size();
+        break;
       case ChangeKind::Truncate:
       case ChangeKind::SchemaChange: sum += change.relation->columns.size(); break;
     }

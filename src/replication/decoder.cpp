@@ -155,7 +155,9 @@ void Decoder::replay_one(std::string_view payload, const std::vector<std::uint32
   parse_pgoutput(payload, true, replayed_);
   switch (replayed_.type) {
     case MessageType::Relation:
-    case MessageType::Type: on_relation(payload, replayed_); return;  // kept even from aborted subtransactions
+    case MessageType::Type:
+      on_relation(payload, replayed_);
+      return;  // kept even from aborted subtransactions
     case MessageType::Origin: on_origin(payload, replayed_); return;
     case MessageType::Insert:
     case MessageType::Update:
@@ -166,7 +168,9 @@ void Decoder::replay_one(std::string_view payload, const std::vector<std::uint32
       make_room();
       add_change(replayed_);
       return;
-    default: protocol_error("a " + std::string(message_type_name(replayed_.type)) + " message inside a streamed block");
+    default:
+      protocol_error("a " + std::string(message_type_name(replayed_.type)) +
+                     " message inside a streamed block");
   }
 }
 
@@ -237,7 +241,8 @@ void Decoder::add_truncate(const PgOutputMessage& message) {
 }
 
 void Decoder::make_room() {
-  if (batch_.changes().size() < options_.max_part_changes && batch_.memory_bytes() < options_.max_part_bytes) return;
+  if (batch_.changes().size() < options_.max_part_changes && batch_.memory_bytes() < options_.max_part_bytes)
+    return;
   deliver();
   batch_.next_part();
 }

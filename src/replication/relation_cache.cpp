@@ -71,7 +71,7 @@ std::uint32_t diff_relations(const Relation& previous, const Relation& current) 
 std::optional<SchemaChange> RelationCache::apply(const PgOutputMessage& message) {
   auto current = std::make_shared<const Relation>(relation_from(message));
   auto [it, inserted] = relations_.try_emplace(message.relation_oid, current);
-  if (inserted) return SchemaChange{.previous = nullptr, .current = std::move(current), .what = kRelationNew};
+  if (inserted) return SchemaChange{.previous = nullptr, .current = current, .what = kRelationNew};
   if (*it->second == *current) return std::nullopt;
   SchemaChange change{
       .previous = it->second, .current = current, .what = diff_relations(*it->second, *current)};

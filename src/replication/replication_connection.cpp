@@ -40,7 +40,9 @@ std::string trim(std::string text) {
   return text;
 }
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+  return text.find(part) != std::string_view::npos;
+}
 
 std::string quote_id(PGconn* conn, std::string_view name) {
   std::unique_ptr<char, PqFree> quoted(PQescapeIdentifier(conn, name.data(), name.size()));
@@ -61,25 +63,27 @@ std::string value_at(const PGresult* result, int row, int column) {
 Lsn parse_lsn(const std::string& text, std::string_view what) {
   if (text.empty()) return Lsn();
   const auto lsn = Lsn::parse(text);
-  if (!lsn) throw Error(ErrorKind::Protocol, "the server sent an invalid LSN for " + std::string(what) + ": " + text);
+  if (!lsn)
+    throw Error(ErrorKind::Protocol, "the server sent an invalid LSN for " + std::string(what) + ": " + text);
   return *lsn;
 }
 
 void check_server_version(PGconn* conn) {
   const int version = PQserverVersion(conn);
   if (version >= kMinServerVersion) return;
-  throw Error(ErrorKind::Unsupported,
-              "PostgreSQL " + std::to_string(version / 10000) + " is too old for pg_stream",
-              {.sqlstate = "0A000",
-               .detail = "pg_stream needs PostgreSQL 15 or newer (MERGE, pgoutput protocol version 2 streaming).",
-               .hint = "Upgrade the server to PostgreSQL 15 or newer."});
+  throw Error(
+      ErrorKind::Unsupported, "PostgreSQL " + std::to_string(version / 10000) + " is too old for pg_stream",
+      {.sqlstate = "0A000",
+       .detail = "pg_stream needs PostgreSQL 15 or newer (MERGE, pgoutput protocol version 2 streaming).",
+       .hint = "Upgrade the server to PostgreSQL 15 or newer."});
 }
 
 }  // namespace
 
 std::string with_replication_database(const std::string& conninfo) {
   char* parse_error = nullptr;
-  std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(PQconninfoParse(conninfo.c_str(), &parse_error));
+  std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(
+      PQconninfoParse(conninfo.c_str(), &parse_error));
   if (parse_error != nullptr) PQfreemem(parse_error);
   if (!options) {
     throw Error(ErrorKind::Config, "invalid connection string: " + redact_conninfo(conninfo),
@@ -94,19 +98,22 @@ std::string with_replication_database(const std::string& conninfo) {
 }
 
 Error replication_permission_error(std::string_view server_message) {
-  return Error(ErrorKind::Database, "the role may not start logical replication: " + std::string(server_message),
-               {.sqlstate = "42501",
-                .detail = "Reading the replication stream needs a role with the REPLICATION attribute (or a superuser).",
-                .hint = "Run ALTER ROLE <the role in postgres.dsn> REPLICATION; as a superuser, or use such a role."});
+  return Error(
+      ErrorKind::Database, "the role may not start logical replication: " + std::string(server_message),
+      {.sqlstate = "42501",
+       .detail =
+           "Reading the replication stream needs a role with the REPLICATION attribute (or a superuser).",
+       .hint = "Run ALTER ROLE <the role in postgres.dsn> REPLICATION; as a superuser, or use such a role."});
 }
 
 Error slot_missing_error(std::string_view slot) {
-  return Error(ErrorKind::Database, "replication slot \"" + std::string(slot) + "\" does not exist",
-               {.sqlstate = "42704",
-                .detail = "pg_stream resumes from its slot; without it the changes since the last run are unknown.",
-                .hint = "If the slot was dropped on purpose, start pg_stream so that it creates the slot again and "
-                        "reinitializes the stream tables; otherwise check postgres.slot and the database in "
-                        "postgres.dsn."});
+  return Error(
+      ErrorKind::Database, "replication slot \"" + std::string(slot) + "\" does not exist",
+      {.sqlstate = "42704",
+       .detail = "pg_stream resumes from its slot; without it the changes since the last run are unknown.",
+       .hint = "If the slot was dropped on purpose, start pg_stream so that it creates the slot again and "
+               "reinitializes the stream tables; otherwise check postgres.slot and the database in "
+               "postgres.dsn."});
 }
 
 Error slot_invalidated_error(std::string_view slot) {
@@ -128,7 +135,8 @@ Error publication_missing_error(std::string_view publication) {
 }
 
 Error wal_level_error(std::string_view wal_level) {
-  return Error(ErrorKind::Database, "wal_level is '" + std::string(wal_level) + "', logical decoding needs 'logical'",
+  return Error(ErrorKind::Database,
+               "wal_level is '" + std::string(wal_level) + "', logical decoding needs 'logical'",
                {.sqlstate = "55000",
                 .detail = "Logical replication slots only work when the server writes logical WAL.",
                 .hint = "Run ALTER SYSTEM SET wal_level = logical; and restart the server."});
@@ -148,8 +156,9 @@ Error diagnose_replication_error(const Error& error, std::string_view slot) {
   if (contains(m, "publication") && contains(m, "does not exist")) {
     const auto open = m.find('"');
     const auto close = open == std::string::npos ? open : m.find('"', open + 1);
-    return publication_missing_error(close == std::string::npos ? std::string_view("?")
-                                                                 : std::string_view(m).substr(open + 1, close - open - 1));
+    return publication_missing_error(close == std::string::npos
+                                         ? std::string_view("?")
+                                         : std::string_view(m).substr(open + 1, close - open - 1));
   }
   return error;
 }
@@ -199,13 +208,15 @@ SystemIdentity ReplicationConnection::identify_system() {
 }
 
 void validate_slot_name(std::string_view name) {
-  const bool valid = !name.empty() && name.size() < 64 &&
-                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+  const bool valid =
+      !name.empty() && name.size() < 64 &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
   if (valid) return;
-  throw Error(ErrorKind::Config, "invalid replication slot name \"" + std::string(name) + "\"",
-              {.sqlstate = "42602",
-               .detail = "PostgreSQL slot names use only lower-case letters, digits and underscores (at most 63).",
-               .hint = "Choose another postgres.slot."});
+  throw Error(
+      ErrorKind::Config, "invalid replication slot name \"" + std::string(name) + "\"",
+      {.sqlstate = "42602",
+       .detail = "PostgreSQL slot names use only lower-case letters, digits and underscores (at most 63).",
+       .hint = "Choose another postgres.slot."});
 }
 
 CreatedSlot ReplicationConnection::create_slot(std::string_view name, SlotLifetime lifetime) {
@@ -233,11 +244,11 @@ void ReplicationConnection::drop_slot(std::string_view name) {
 }
 
 std::optional<SlotInfo> ReplicationConnection::find_slot(std::string_view name) {
-  PgResult result = run(
-      "SELECT plugin, slot_type, database, wal_status, active_pid, confirmed_flush_lsn "
-      "FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
-          quote_lit(conn_.get(), name),
-      "looking up replication slot");
+  PgResult result =
+      run("SELECT plugin, slot_type, database, wal_status, active_pid, confirmed_flush_lsn "
+          "FROM pg_catalog.pg_replication_slots WHERE slot_name = " +
+              quote_lit(conn_.get(), name),
+          "looking up replication slot");
   if (PQntuples(result.get()) == 0) return std::nullopt;
   const PGresult* r = result.get();
   return SlotInfo{.plugin = value_at(r, 0, 0),
@@ -248,27 +259,32 @@ std::optional<SlotInfo> ReplicationConnection::find_slot(std::string_view name) 
                   .confirmed_flush_lsn = parse_lsn(value_at(r, 0, 5), "confirmed_flush_lsn")};
 }
 
-void ReplicationConnection::check_can_stream(std::string_view slot, const std::vector<std::string>& publications) {
+void ReplicationConnection::check_can_stream(std::string_view slot,
+                                             const std::vector<std::string>& publications) {
   const std::string wal_level = query_text("SHOW wal_level", "reading wal_level");
   if (wal_level != "logical") throw wal_level_error(wal_level);
   const auto info = find_slot(slot);
   if (!info) throw slot_missing_error(slot);
   if (info->wal_status == "lost") throw slot_invalidated_error(slot);
   if (info->slot_type != "logical" || info->plugin != "pgoutput") {
-    throw Error(ErrorKind::Config, "replication slot \"" + std::string(slot) + "\" is not a pgoutput slot",
-                {.sqlstate = "55000",
-                 .detail = "It is a " + info->slot_type + " slot with plugin '" + info->plugin + "'.",
-                 .hint = "Name another slot in postgres.slot, or drop this one so that pg_stream creates its own."});
+    throw Error(
+        ErrorKind::Config, "replication slot \"" + std::string(slot) + "\" is not a pgoutput slot",
+        {.sqlstate = "55000",
+         .detail = "It is a " + info->slot_type + " slot with plugin '" + info->plugin + "'.",
+         .hint = "Name another slot in postgres.slot, or drop this one so that pg_stream creates its own."});
   }
   const std::string database = query_text("SELECT current_database()", "reading the database name");
   if (info->database != database) {
-    throw Error(ErrorKind::Config, "replication slot \"" + std::string(slot) + "\" belongs to database \"" +
-                                       info->database + "\", not \"" + database + "\"",
-                {.sqlstate = "55000", .hint = "Name another slot in postgres.slot or fix the dbname in postgres.dsn."});
+    throw Error(ErrorKind::Config,
+                "replication slot \"" + std::string(slot) + "\" belongs to database \"" + info->database +
+                    "\", not \"" + database + "\"",
+                {.sqlstate = "55000",
+                 .hint = "Name another slot in postgres.slot or fix the dbname in postgres.dsn."});
   }
   for (const std::string& publication : publications) {
-    PgResult found = run("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = " + quote_lit(conn_.get(), publication),
-                         "looking up publication");
+    PgResult found =
+        run("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = " + quote_lit(conn_.get(), publication),
+            "looking up publication");
     if (PQntuples(found.get()) == 0) throw publication_missing_error(publication);
   }
 }
@@ -280,16 +296,17 @@ void ReplicationConnection::start_replication(std::string_view slot, Lsn start,
     if (!names.empty()) names += ',';
     names += quote_identifier(publication);
   }
-  const std::string command = "START_REPLICATION SLOT " + quote_identifier(slot) + " LOGICAL " + start.to_string() +
-                              " (proto_version '2', publication_names " + replication_literal(names) +
-                              ", streaming 'on', messages 'true')";
+  const std::string command = "START_REPLICATION SLOT " + quote_identifier(slot) + " LOGICAL " +
+                              start.to_string() + " (proto_version '2', publication_names " +
+                              replication_literal(names) + ", streaming 'on', messages 'true')";
   PgResult result(PQexec(conn_.get(), command.c_str()));
   if (PQresultStatus(result.get()) != PGRES_COPY_BOTH) {
     throw diagnose_replication_error(result_error(conn_.get(), result.get(), "starting replication"), slot);
   }
 }
 
-SnapshotReader::SnapshotReader(const std::string& conninfo, std::string_view snapshot_name) : conn_(conninfo) {
+SnapshotReader::SnapshotReader(const std::string& conninfo, std::string_view snapshot_name)
+    : conn_(conninfo) {
   conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   conn_.exec("SET TRANSACTION SNAPSHOT " + conn_.quote_literal(snapshot_name));
 }
@@ -297,9 +314,11 @@ SnapshotReader::SnapshotReader(const std::string& conninfo, std::string_view sna
 std::uint64_t SnapshotReader::copy_table(const TableName& table, const std::vector<std::string>& columns,
                                          const std::function<void(std::string_view)>& on_row) {
   std::string list;
-  for (const std::string& column : columns) list += (list.empty() ? "" : ", ") + conn_.quote_identifier(column);
-  const std::string sql = "COPY " + conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name) +
-                          (list.empty() ? "" : " (" + list + ")") + " TO STDOUT";
+  for (const std::string& column : columns)
+    list += (list.empty() ? "" : ", ") + conn_.quote_identifier(column);
+  const std::string sql = "COPY " + conn_.quote_identifier(table.schema) + "." +
+                          conn_.quote_identifier(table.name) + (list.empty() ? "" : " (" + list + ")") +
+                          " TO STDOUT";
   PgResult started(PQexec(conn_.get(), sql.c_str()));
   if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw result_error(conn_.get(), started.get(), sql);
   std::uint64_t rows = 0;
@@ -322,17 +341,20 @@ std::uint64_t SnapshotReader::copy_table(const TableName& table, const std::vect
 
 void SnapshotReader::finish() { conn_.exec("COMMIT"); }
 
-void ensure_publication(PgConnection& conn, std::string_view publication, const std::vector<TableName>& tables) {
+void ensure_publication(PgConnection& conn, std::string_view publication,
+                        const std::vector<TableName>& tables) {
   const std::string name = conn.quote_literal(publication);
   PgResult found = conn.exec("SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = " + name);
   if (PQntuples(found.get()) == 1 && std::string_view(PQgetvalue(found.get(), 0, 0)) == "t") return;
   std::string missing;
   for (const TableName& table : tables) {
-    const std::string qualified = conn.quote_identifier(table.schema) + "." + conn.quote_identifier(table.name);
+    const std::string qualified =
+        conn.quote_identifier(table.schema) + "." + conn.quote_identifier(table.name);
     if (PQntuples(found.get()) == 1) {
-      PgResult published = conn.exec("SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = " + name +
-                                     " AND schemaname = " + conn.quote_literal(table.schema) +
-                                     " AND tablename = " + conn.quote_literal(table.name));
+      PgResult published =
+          conn.exec("SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = " + name +
+                    " AND schemaname = " + conn.quote_literal(table.schema) +
+                    " AND tablename = " + conn.quote_literal(table.name));
       if (PQntuples(published.get()) != 0) continue;
     }
     missing += (missing.empty() ? "" : ", ") + qualified;

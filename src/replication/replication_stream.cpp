@@ -1,7 +1,7 @@
 #include "pgstream/replication/replication_stream.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <utility>
@@ -25,7 +25,8 @@ Error connection_lost(PGconn* conn, std::string_view what) {
 
 }  // namespace
 
-ReplicationStream::ReplicationStream(boost::asio::io_context& io, StreamOptions options, StreamHandler handler)
+ReplicationStream::ReplicationStream(boost::asio::io_context& io, StreamOptions options,
+                                     StreamHandler handler)
     : io_(io),
       options_(std::move(options)),
       handler_(std::move(handler)),
@@ -97,7 +98,8 @@ void ReplicationStream::open_connection() {
   decoder_.reset();
   decoder_.set_skip_before(std::max(start, decoder_.last_end_lsn()));
   connection_->start_replication(options_.slot, start, options_.publications);
-  if (PQsetnonblocking(connection_->get(), 1) != 0) throw connection_lost(connection_->get(), "PQsetnonblocking");
+  if (PQsetnonblocking(connection_->get(), 1) != 0)
+    throw connection_lost(connection_->get(), "PQsetnonblocking");
   ++generation_;
   socket_ = std::make_unique<boost::asio::posix::stream_descriptor>(io_, PQsocket(connection_->get()));
   failed_attempts_ = 0;
@@ -241,11 +243,12 @@ void ReplicationStream::schedule_reconnect(const Error& error) {
     fail(error);
     return;
   }
-  const auto ceiling = std::min(options_.max_backoff.count(),
-                                options_.initial_backoff.count() << std::min(failed_attempts_ - 1, 20));
+  const auto ceiling = std::min(options_.max_backoff.count(), options_.initial_backoff.count()
+                                                                  << std::min(failed_attempts_ - 1, 20));
   std::uniform_int_distribution<std::int64_t> pick(ceiling / 2, std::max<std::int64_t>(ceiling, 1));
   const std::chrono::milliseconds delay(pick(jitter_));
-  spdlog::warn("replication: {}; reconnecting in {} ms (attempt {})", error.message(), delay.count(), failed_attempts_);
+  spdlog::warn("replication: {}; reconnecting in {} ms (attempt {})", error.message(), delay.count(),
+               failed_attempts_);
   if (handler_.on_disconnect) handler_.on_disconnect(error);
   retry_timer_.expires_after(delay);
   retry_timer_.async_wait([this](const boost::system::error_code& ec) {

@@ -41,7 +41,8 @@ void parse_copy_message(std::string_view data, CopyMessage& out) {
   in.fail("unknown message kind byte " + std::to_string(static_cast<unsigned char>(kind)));
 }
 
-std::array<char, kStatusUpdateSize> encode_status_update(Lsn write, Lsn flush, Lsn apply, std::int64_t send_time,
+std::array<char, kStatusUpdateSize> encode_status_update(Lsn write, Lsn flush, Lsn apply,
+                                                         std::int64_t send_time,
                                                          bool reply_requested) noexcept {
   std::array<char, kStatusUpdateSize> out{};
   out[0] = 'r';

@@ -19,7 +19,9 @@ Error io_error(const std::string& what, int error_number) {
                 .hint = "Check that the spill directory exists, is writable and has free space."});
 }
 
-std::filesystem::path default_spill_dir() { return std::filesystem::temp_directory_path() / "pgstream-spill"; }
+std::filesystem::path default_spill_dir() {
+  return std::filesystem::temp_directory_path() / "pgstream-spill";
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ void TransactionSpool::abort(std::uint32_t xid, std::uint32_t subxid) {
   if (std::find(aborted.begin(), aborted.end(), subxid) == aborted.end()) aborted.push_back(subxid);
 }
 
-const std::vector<std::uint32_t>& TransactionSpool::aborted_subtransactions(std::uint32_t xid) const noexcept {
+const std::vector<std::uint32_t>& TransactionSpool::aborted_subtransactions(
+    std::uint32_t xid) const noexcept {
   static const std::vector<std::uint32_t> kNone;
   const auto it = transactions_.find(xid);
   return it == transactions_.end() ? kNone : it->second.aborted;
@@ -75,7 +78,8 @@ void TransactionSpool::replay(std::uint32_t xid, const std::function<void(std::s
 }
 
 void TransactionSpool::replay_file(std::FILE* file, const std::function<void(std::string_view)>& visit) {
-  if (std::fflush(file) != 0 || std::fseek(file, 0, SEEK_SET) != 0) throw io_error("rewinding a spill file", errno);
+  if (std::fflush(file) != 0 || std::fseek(file, 0, SEEK_SET) != 0)
+    throw io_error("rewinding a spill file", errno);
   std::uint32_t size = 0;
   while (std::fread(&size, sizeof(size), 1, file) == 1) {
     read_buffer_.resize(size);
@@ -103,9 +107,9 @@ void TransactionSpool::clear() noexcept {
 
 void TransactionSpool::spill_until_under_limit() {
   while (stats_.memory_bytes > options_.memory_limit) {
-    auto largest = std::max_element(transactions_.begin(), transactions_.end(), [](const auto& a, const auto& b) {
-      return a.second.memory.size() < b.second.memory.size();
-    });
+    auto largest = std::max_element(
+        transactions_.begin(), transactions_.end(),
+        [](const auto& a, const auto& b) { return a.second.memory.size() < b.second.memory.size(); });
     if (largest == transactions_.end() || largest->second.memory.empty()) return;
     spill(largest->first, largest->second);
   }

@@ -106,6 +106,6 @@ TEST_CASE_METHOD(PgDatabase, "capture a real pgoutput stream as fuzz seeds", "[.
   while (first_stream < payloads.size() && payloads[first_stream][0] != 'S') ++first_stream;
   write_frames(std::string(dir) + "/real-dml", payloads, 0, first_stream);
   write_frames(std::string(dir) + "/real-stream-head", payloads, first_stream, first_stream + 80);
-  write_frames(std::string(dir) + "/real-stream-tail", payloads, payloads.size() - std::min<std::size_t>(payloads.size(), 80),
-               payloads.size());
+  write_frames(std::string(dir) + "/real-stream-tail", payloads,
+               payloads.size() - std::min<std::size_t>(payloads.size(), 80), payloads.size());
 }

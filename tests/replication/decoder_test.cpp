@@ -43,7 +43,8 @@ std::string describe(const ChangeBatch& batch, const Change& c) {
   switch (c.kind) {
     case ChangeKind::Insert: return "I:" + describe_tuple(batch.new_tuple(c));
     case ChangeKind::Update:
-      return "U:" + (c.old_kind == OldTupleKind::None ? std::string() : describe_tuple(batch.old_tuple(c)) + ">") +
+      return "U:" +
+             (c.old_kind == OldTupleKind::None ? std::string() : describe_tuple(batch.old_tuple(c)) + ">") +
              describe_tuple(batch.new_tuple(c));
     case ChangeKind::Delete: return "D:" + describe_tuple(batch.old_tuple(c));
     case ChangeKind::Truncate:
@@ -111,14 +112,15 @@ TEST_CASE("decoder: a regular transaction, with its schema event first", "[decod
   CHECK(s.end_lsn == 120);
   CHECK(s.last);
   CHECK_FALSE(s.streamed);
-  CHECK(s.changes == std::vector<std::string>{"S:1", "I:1,v1", "U:1,NULL>2,TOAST", "D:2,NULL", "M:p=x",
-                                              "T:16384/1"});
+  CHECK(s.changes ==
+        std::vector<std::string>{"S:1", "I:1,v1", "U:1,NULL>2,TOAST", "D:2,NULL", "M:p=x", "T:16384/1"});
   CHECK(h.decoder.last_end_lsn().value() == 120);
   CHECK(h.decoder.between_transactions());
   CHECK(h.decoder.stats().rows == 3);
 }
 
-TEST_CASE("decoder: columns carry the relation's types; values survive the batch arena growing", "[decoder]") {
+TEST_CASE("decoder: columns carry the relation's types; values survive the batch arena growing",
+          "[decoder]") {
   std::vector<std::string> values;
   Decoder decoder({}, [&](const ChangeBatch& b) {
     for (const Change& c : b.changes()) {
@@ -131,7 +133,8 @@ TEST_CASE("decoder: columns carry the relation's types; values survive the batch
   decoder.decode(begin_msg(100, 0, 7));
   decoder.decode(relation_msg(kOid, "public", "t", 'd', {{"id", 23, true}, {"v", 25}}));
   for (int i = 0; i < 1000; ++i) {
-    decoder.decode(insert_msg(kOid, {{'t', std::to_string(i)}, {'t', std::string(100, static_cast<char>('a' + i % 26))}}));
+    decoder.decode(insert_msg(
+        kOid, {{'t', std::to_string(i)}, {'t', std::string(100, static_cast<char>('a' + i % 26))}}));
   }
   decoder.decode(commit_msg(100, 120, 0));
   REQUIRE(values.size() == 1000);
@@ -270,9 +273,10 @@ TEST_CASE("decoder: Relation messages become schema events only when something c
   h.feed(commit_msg(100, 120, 0));
   REQUIRE(h.seen.size() == 1);
   CHECK(h.seen[0].changes ==
-        std::vector<std::string>{"S:" + std::to_string(kRelationNew), "S:" + std::to_string(kColumnsAdded),
-                                 "S:" + std::to_string(kColumnsDropped | kColumnsRetyped | kReplicaIdentityChanged),
-                                 "S:" + std::to_string(kRelationRenamed)});
+        std::vector<std::string>{
+            "S:" + std::to_string(kRelationNew), "S:" + std::to_string(kColumnsAdded),
+            "S:" + std::to_string(kColumnsDropped | kColumnsRetyped | kReplicaIdentityChanged),
+            "S:" + std::to_string(kRelationRenamed)});
 }
 
 TEST_CASE("decoder: a non-transactional message is a batch of its own", "[decoder]") {

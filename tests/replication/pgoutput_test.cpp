@@ -107,7 +107,8 @@ TEST_CASE("pgoutput: Relation, with and without a streamed xid", "[pgoutput]") {
 }
 
 TEST_CASE("pgoutput: Insert, Update and Delete tuples", "[pgoutput]") {
-  const std::string ins = insert_msg(16384, {{'t', "12"}, {'n', ""}, {'u', ""}, {'b', std::string("\0\1", 2)}});
+  const std::string ins =
+      insert_msg(16384, {{'t', "12"}, {'n', ""}, {'u', ""}, {'b', std::string("\0\1", 2)}});
   auto i = parse(ins);
   CHECK(i.type == MessageType::Insert);
   REQUIRE(i.new_tuple.size() == 4);
@@ -182,10 +183,10 @@ TEST_CASE("pgoutput: every truncation of every message is a Protocol error", "[p
 TEST_CASE("pgoutput: malformed counts, lengths and kinds", "[pgoutput]") {
   CHECK(is_protocol_error("", false));
   CHECK(is_protocol_error("Z", false));
-  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('X').i16(0), false));            // not 'N'
-  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(-1), false));           // negative count
-  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(30000), false));        // count past the end
-  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(1).ch('q'), false));    // unknown kind
+  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('X').i16(0), false));          // not 'N'
+  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(-1), false));         // negative count
+  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(30000), false));      // count past the end
+  CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(1).ch('q'), false));  // unknown kind
   CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(1).ch('t').i32(-5), false));
   CHECK(is_protocol_error(Wire().ch('I').u32(1).ch('N').i16(1).ch('t').i32(0x7fffffff), false));
   CHECK(is_protocol_error(Wire().ch('T').i32(0x7fffffff).u8(0), false));

@@ -29,7 +29,8 @@ TEST_CASE("standby protocol: XLogData and keepalive", "[standby]") {
 }
 
 TEST_CASE("standby protocol: status update bytes", "[standby]") {
-  const auto bytes = encode_status_update(pgstream::Lsn(0x0102030405060708), pgstream::Lsn(2), pgstream::Lsn(3), -1, true);
+  const auto bytes =
+      encode_status_update(pgstream::Lsn(0x0102030405060708), pgstream::Lsn(2), pgstream::Lsn(3), -1, true);
   const Wire expected = Wire().ch('r').u64(0x0102030405060708).u64(2).u64(3).i64(-1).u8(1);
   CHECK(std::string_view(bytes.data(), bytes.size()) == expected.bytes());
   CHECK(pg_now() > 0);

@@ -38,13 +38,16 @@ std::string old_part(const ChangeBatch& batch, const Change& change) {
   return (change.old_kind == OldTupleKind::Key ? "K(" : "O(") + describe_tuple(batch.old_tuple(change)) + ")";
 }
 
-std::string relation_name(const Change& change) { return change.relation->schema + "." + change.relation->name; }
+std::string relation_name(const Change& change) {
+  return change.relation->schema + "." + change.relation->name;
+}
 
 }  // namespace
 
 std::string describe_change(const ChangeBatch& batch, const Change& change) {
   switch (change.kind) {
-    case ChangeKind::Insert: return "I " + relation_name(change) + ": " + describe_tuple(batch.new_tuple(change));
+    case ChangeKind::Insert:
+      return "I " + relation_name(change) + ": " + describe_tuple(batch.new_tuple(change));
     case ChangeKind::Update:
       return "U " + relation_name(change) + ": " + old_part(batch, change) +
              (change.old_kind == OldTupleKind::None ? "" : ">") + describe_tuple(batch.new_tuple(change));
@@ -52,7 +55,8 @@ std::string describe_change(const ChangeBatch& batch, const Change& change) {
     case ChangeKind::Truncate:
       return "T " + relation_name(change) + "/" + std::to_string(change.truncate_options);
     case ChangeKind::Message:
-      return "M " + std::string(batch.message_prefix(change)) + "=" + std::string(batch.message_content(change));
+      return "M " + std::string(batch.message_prefix(change)) + "=" +
+             std::string(batch.message_content(change));
     case ChangeKind::SchemaChange: {
       std::string cols;
       for (const RelationColumn& c : change.relation->columns) {
@@ -67,30 +71,36 @@ std::string describe_change(const ChangeBatch& batch, const Change& change) {
 
 StreamProbe::StreamProbe(const pgstream::testing::PgDatabase& db, std::string slot,
                          std::vector<std::string> publications, std::function<void(StreamOptions&)> tweak)
-    : stream(io,
-             [&] {
-               StreamOptions options;
-               options.conninfo = db.conninfo();
-               options.slot = std::move(slot);
-               options.publications = std::move(publications);
-               options.status_interval = std::chrono::milliseconds(200);
-               options.initial_backoff = std::chrono::milliseconds(100);
-               options.max_backoff = std::chrono::milliseconds(1000);
-               if (tweak) tweak(options);
-               return options;
-             }(),
-             StreamHandler{.on_batch = [this](const ChangeBatch& batch) { on_batch(batch); },
-                           .on_error = [this](const Error& e) { error = e; },
-                           .on_reset = [this] { ++resets; current_ = {}; },
-                           .on_idle = {},
-                           .on_disconnect = [this](const Error&) { ++disconnects; },
-                           .on_connected = {}}) {}
+    : stream(
+          io,
+          [&] {
+            StreamOptions options;
+            options.conninfo = db.conninfo();
+            options.slot = std::move(slot);
+            options.publications = std::move(publications);
+            options.status_interval = std::chrono::milliseconds(200);
+            options.initial_backoff = std::chrono::milliseconds(100);
+            options.max_backoff = std::chrono::milliseconds(1000);
+            if (tweak) tweak(options);
+            return options;
+          }(),
+          StreamHandler{.on_batch = [this](const ChangeBatch& batch) { on_batch(batch); },
+                        .on_error = [this](const Error& e) { error = e; },
+                        .on_reset =
+                            [this] {
+                              ++resets;
+                              current_ = {};
+                            },
+                        .on_idle = {},
+                        .on_disconnect = [this](const Error&) { ++disconnects; },
+                        .on_connected = {}}) {}
 
 void StreamProbe::on_batch(const ChangeBatch& batch) {
   if (hook) hook(batch);
   if (batch.xid == 0 && batch.changes().size() == 1 && !batch.changes()[0].transactional) {
     const Change& m = batch.changes()[0];
-    standalone_messages.push_back(std::string(batch.message_prefix(m)) + "=" + std::string(batch.message_content(m)));
+    standalone_messages.push_back(std::string(batch.message_prefix(m)) + "=" +
+                                  std::string(batch.message_content(m)));
     return;
   }
   current_.xid = batch.xid;
@@ -106,7 +116,8 @@ void StreamProbe::on_batch(const ChangeBatch& batch) {
     if (change.kind != ChangeKind::Insert) continue;
     const ColumnValue id = batch.new_tuple(change)[0];
     std::int64_t value = 0;
-    if (id.kind == ColumnKind::Text) std::from_chars(id.bytes.data(), id.bytes.data() + id.bytes.size(), value);
+    if (id.kind == ColumnKind::Text)
+      std::from_chars(id.bytes.data(), id.bytes.data() + id.bytes.size(), value);
     current_.first_column_sum += value;
     if (keep_ids) current_.inserted_ids.push_back(value);
   }

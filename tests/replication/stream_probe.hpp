@@ -29,15 +29,15 @@ struct ReceivedTransaction {
   Lsn end_lsn;
   bool streamed = false;
   std::uint64_t rows = 0;
-  std::int64_t first_column_sum = 0;  // of inserted rows, when the first column is an integer
-  std::vector<std::string> changes;   // only when keep_changes
+  std::int64_t first_column_sum = 0;       // of inserted rows, when the first column is an integer
+  std::vector<std::string> changes;        // only when keep_changes
   std::vector<std::int64_t> inserted_ids;  // first column of inserts, when keep_ids
 };
 
 class StreamProbe {
  public:
-  StreamProbe(const pgstream::testing::PgDatabase& db, std::string slot, std::vector<std::string> publications,
-              std::function<void(StreamOptions&)> tweak = {});
+  StreamProbe(const pgstream::testing::PgDatabase& db, std::string slot,
+              std::vector<std::string> publications, std::function<void(StreamOptions&)> tweak = {});
 
   // Runs the io_context until `done` holds or `timeout` passes; true if it held.
   bool run_until(const std::function<bool()>& done, std::chrono::seconds timeout = std::chrono::seconds(60));
@@ -51,7 +51,7 @@ class StreamProbe {
   bool auto_confirm = true;  // confirm each transaction's end_lsn as it arrives
   std::vector<ReceivedTransaction> transactions;
   std::vector<std::string> standalone_messages;  // non-transactional, "prefix=content"
-  std::vector<std::string> markers;  // contents of transactional "probe" messages, in order
+  std::vector<std::string> markers;              // contents of transactional "probe" messages, in order
   std::optional<Error> error;
   int resets = 0;
   int disconnects = 0;

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pgstream/replication/replication_connection.hpp"
@@ -43,7 +43,8 @@ std::vector<std::string> all_changes(const StreamProbe& probe) {
 }
 
 Lsn slot_confirmed_flush(PgDatabase& db, const std::string& slot) {
-  const auto text = db.query_value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+  const auto text =
+      db.query_value("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
   return Lsn::parse(text).value_or(Lsn());
 }
 
@@ -52,7 +53,8 @@ Lsn current_wal_lsn(PgDatabase& db) { return *Lsn::parse(db.query_value("SELECT 
 // Sets a server parameter for the scope of a test and resets it after.
 class ServerSetting {
  public:
-  ServerSetting(PgDatabase& db, std::string name, const std::string& value) : db_(db), name_(std::move(name)) {
+  ServerSetting(PgDatabase& db, std::string name, const std::string& value)
+      : db_(db), name_(std::move(name)) {
     db_.exec("ALTER SYSTEM SET " + name_ + " = '" + value + "'");
     db_.exec("SELECT pg_reload_conf()");
   }
@@ -73,7 +75,8 @@ class ServerSetting {
 
 }  // namespace
 
-TEST_CASE_METHOD(PgDatabase, "stream: DML under the four replica identities, truncate, two publications", "[pg]") {
+TEST_CASE_METHOD(PgDatabase, "stream: DML under the four replica identities, truncate, two publications",
+                 "[pg]") {
   exec(R"sql(
     CREATE TABLE t_default (id int PRIMARY KEY, v text);
     CREATE TABLE t_full (id int, v text);
@@ -137,7 +140,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: DML under the four replica identities, tru
   CHECK_FALSE(probe.error);
 }
 
-TEST_CASE_METHOD(PgDatabase, "stream: an UPDATE leaving a >8 kB TOASTed value unchanged sends it as 'u'", "[pg]") {
+TEST_CASE_METHOD(PgDatabase, "stream: an UPDATE leaving a >8 kB TOASTed value unchanged sends it as 'u'",
+                 "[pg]") {
   exec(R"sql(
     CREATE TABLE toasty (id int PRIMARY KEY, big text, n int);
     ALTER TABLE toasty ALTER COLUMN big SET STORAGE EXTERNAL;
@@ -259,7 +263,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: every listed type round-trips exactly, and
       }
     }
   }
-  PgResult oids = exec("SELECT atttypid FROM pg_attribute WHERE attrelid = 'types'::regclass AND attnum > 0 ORDER BY attnum");
+  PgResult oids = exec(
+      "SELECT atttypid FROM pg_attribute WHERE attrelid = 'types'::regclass AND attnum > 0 ORDER BY attnum");
   for (int i = 0; i < PQntuples(oids.get()); ++i) {
     CHECK(type_oids[static_cast<std::size_t>(i)] == std::stoul(PQgetvalue(oids.get(), i, 0)));
   }
@@ -270,7 +275,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: every listed type round-trips exactly, and
   CHECK(type->schema == "public");
 }
 
-TEST_CASE_METHOD(PgDatabase, "stream: 200k-row streamed transactions committed, rolled back, savepoint rolled back",
+TEST_CASE_METHOD(PgDatabase,
+                 "stream: 200k-row streamed transactions committed, rolled back, savepoint rolled back",
                  "[pg][streamed]") {
   ServerSetting work_mem(*this, "logical_decoding_work_mem", "64kB");
   exec("CREATE TABLE big (id int PRIMARY KEY, v text); CREATE PUBLICATION pub FOR TABLE big");
@@ -312,7 +318,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: 200k-row streamed transactions committed, 
   CHECK(spool.open_transactions == 0);
 }
 
-TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing and doubles nothing", "[pg][restart]") {
+TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing and doubles nothing",
+                 "[pg][restart]") {
   exec("CREATE TABLE r (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE r");
   create_slot(*this, "s");
   StreamProbe probe(*this, "s", {"pub"});
@@ -333,7 +340,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing an
   REQUIRE(probe.sync(*this));
   CHECK(probe.disconnects >= 1);
   std::vector<std::int64_t> ids;
-  for (const auto& t : probe.transactions) ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
+  for (const auto& t : probe.transactions)
+    ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
   std::sort(ids.begin(), ids.end());
   std::vector<std::int64_t> expected(20090);
   std::iota(expected.begin(), expected.end(), 1);
@@ -346,12 +354,16 @@ TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing an
   exec("INSERT INTO r VALUES (30000)");
   REQUIRE(next.sync(*this));
   std::vector<std::int64_t> later;
-  for (const auto& t : next.transactions) later.insert(later.end(), t.inserted_ids.begin(), t.inserted_ids.end());
+  for (const auto& t : next.transactions)
+    later.insert(later.end(), t.inserted_ids.begin(), t.inserted_ids.end());
   CHECK(later == std::vector<std::int64_t>{30000});
 }
 
-TEST_CASE_METHOD(PgDatabase, "stream: flush never passes the confirmed LSN; an idle slot still advances", "[pg]") {
-  exec("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE unpublished (id int); CREATE PUBLICATION pub FOR TABLE p");
+TEST_CASE_METHOD(PgDatabase, "stream: flush never passes the confirmed LSN; an idle slot still advances",
+                 "[pg]") {
+  exec(
+      "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE unpublished (id int); CREATE PUBLICATION pub FOR "
+      "TABLE p");
   create_slot(*this, "s");
   StreamProbe probe(*this, "s", {"pub"});
   probe.auto_confirm = false;
@@ -364,15 +376,18 @@ TEST_CASE_METHOD(PgDatabase, "stream: flush never passes the confirmed LSN; an i
   CHECK(before < first_end);
 
   probe.stream.confirm(probe.transactions.back().end_lsn);
-  REQUIRE(probe.run_until([&] { return slot_confirmed_flush(*this, "s") >= probe.transactions.back().end_lsn; },
-                          std::chrono::seconds(20)));
+  REQUIRE(
+      probe.run_until([&] { return slot_confirmed_flush(*this, "s") >= probe.transactions.back().end_lsn; },
+                      std::chrono::seconds(20)));
   // Changes nobody subscribes to: the slot advances past them anyway.
   exec("INSERT INTO unpublished SELECT g FROM generate_series(1, 1000) g");
   const Lsn target = current_wal_lsn(*this);
-  CHECK(probe.run_until([&] { return slot_confirmed_flush(*this, "s") >= target; }, std::chrono::seconds(30)));
+  CHECK(
+      probe.run_until([&] { return slot_confirmed_flush(*this, "s") >= target; }, std::chrono::seconds(30)));
 }
 
-TEST_CASE_METHOD(PgDatabase, "replication: exported snapshot, COPY, then the stream from the consistent point", "[pg]") {
+TEST_CASE_METHOD(PgDatabase,
+                 "replication: exported snapshot, COPY, then the stream from the consistent point", "[pg]") {
   exec("CREATE TABLE snap (id int PRIMARY KEY, v text); CREATE PUBLICATION pub FOR TABLE snap");
   exec("INSERT INTO snap SELECT g, 'v' || g FROM generate_series(1, 10) g");
   ReplicationConnection connection(conninfo());
@@ -388,7 +403,8 @@ TEST_CASE_METHOD(PgDatabase, "replication: exported snapshot, COPY, then the str
 
   SnapshotReader reader(conninfo(), slot.snapshot_name);
   std::vector<std::string> rows;
-  const auto count = reader.copy_table({"public", "snap"}, {"id", "v"}, [&](std::string_view row) { rows.emplace_back(row); });
+  const auto count = reader.copy_table({"public", "snap"}, {"id", "v"},
+                                       [&](std::string_view row) { rows.emplace_back(row); });
   reader.finish();
   CHECK(count == 10);
   REQUIRE(rows.size() == 10);
@@ -399,7 +415,8 @@ TEST_CASE_METHOD(PgDatabase, "replication: exported snapshot, COPY, then the str
   probe.keep_ids = true;
   REQUIRE(probe.sync(*this));
   std::vector<std::int64_t> ids;
-  for (const auto& t : probe.transactions) ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
+  for (const auto& t : probe.transactions)
+    ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
   std::vector<std::int64_t> expected(10);
   std::iota(expected.begin(), expected.end(), 11);
   CHECK(ids == expected);
@@ -428,7 +445,8 @@ TEST_CASE_METHOD(PgDatabase, "replication: temporary slots, drop, slot lookup", 
   CHECK_FALSE(connection.find_slot("odd_name_1"));
 }
 
-TEST_CASE_METHOD(PgDatabase, "replication: publications are created and extended idempotently, names quoted", "[pg]") {
+TEST_CASE_METHOD(PgDatabase, "replication: publications are created and extended idempotently, names quoted",
+                 "[pg]") {
   exec(R"sql(CREATE SCHEMA "My Schema"; CREATE TABLE "My Schema"."T 1" (id int); CREATE TABLE u (id int);
              CREATE TABLE w (id int))sql");
   const std::string pub = "pub \"x\"; DROP TABLE u; --";
@@ -436,12 +454,13 @@ TEST_CASE_METHOD(PgDatabase, "replication: publications are created and extended
   ensure_publication(connection(), pub, {{"My Schema", "T 1"}, {"public", "u"}});
   ensure_publication(connection(), pub, {{"public", "w"}, {"public", "u"}});
   CHECK(query_value("SELECT string_agg(schemaname || '.' || tablename, ',' ORDER BY tablename) FROM "
-                    "pg_publication_tables WHERE pubname = " + connection().quote_literal(pub)) ==
-        "My Schema.T 1,public.u,public.w");
+                    "pg_publication_tables WHERE pubname = " +
+                    connection().quote_literal(pub)) == "My Schema.T 1,public.u,public.w");
   CHECK(query_value("SELECT count(*) FROM pg_tables WHERE tablename = 'u'") == "1");
 }
 
-TEST_CASE_METHOD(PgDatabase, "replication: distinct errors for a missing slot and a missing publication", "[pg]") {
+TEST_CASE_METHOD(PgDatabase, "replication: distinct errors for a missing slot and a missing publication",
+                 "[pg]") {
   exec("CREATE TABLE e (id int); CREATE PUBLICATION pub FOR TABLE e");
   {
     StreamProbe probe(*this, "no_such_slot", {"pub"});
@@ -472,12 +491,14 @@ TEST_CASE_METHOD(PgDatabase, "replication: a role without REPLICATION gets an er
   exec("DROP ROLE " + role);
 }
 
-TEST_CASE_METHOD(PgDatabase, "replication: an invalidated slot (wal_status lost) is a distinct error", "[pg]") {
+TEST_CASE_METHOD(PgDatabase, "replication: an invalidated slot (wal_status lost) is a distinct error",
+                 "[pg]") {
   exec("CREATE TABLE junk (v text); CREATE PUBLICATION pub FOR TABLE junk");
   create_slot(*this, "s");
   {
     ServerSetting keep(*this, "max_slot_wal_keep_size", "1MB");
-    for (int i = 0; i < 4 && query_value("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 's'") != "lost";
+    for (int i = 0;
+         i < 4 && query_value("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 's'") != "lost";
          ++i) {
       for (int j = 0; j < 3; ++j) {
         exec("INSERT INTO junk VALUES ('x'); SELECT pg_switch_wal()");

@@ -20,7 +20,8 @@ std::vector<std::string> replay(TransactionSpool& spool, std::uint32_t xid) {
 }  // namespace
 
 TEST_CASE("spool: keeps order across memory and spill file, per transaction", "[spool]") {
-  const auto dir = std::filesystem::temp_directory_path() / ("pgstream-spool-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("pgstream-spool-test-" + std::to_string(::getpid()));
   TransactionSpool spool({.memory_limit = 100, .spill_dir = dir});
   std::vector<std::string> a;
   std::vector<std::string> b;

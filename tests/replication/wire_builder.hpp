@@ -38,7 +38,8 @@ class Wire {
 
  private:
   Wire& be(std::uint64_t v, int n) {
-    for (int i = n - 1; i >= 0; --i) data_.push_back(static_cast<char>((v >> (8U * static_cast<unsigned>(i))) & 0xFFU));
+    for (int i = n - 1; i >= 0; --i)
+      data_.push_back(static_cast<char>((v >> (8U * static_cast<unsigned>(i))) & 0xFFU));
     return *this;
   }
   std::string data_;
@@ -78,7 +79,8 @@ inline std::string relation_msg(std::uint32_t oid, std::string_view ns, std::str
   for (const RelCol& c : cols) w.u8(c.key ? 1 : 0).str(c.name).u32(c.type).i32(-1);
   return w.bytes();
 }
-inline std::string insert_msg(std::uint32_t oid, const std::vector<Col>& cols, const std::uint32_t* xid = nullptr) {
+inline std::string insert_msg(std::uint32_t oid, const std::vector<Col>& cols,
+                              const std::uint32_t* xid = nullptr) {
   Wire w;
   w.ch('I');
   if (xid != nullptr) w.u32(*xid);

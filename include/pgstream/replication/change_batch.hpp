@@ -110,8 +110,8 @@ class ChangeBatch {
  public:
   // Transaction identity, the same for every part.
   std::uint32_t xid = 0;
-  Lsn commit_lsn;   // LSN of the commit record
-  Lsn end_lsn;      // end of the commit record; valid only in the last part
+  Lsn commit_lsn;  // LSN of the commit record
+  Lsn end_lsn;     // end of the commit record; valid only in the last part
   CommitTime commit_time{};
   bool streamed = false;  // the server streamed it before it committed
   std::string origin;     // replication origin name, empty if none

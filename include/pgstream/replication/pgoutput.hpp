@@ -86,16 +86,16 @@ struct PgOutputMessage {
   std::uint32_t xid = 0;
 
   // Begin, Commit, Stream Commit, Origin.
-  Lsn final_lsn;             // Begin: the commit record's LSN
-  Lsn commit_lsn;            // Commit, Stream Commit, Origin
-  Lsn end_lsn;               // Commit, Stream Commit: end of the commit record
+  Lsn final_lsn;               // Begin: the commit record's LSN
+  Lsn commit_lsn;              // Commit, Stream Commit, Origin
+  Lsn end_lsn;                 // Commit, Stream Commit: end of the commit record
   std::int64_t timestamp = 0;  // Begin, Commit, Stream Commit: microseconds since 2000-01-01 UTC
-  std::uint8_t flags = 0;    // Commit, Stream Commit, Message (bit 1: transactional)
+  std::uint8_t flags = 0;      // Commit, Stream Commit, Message (bit 1: transactional)
 
   std::string_view origin_name;  // Origin
 
   // Relation and Type.
-  std::uint32_t relation_oid = 0;  // also Insert, Update, Delete
+  std::uint32_t relation_oid = 0;   // also Insert, Update, Delete
   std::string_view namespace_name;  // empty means pg_catalog
   std::string_view relation_name;   // Relation: table name; Type: type name
   char replica_identity = 'd';      // 'd', 'n', 'f' or 'i'
@@ -116,8 +116,8 @@ struct PgOutputMessage {
   std::string_view content;
 
   // Stream Start and Stream Abort.
-  bool first_segment = false;     // Stream Start
-  std::uint32_t subxid = 0;       // Stream Abort: equals xid when the whole transaction aborted
+  bool first_segment = false;  // Stream Start
+  std::uint32_t subxid = 0;    // Stream Abort: equals xid when the whole transaction aborted
 
   [[nodiscard]] bool transactional_message() const noexcept { return (flags & 1U) != 0; }
 };

@@ -57,7 +57,7 @@ struct Relation {
 
 // Bits of SchemaChange::what.
 enum SchemaChangeBits : std::uint32_t {
-  kRelationNew = 1U << 0U,             // first Relation message for this OID
+  kRelationNew = 1U << 0U,  // first Relation message for this OID
   kColumnsAdded = 1U << 1U,
   kColumnsDropped = 1U << 2U,
   kColumnsRetyped = 1U << 3U,          // same name, other type OID or typmod

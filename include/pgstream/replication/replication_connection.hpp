@@ -133,7 +133,8 @@ class SnapshotReader {
 // Creates `publication` if it does not exist (with the given tables) and
 // adds those of `tables` it does not yet publish. A publication FOR ALL
 // TABLES is left as it is. Safe to call again with the same arguments.
-void ensure_publication(PgConnection& conn, std::string_view publication, const std::vector<TableName>& tables);
+void ensure_publication(PgConnection& conn, std::string_view publication,
+                        const std::vector<TableName>& tables);
 
 // Throws Error(Config) unless `name` is a valid replication slot name.
 void validate_slot_name(std::string_view name);

@@ -61,12 +61,12 @@ struct StreamOptions {
 };
 
 struct StreamHandler {
-  std::function<void(const ChangeBatch&)> on_batch;     // required
-  std::function<void(const Error&)> on_error;           // the stream stopped for good
-  std::function<void()> on_reset;                       // delivered parts of an unfinished transaction are void
-  std::function<void(Lsn)> on_idle;                     // a keepalive found no transaction open
-  std::function<void(const Error&)> on_disconnect;      // the connection failed; a retry follows
-  std::function<void(Lsn)> on_connected;                // streaming from this LSN
+  std::function<void(const ChangeBatch&)> on_batch;  // required
+  std::function<void(const Error&)> on_error;        // the stream stopped for good
+  std::function<void()> on_reset;                    // delivered parts of an unfinished transaction are void
+  std::function<void(Lsn)> on_idle;                  // a keepalive found no transaction open
+  std::function<void(const Error&)> on_disconnect;   // the connection failed; a retry follows
+  std::function<void(Lsn)> on_connected;             // streaming from this LSN
 };
 
 struct StreamStats {
@@ -75,9 +75,9 @@ struct StreamStats {
   std::uint64_t keepalives = 0;
   std::uint64_t status_updates = 0;
   std::uint64_t connects = 0;
-  Lsn received_lsn;     // highest WAL position received
-  Lsn server_wal_end;   // the server's last reported end of WAL
-  Lsn reported_flush;   // the last flush LSN sent to the server
+  Lsn received_lsn;    // highest WAL position received
+  Lsn server_wal_end;  // the server's last reported end of WAL
+  Lsn reported_flush;  // the last flush LSN sent to the server
 };
 
 class ReplicationStream {

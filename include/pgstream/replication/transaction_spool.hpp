@@ -35,9 +35,9 @@ struct SpoolOptions {
 };
 
 struct SpoolStats {
-  std::size_t memory_bytes = 0;          // held in memory now
-  std::size_t peak_memory_bytes = 0;     // the most ever held
-  std::uint64_t spilled_bytes = 0;       // written to disk, in total
+  std::size_t memory_bytes = 0;       // held in memory now
+  std::size_t peak_memory_bytes = 0;  // the most ever held
+  std::uint64_t spilled_bytes = 0;    // written to disk, in total
   std::size_t open_transactions = 0;
 };
 
