@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include <poll.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -33,7 +35,8 @@ ReplicationStream::ReplicationStream(boost::asio::io_context& io, StreamOptions 
       decoder_(options_.decoder, [this](const ChangeBatch& batch) { handler_.on_batch(batch); }),
       status_timer_(io),
       retry_timer_(io),
-      jitter_(std::random_device{}()) {}
+      jitter_(std::random_device{}()),
+      confirmed_(options_.start_lsn.value()) {}
 
 ReplicationStream::~ReplicationStream() { close_connection(); }
 
@@ -118,26 +121,26 @@ void ReplicationStream::wait_readable() {
                       });
 }
 
+namespace {
+
+// True if the socket has bytes waiting. Asio's epoll reactor is
+// edge-triggered and libpq reads at most its buffer's worth per call, so
+// what is left in the kernel would otherwise wait for the next packet.
+bool socket_readable(int fd) noexcept {
+  pollfd entry{.fd = fd, .events = POLLIN, .revents = 0};
+  return ::poll(&entry, 1, 0) == 1 && (entry.revents & POLLIN) != 0;
+}
+
+}  // namespace
+
 void ReplicationStream::on_readable() {
   PGconn* conn = connection_->get();
   const std::uint64_t generation = generation_;
   try {
-    if (PQconsumeInput(conn) == 0) throw connection_lost(conn, "lost the replication connection");
-    for (;;) {
-      char* buffer = nullptr;
-      const int size = PQgetCopyData(conn, &buffer, 1);
-      if (size > 0) {
-        const std::unique_ptr<char, PqFree> owned(buffer);
-        handle_copy_message(std::string_view(buffer, static_cast<std::size_t>(size)));
-        if (generation != generation_) return;  // stopped or reconnecting from a handler
-        continue;
-      }
-      if (size == 0) break;
-      if (size == -2) throw connection_lost(conn, "reading the replication stream failed");
-      const PgResult result(PQgetResult(conn));
-      if (result_ok(result.get())) throw connection_lost(conn, "the server ended the replication stream");
-      throw diagnose_replication_error(result_error(conn, result.get(), "replication stream"), options_.slot);
-    }
+    do {
+      if (PQconsumeInput(conn) == 0) throw connection_lost(conn, "lost the replication connection");
+      if (!drain_copy_data(conn, generation)) return;  // stopped, reconnecting or failed
+    } while (socket_readable(PQsocket(conn)));
   } catch (const Error& e) {
     if (retryable(e)) {
       schedule_reconnect(e);
@@ -150,6 +153,24 @@ void ReplicationStream::on_readable() {
     return;
   }
   wait_readable();
+}
+
+bool ReplicationStream::drain_copy_data(PGconn* conn, std::uint64_t generation) {
+  for (;;) {
+    char* buffer = nullptr;
+    const int size = PQgetCopyData(conn, &buffer, 1);
+    if (size > 0) {
+      const std::unique_ptr<char, PqFree> owned(buffer);
+      handle_copy_message(std::string_view(buffer, static_cast<std::size_t>(size)));
+      if (generation != generation_) return false;  // a handler stopped the stream
+      continue;
+    }
+    if (size == 0) return true;
+    if (size == -2) throw connection_lost(conn, "reading the replication stream failed");
+    const PgResult result(PQgetResult(conn));
+    if (result_ok(result.get())) throw connection_lost(conn, "the server ended the replication stream");
+    throw diagnose_replication_error(result_error(conn, result.get(), "replication stream"), options_.slot);
+  }
 }
 
 void ReplicationStream::handle_copy_message(std::string_view data) {

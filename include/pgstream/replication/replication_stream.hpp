@@ -52,7 +52,9 @@ struct StreamOptions {
   std::string conninfo;  // an ordinary conninfo; replication=database is added
   std::string slot;
   std::vector<std::string> publications;
-  Lsn start_lsn;  // resume point; 0/0 means the slot's confirmed_flush_lsn
+  // Resume point: everything before it is durably applied (it also seeds
+  // confirmed()). 0/0 means the slot's confirmed_flush_lsn.
+  Lsn start_lsn;
   std::chrono::milliseconds status_interval{10'000};
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{30'000};
@@ -108,6 +110,9 @@ class ReplicationStream {
   void open_connection();
   void wait_readable();
   void on_readable();
+  // Handles every complete message libpq has buffered; false if the
+  // connection was closed meanwhile.
+  bool drain_copy_data(PGconn* conn, std::uint64_t generation);
   void handle_copy_message(std::string_view data);
   void on_keepalive(const CopyMessage& message);
   void arm_status_timer();
