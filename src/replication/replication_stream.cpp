@@ -134,13 +134,19 @@ bool socket_readable(int fd) noexcept {
 }  // namespace
 
 void ReplicationStream::on_readable() {
+  // Rounds of reading before yielding to the io_context, so that timers
+  // (status updates) still run while a backlog streams in.
+  constexpr int kRoundsPerTurn = 64;
   PGconn* conn = connection_->get();
   const std::uint64_t generation = generation_;
+  bool more = false;
   try {
-    do {
+    for (int round = 0; round < kRoundsPerTurn; ++round) {
       if (PQconsumeInput(conn) == 0) throw connection_lost(conn, "lost the replication connection");
       if (!drain_copy_data(conn, generation)) return;  // stopped, reconnecting or failed
-    } while (socket_readable(PQsocket(conn)));
+      more = socket_readable(PQsocket(conn));
+      if (!more) break;
+    }
   } catch (const Error& e) {
     if (retryable(e)) {
       schedule_reconnect(e);
@@ -152,7 +158,13 @@ void ReplicationStream::on_readable() {
     fail(Error(ErrorKind::Internal, std::string("replication consumer failed: ") + e.what()));
     return;
   }
-  wait_readable();
+  if (!more) {
+    wait_readable();
+    return;
+  }
+  boost::asio::post(io_, [this, generation] {
+    if (generation == generation_) on_readable();
+  });
 }
 
 bool ReplicationStream::drain_copy_data(PGconn* conn, std::uint64_t generation) {
