@@ -1,0 +1,21 @@
+// Logical rewrites of a bound plan. Both keep the plan's result (as a
+// multiset) unchanged; both respect shared nodes (a CTE referenced twice is
+// rewritten once and stays shared).
+//
+// - push_down_predicates: moves each conjunct of a Filter as close to the
+//   scans as its columns allow: into the sides of inner joins (or into the
+//   join condition when it needs both), into the preserved side of outer,
+//   semi and anti joins, below projections of simple expressions, below
+//   DISTINCT and below GROUP BY when it only reads group keys.
+// - prune_columns: each Scan keeps only the columns some expression (or the
+//   query's output) reads.
+#pragma once
+
+#include "pgstream/sql/logical_plan.hpp"
+
+namespace pgstream::sql {
+
+void push_down_predicates(LogicalPlan& plan);
+void prune_columns(LogicalPlan& plan);
+
+}  // namespace pgstream::sql

@@ -1,0 +1,849 @@
+// Expressions: binding names to columns, and typing every node through the
+// server (a probe view per node whose children are typed placeholders).
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
+
+#include "binder.hpp"
+
+namespace pgstream::sql {
+
+namespace {
+
+constexpr Oid kBoolOid = 16;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kNumericOid = 1700;
+constexpr Oid kUnknownOid = 705;
+constexpr Oid kRecordOid = 2249;
+constexpr Oid kBitOid = 1560;
+
+// Functions and operators our native evaluator implements (pg_catalog only).
+const std::set<std::string>& native_routines() {
+  static const std::set<std::string> names = {"+",
+                                              "-",
+                                              "*",
+                                              "/",
+                                              "%",
+                                              "=",
+                                              "<>",
+                                              "<",
+                                              "<=",
+                                              ">",
+                                              ">=",
+                                              "||",
+                                              "~~",
+                                              "!~~",
+                                              "~~*",
+                                              "!~~*",
+                                              "~",
+                                              "!~",
+                                              "~*",
+                                              "!~*",
+                                              "->",
+                                              "->>",
+                                              "@",
+                                              "abs",
+                                              "lower",
+                                              "upper",
+                                              "length",
+                                              "char_length",
+                                              "octet_length",
+                                              "substr",
+                                              "substring",
+                                              "concat",
+                                              "concat_ws",
+                                              "btrim",
+                                              "ltrim",
+                                              "rtrim",
+                                              "replace",
+                                              "split_part",
+                                              "position",
+                                              "strpos",
+                                              "left",
+                                              "right",
+                                              "lpad",
+                                              "rpad",
+                                              "date_trunc",
+                                              "date_part",
+                                              "extract",
+                                              "age",
+                                              "to_char",
+                                              "round",
+                                              "trunc",
+                                              "floor",
+                                              "ceil",
+                                              "ceiling",
+                                              "mod",
+                                              "coalesce",
+                                              "greatest",
+                                              "least",
+                                              "nullif",
+                                              "similar_to_escape",
+                                              "count",
+                                              "sum",
+                                              "avg",
+                                              "min",
+                                              "max",
+                                              "bool_and",
+                                              "bool_or",
+                                              "every",
+                                              "string_agg",
+                                              "array_agg",
+                                              "stddev",
+                                              "stddev_samp",
+                                              "stddev_pop",
+                                              "variance",
+                                              "var_samp",
+                                              "var_pop",
+                                              "row_number",
+                                              "rank",
+                                              "dense_rank",
+                                              "lag",
+                                              "lead",
+                                              "first_value",
+                                              "last_value",
+                                              "ntile",
+                                              "percent_rank",
+                                              "cume_dist",
+                                              "unnest",
+                                              "generate_series",
+                                              "jsonb_array_elements",
+                                              "jsonb_each",
+                                              "jsonb_each_text"};
+  return names;
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+ExprPtr make_expr(ExprKind kind, int location) {
+  auto expr = std::make_shared<Expr>();
+  expr->kind = kind;
+  expr->location = location;
+  return expr;
+}
+
+const char* volatility_word(Volatility volatility) {
+  return volatility == Volatility::Stable ? "STABLE" : "VOLATILE";
+}
+
+}  // namespace
+
+std::string node_string(const PgQuery__Node* node) {
+  if (node == nullptr) return {};
+  if (node->node_case == PG_QUERY__NODE__NODE_STRING) return node->string->sval;
+  return {};
+}
+
+ExprPtr make_column(const OutputColumn& column) {
+  auto expr = make_expr(ExprKind::Column, -1);
+  expr->binding = column.binding;
+  expr->name = column.name;
+  expr->type = column.type;
+  return expr;
+}
+
+int node_location(const PgQuery__Node& node) {
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_COLUMN_REF: return node.column_ref->location;
+    case PG_QUERY__NODE__NODE_A_EXPR: return node.a_expr->location;
+    case PG_QUERY__NODE__NODE_FUNC_CALL: return node.func_call->location;
+    case PG_QUERY__NODE__NODE_A_CONST: return node.a_const->location;
+    case PG_QUERY__NODE__NODE_TYPE_CAST: return node.type_cast->location;
+    case PG_QUERY__NODE__NODE_SUB_LINK: return node.sub_link->location;
+    case PG_QUERY__NODE__NODE_BOOL_EXPR: return node.bool_expr->location;
+    case PG_QUERY__NODE__NODE_CASE_EXPR: return node.case_expr->location;
+    case PG_QUERY__NODE__NODE_RES_TARGET: return node.res_target->location;
+    case PG_QUERY__NODE__NODE_RANGE_VAR: return node.range_var->location;
+    case PG_QUERY__NODE__NODE_SORT_BY: return node.sort_by->location;
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION: return node.sqlvalue_function->location;
+    case PG_QUERY__NODE__NODE_NULL_TEST: return node.null_test->location;
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST: return node.boolean_test->location;
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR: return node.coalesce_expr->location;
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR: return node.min_max_expr->location;
+    case PG_QUERY__NODE__NODE_ROW_EXPR: return node.row_expr->location;
+    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR: return node.a_array_expr->location;
+    case PG_QUERY__NODE__NODE_COLLATE_CLAUSE: return node.collate_clause->location;
+    case PG_QUERY__NODE__NODE_GROUPING_FUNC: return node.grouping_func->location;
+    case PG_QUERY__NODE__NODE_PARAM_REF: return node.param_ref->location;
+    case PG_QUERY__NODE__NODE_GROUPING_SET: return node.grouping_set->location;
+    case PG_QUERY__NODE__NODE_A_INDIRECTION:
+      return node.a_indirection->arg != nullptr ? node_location(*node.a_indirection->arg) : -1;
+    default: return -1;
+  }
+}
+
+Error Binder::unsupported_at(std::string_view construct, int location, std::string hint) const {
+  if (text_ != nullptr && view_depth_ > 0) location = -1;  // inside a view: no position in the user's text
+  return unsupported(*text_, construct, location, std::move(hint));
+}
+
+std::vector<ExprPtr> Binder::bind_list(PgQuery__Node* const* items, std::size_t count, const Scope& scope,
+                                       CteScope* ctes) {
+  std::vector<ExprPtr> out;
+  out.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) out.push_back(bind_expr(*items[i], scope, ctes));
+  return out;
+}
+
+std::vector<SortKey> Binder::bind_sort(PgQuery__Node* const* items, std::size_t count, const Scope& scope,
+                                       CteScope* ctes) {
+  std::vector<SortKey> keys;
+  for (std::size_t i = 0; i < count; ++i) {
+    const PgQuery__SortBy& sort = *items[i]->sort_by;
+    if (sort.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_USING) {
+      throw unsupported_at("ORDER BY ... USING", sort.location, "Use ASC or DESC.");
+    }
+    SortKey key;
+    key.expr = bind_expr(*sort.node, scope, ctes);
+    key.descending = sort.sortby_dir == PG_QUERY__SORT_BY_DIR__SORTBY_DESC;
+    key.nulls_first = sort.sortby_nulls == PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_FIRST ||
+                      (key.descending && sort.sortby_nulls != PG_QUERY__SORT_BY_NULLS__SORTBY_NULLS_LAST);
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
+ExprPtr Binder::bind_column_ref(const PgQuery__ColumnRef& ref, const Scope& scope) {
+  std::vector<std::string> fields;
+  bool star = false;
+  for (std::size_t i = 0; i < ref.n_fields; ++i) {
+    if (ref.fields[i]->node_case == PG_QUERY__NODE__NODE_A_STAR)
+      star = true;
+    else
+      fields.push_back(node_string(ref.fields[i]));
+  }
+  if (star)
+    throw unsupported_at("* in this position", ref.location, "Use * only at the top of a SELECT list.");
+  const std::string column = fields.back();
+  const std::string qualifier = fields.size() >= 2 ? fields[fields.size() - 2] : std::string();
+  for (const Scope* level = &scope; level != nullptr; level = level->parent) {
+    for (const ScopeItem& item : level->items) {
+      if (!qualifier.empty() && item.alias != qualifier) continue;
+      for (const ScopeColumn& candidate : item.columns) {
+        if (candidate.name != column || (qualifier.empty() && candidate.hidden)) continue;
+        auto expr = std::make_shared<Expr>(*candidate.expr);
+        expr->location = ref.location;
+        expr->outer = level != &scope;
+        return expr;
+      }
+    }
+  }
+  if (fields.size() == 1) {
+    for (const Scope* level = &scope; level != nullptr; level = level->parent) {
+      for (const ScopeItem& item : level->items) {
+        if (item.alias == column) {
+          throw unsupported_at("the whole-row reference \"" + column + "\"", ref.location,
+                               "Name the columns you need instead of the whole row.");
+        }
+      }
+    }
+  }
+  throw unsupported_at(
+      "the column reference \"" + column + "\"", ref.location,
+      "The server accepted a name the compiler could not resolve; name the column explicitly.");
+}
+
+ExprPtr Binder::bind_const(const PgQuery__AConst& value) {
+  auto expr = make_expr(ExprKind::Const, value.location);
+  if (value.isnull) {
+    expr->is_null = true;
+    expr->literal = "NULL";
+    expr->type.oid = kUnknownOid;
+    return expr;
+  }
+  switch (value.val_case) {
+    case PG_QUERY__A__CONST__VAL_IVAL:
+      expr->literal = std::to_string(value.ival->ival);
+      expr->type.oid = kInt4Oid;
+      break;
+    case PG_QUERY__A__CONST__VAL_FVAL: {
+      expr->literal = value.fval->fval;
+      const bool integral = expr->literal.find_first_of(".eE") == std::string::npos;
+      expr->type.oid = kNumericOid;
+      if (integral && expr->literal.size() <= 19) {
+        try {
+          (void)std::stoll(expr->literal);
+          expr->type.oid = kInt8Oid;
+        } catch (const std::out_of_range&) {
+          expr->type.oid = kNumericOid;
+        }
+      }
+      break;
+    }
+    case PG_QUERY__A__CONST__VAL_BOOLVAL:
+      expr->literal = value.boolval->boolval ? "true" : "false";
+      expr->type.oid = kBoolOid;
+      break;
+    case PG_QUERY__A__CONST__VAL_SVAL:
+      expr->literal = catalog_.connection().quote_literal(value.sval->sval);
+      expr->type.oid = kUnknownOid;
+      break;
+    case PG_QUERY__A__CONST__VAL_BSVAL: {
+      const std::string bits = value.bsval->bsval;
+      expr->literal =
+          std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(bits.at(0))))) +
+          catalog_.connection().quote_literal(bits.substr(1));
+      expr->type.oid = kBitOid;
+      break;
+    }
+    default: throw unsupported_at("this constant", value.location);
+  }
+  return expr;
+}
+
+std::string Binder::type_name_sql(const PgQuery__TypeName& type) {
+  if (type.pct_type) throw unsupported_at("%TYPE", type.location, "Name the type.");
+  std::string sql;
+  for (std::size_t i = 0; i < type.n_names; ++i) {
+    if (!sql.empty()) sql += ".";
+    sql += catalog_.connection().quote_identifier(node_string(type.names[i]));
+  }
+  if (type.n_typmods > 0) {
+    sql += "(";
+    for (std::size_t i = 0; i < type.n_typmods; ++i) {
+      const PgQuery__Node* mod = type.typmods[i];
+      if (mod->node_case != PG_QUERY__NODE__NODE_A_CONST)
+        throw unsupported_at("this type modifier", type.location);
+      if (i > 0) sql += ", ";
+      sql += bind_const(*mod->a_const)->literal;
+    }
+    sql += ")";
+  }
+  for (std::size_t i = 0; i < type.n_array_bounds; ++i) sql += "[]";
+  return sql;
+}
+
+ExprPtr Binder::bind_type_cast(const PgQuery__TypeCast& cast, const Scope& scope, CteScope* ctes) {
+  auto expr = make_expr(ExprKind::Cast, cast.location);
+  expr->args.push_back(bind_expr(*cast.arg, scope, ctes));
+  expr->name = type_name_sql(*cast.type_name);
+  return expr;
+}
+
+ExprPtr Binder::bind_case(const PgQuery__CaseExpr& node, const Scope& scope, CteScope* ctes) {
+  auto expr = make_expr(ExprKind::Case, node.location);
+  expr->negated = node.arg != nullptr;  // "has a test argument"
+  if (node.arg != nullptr) expr->args.push_back(bind_expr(*node.arg, scope, ctes));
+  for (std::size_t i = 0; i < node.n_args; ++i) {
+    const PgQuery__CaseWhen& when = *node.args[i]->case_when;
+    expr->args.push_back(bind_expr(*when.expr, scope, ctes));
+    expr->args.push_back(bind_expr(*when.result, scope, ctes));
+  }
+  expr->test = node.defresult != nullptr ? 1 : 0;  // "has ELSE"
+  if (node.defresult != nullptr) expr->args.push_back(bind_expr(*node.defresult, scope, ctes));
+  return expr;
+}
+
+ExprPtr Binder::bind_indirection(const PgQuery__AIndirection& node, const Scope& scope, CteScope* ctes) {
+  ExprPtr current = bind_expr(*node.arg, scope, ctes);
+  for (std::size_t i = 0; i < node.n_indirection; ++i) {
+    const PgQuery__Node& step = *node.indirection[i];
+    if (step.node_case == PG_QUERY__NODE__NODE_STRING) {
+      auto field = make_expr(ExprKind::FieldSelect, node_location(*node.arg));
+      field->name = step.string->sval;
+      field->args.push_back(current);
+      current = field;
+    } else if (step.node_case == PG_QUERY__NODE__NODE_A_INDICES) {
+      const PgQuery__AIndices& indices = *step.a_indices;
+      auto subscript = make_expr(ExprKind::Subscript, node_location(*node.arg));
+      subscript->all = indices.is_slice;
+      subscript->args.push_back(current);
+      if (indices.is_slice)
+        subscript->args.push_back(indices.lidx != nullptr ? bind_expr(*indices.lidx, scope, ctes) : nullptr);
+      subscript->args.push_back(indices.uidx != nullptr ? bind_expr(*indices.uidx, scope, ctes) : nullptr);
+      current = subscript;
+    } else {
+      throw unsupported_at("this indirection (.*)", node_location(*node.arg), "Name the fields you need.");
+    }
+  }
+  return current;
+}
+
+ExprPtr Binder::make_operator(const std::string& name, ExprPtr left, ExprPtr right, int location) {
+  auto expr = make_expr(ExprKind::Operator, location);
+  expr->name = name;
+  if (left) expr->args.push_back(std::move(left));
+  expr->args.push_back(std::move(right));
+  return expr;
+}
+
+ExprPtr Binder::bind_a_expr(const PgQuery__AExpr& node, const Scope& scope, CteScope* ctes) {
+  std::string op;
+  for (std::size_t i = 0; i < node.n_name; ++i) {
+    if (!op.empty()) op += ".";
+    op += node_string(node.name[i]);
+  }
+  auto bind = [&](const PgQuery__Node* n) { return n != nullptr ? bind_expr(*n, scope, ctes) : nullptr; };
+  switch (node.kind) {
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_LIKE:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_ILIKE:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_SIMILAR:
+      return make_operator(op, bind(node.lexpr), bind(node.rexpr), node.location);
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ANY:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL: {
+      auto expr = make_expr(ExprKind::ArrayOp, node.location);
+      expr->name = op;
+      expr->all = node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_OP_ALL;
+      expr->args = {bind(node.lexpr), bind(node.rexpr)};
+      return expr;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_DISTINCT:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT: {
+      auto expr = make_expr(ExprKind::Distinct, node.location);
+      expr->negated = node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_DISTINCT;
+      expr->args = {bind(node.lexpr), bind(node.rexpr)};
+      return expr;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NULLIF: {
+      auto expr = make_expr(ExprKind::NullIf, node.location);
+      expr->args = {bind(node.lexpr), bind(node.rexpr)};
+      return expr;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_IN: {
+      auto expr = make_expr(ExprKind::InList, node.location);
+      expr->negated = op == "<>";
+      expr->args.push_back(bind(node.lexpr));
+      const PgQuery__List& list = *node.rexpr->list;
+      for (ExprPtr& item : bind_list(list.items, list.n_items, scope, ctes))
+        expr->args.push_back(std::move(item));
+      return expr;
+    }
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM:
+    case PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM: {
+      const PgQuery__List& bounds = *node.rexpr->list;
+      const bool negated = node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN ||
+                           node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+      const bool symmetric = node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_BETWEEN_SYM ||
+                             node.kind == PG_QUERY__A__EXPR__KIND__AEXPR_NOT_BETWEEN_SYM;
+      auto range = [&](const PgQuery__Node* low, const PgQuery__Node* high) {
+        auto both = make_expr(ExprKind::Bool, node.location);
+        both->bool_op = negated ? BoolOp::Or : BoolOp::And;
+        both->args.push_back(make_operator(negated ? "<" : ">=", bind(node.lexpr), bind(low), node.location));
+        both->args.push_back(
+            make_operator(negated ? ">" : "<=", bind(node.lexpr), bind(high), node.location));
+        return both;
+      };
+      ExprPtr result = range(bounds.items[0], bounds.items[1]);
+      if (symmetric) {
+        auto either = make_expr(ExprKind::Bool, node.location);
+        either->bool_op = negated ? BoolOp::And : BoolOp::Or;
+        either->args = {result, range(bounds.items[1], bounds.items[0])};
+        result = either;
+      }
+      return result;
+    }
+    default: throw unsupported_at("this operator form", node.location);
+  }
+}
+
+ExprPtr Binder::bind_func_call(const PgQuery__FuncCall& call, const Scope& scope, CteScope* ctes) {
+  std::string name;
+  std::string qualified;
+  for (std::size_t i = 0; i < call.n_funcname; ++i) {
+    name = node_string(call.funcname[i]);
+    if (!qualified.empty()) qualified += ".";
+    qualified += catalog_.connection().quote_identifier(name);
+  }
+  for (std::size_t i = 0; i < call.n_args; ++i) {
+    if (call.args[i]->node_case == PG_QUERY__NODE__NODE_NAMED_ARG_EXPR) {
+      throw unsupported_at("named function arguments (name => value)", call.location,
+                           "Pass arguments by position.");
+    }
+  }
+  if (call.func_variadic) throw unsupported_at("VARIADIC arguments", call.location);
+  ExprKind kind = ExprKind::Function;
+  if (call.over != nullptr)
+    kind = ExprKind::Window;
+  else if (call.agg_star || call.agg_distinct || call.agg_filter != nullptr || call.n_agg_order > 0)
+    kind = ExprKind::Aggregate;
+  auto expr = make_expr(kind, call.location);
+  expr->name = name;
+  expr->literal = qualified;  // the name as SQL, for probes
+  expr->args = bind_list(call.args, call.n_args, scope, ctes);
+  expr->agg_star = call.agg_star;
+  expr->agg_distinct = call.agg_distinct;
+  expr->within_group = call.agg_within_group;
+  if (call.agg_filter != nullptr) expr->filter = bind_expr(*call.agg_filter, scope, ctes);
+  expr->order_by = bind_sort(call.agg_order, call.n_agg_order, scope, ctes);
+  if (call.over != nullptr) expr->window = bind_window(*call.over, call.location, scope, ctes);
+  return expr;
+}
+
+std::shared_ptr<WindowSpec> Binder::bind_window(const PgQuery__WindowDef& def, int location,
+                                                const Scope& scope, CteScope* ctes) {
+  const bool copies = def.name != nullptr && def.name[0] != '\0';  // OVER w
+  const std::string ref = def.refname != nullptr && def.refname[0] != '\0' ? def.refname
+                          : copies                                         ? def.name
+                                                                           : "";
+  const PgQuery__WindowDef* base = nullptr;
+  for (std::size_t i = 0; !ref.empty() && window_block_ != nullptr && i < window_block_->n_window_clause;
+       ++i) {
+    const PgQuery__WindowDef* named = window_block_->window_clause[i]->window_def;
+    if (named->name != nullptr && ref == named->name) base = named;
+  }
+  if (!ref.empty() && base == nullptr) throw unsupported_at("the window reference \"" + ref + "\"", location);
+  if (base != nullptr && base->refname != nullptr && base->refname[0] != '\0') {
+    throw unsupported_at("a named window that refers to another window", location,
+                         "Write the window in full.");
+  }
+  const PgQuery__WindowDef& partition = base != nullptr ? *base : def;
+  const PgQuery__WindowDef& order = def.n_order_clause > 0 || base == nullptr ? def : *base;
+  const PgQuery__WindowDef& frame = copies ? *base : def;
+  auto spec = std::make_shared<WindowSpec>();
+  spec->partition_by = bind_list(partition.partition_clause, partition.n_partition_clause, scope, ctes);
+  spec->order_by = bind_sort(order.order_clause, order.n_order_clause, scope, ctes);
+  spec->frame_options = frame.frame_options;
+  if (frame.start_offset != nullptr) spec->frame_start = bind_expr(*frame.start_offset, scope, ctes);
+  if (frame.end_offset != nullptr) spec->frame_end = bind_expr(*frame.end_offset, scope, ctes);
+  return spec;
+}
+
+ExprPtr Binder::bind_sublink(const PgQuery__SubLink& link, const Scope& scope, CteScope* ctes) {
+  auto expr = make_expr(ExprKind::Subquery, link.location);
+  switch (link.sub_link_type) {
+    case PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK: expr->subquery_kind = SubqueryKind::Exists; break;
+    case PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK: expr->subquery_kind = SubqueryKind::Any; break;
+    case PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK: expr->subquery_kind = SubqueryKind::All; break;
+    case PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK: expr->subquery_kind = SubqueryKind::Scalar; break;
+    case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK: expr->subquery_kind = SubqueryKind::Array; break;
+    default: throw unsupported_at("this kind of subquery", link.location);
+  }
+  expr->all = expr->subquery_kind == SubqueryKind::All;
+  expr->name = "=";
+  if (link.n_oper_name > 0) expr->name = node_string(link.oper_name[link.n_oper_name - 1]);
+  if (link.testexpr != nullptr) expr->args.push_back(bind_expr(*link.testexpr, scope, ctes));
+  expr->subplan = bind_query_node(*link.subselect, &scope, ctes);
+  expr->correlated = !free_bindings(*expr->subplan).empty();
+  return expr;
+}
+
+ExprPtr Binder::bind_expr(const PgQuery__Node& node, const Scope& scope, CteScope* ctes) {
+  ExprPtr expr;
+  switch (node.node_case) {
+    case PG_QUERY__NODE__NODE_COLUMN_REF: return bind_column_ref(*node.column_ref, scope);
+    case PG_QUERY__NODE__NODE_A_CONST: expr = bind_const(*node.a_const); break;
+    case PG_QUERY__NODE__NODE_A_EXPR: expr = bind_a_expr(*node.a_expr, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_FUNC_CALL: expr = bind_func_call(*node.func_call, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_TYPE_CAST: expr = bind_type_cast(*node.type_cast, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_SUB_LINK: expr = bind_sublink(*node.sub_link, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_CASE_EXPR: expr = bind_case(*node.case_expr, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_A_INDIRECTION: expr = bind_indirection(*node.a_indirection, scope, ctes); break;
+    case PG_QUERY__NODE__NODE_BOOL_EXPR: {
+      const PgQuery__BoolExpr& b = *node.bool_expr;
+      expr = make_expr(ExprKind::Bool, b.location);
+      expr->bool_op = b.boolop == PG_QUERY__BOOL_EXPR_TYPE__AND_EXPR  ? BoolOp::And
+                      : b.boolop == PG_QUERY__BOOL_EXPR_TYPE__OR_EXPR ? BoolOp::Or
+                                                                      : BoolOp::Not;
+      expr->args = bind_list(b.args, b.n_args, scope, ctes);
+      break;
+    }
+    case PG_QUERY__NODE__NODE_NULL_TEST: {
+      expr = make_expr(ExprKind::NullTest, node.null_test->location);
+      expr->negated = node.null_test->nulltesttype == PG_QUERY__NULL_TEST_TYPE__IS_NOT_NULL;
+      expr->args.push_back(bind_expr(*node.null_test->arg, scope, ctes));
+      break;
+    }
+    case PG_QUERY__NODE__NODE_BOOLEAN_TEST: {
+      const PgQuery__BooleanTest& t = *node.boolean_test;
+      expr = make_expr(ExprKind::BoolTest, t.location);
+      const int code = static_cast<int>(t.booltesttype);  // 1..6: IS TRUE, IS NOT TRUE, IS FALSE, ...
+      expr->test = (code + 1) / 2;
+      expr->negated = code % 2 == 0;
+      expr->args.push_back(bind_expr(*t.arg, scope, ctes));
+      break;
+    }
+    case PG_QUERY__NODE__NODE_COALESCE_EXPR:
+      expr = make_expr(ExprKind::Coalesce, node.coalesce_expr->location);
+      expr->args = bind_list(node.coalesce_expr->args, node.coalesce_expr->n_args, scope, ctes);
+      break;
+    case PG_QUERY__NODE__NODE_MIN_MAX_EXPR:
+      expr = make_expr(ExprKind::MinMax, node.min_max_expr->location);
+      expr->test = node.min_max_expr->op == PG_QUERY__MIN_MAX_OP__IS_GREATEST ? 1 : 2;
+      expr->args = bind_list(node.min_max_expr->args, node.min_max_expr->n_args, scope, ctes);
+      break;
+    case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:
+      expr = make_expr(ExprKind::Array, node.a_array_expr->location);
+      expr->args = bind_list(node.a_array_expr->elements, node.a_array_expr->n_elements, scope, ctes);
+      break;
+    case PG_QUERY__NODE__NODE_ROW_EXPR:
+      expr = make_expr(ExprKind::Row, node.row_expr->location);
+      expr->args = bind_list(node.row_expr->args, node.row_expr->n_args, scope, ctes);
+      break;
+    case PG_QUERY__NODE__NODE_COLLATE_CLAUSE: {
+      const PgQuery__CollateClause& c = *node.collate_clause;
+      expr = make_expr(ExprKind::Collate, c.location);
+      for (std::size_t i = 0; i < c.n_collname; ++i) {
+        if (!expr->name.empty()) expr->name += ".";
+        expr->name += catalog_.connection().quote_identifier(node_string(c.collname[i]));
+      }
+      expr->args.push_back(bind_expr(*c.arg, scope, ctes));
+      break;
+    }
+    case PG_QUERY__NODE__NODE_GROUPING_FUNC:
+      expr = make_expr(ExprKind::Grouping, node.grouping_func->location);
+      expr->args = bind_list(node.grouping_func->args, node.grouping_func->n_args, scope, ctes);
+      break;
+    case PG_QUERY__NODE__NODE_SQLVALUE_FUNCTION:
+      throw unsupported_at(
+          "the STABLE SQL value function (CURRENT_DATE, CURRENT_TIMESTAMP, CURRENT_USER, ...)",
+          node.sqlvalue_function->location,
+          "Its value changes without any change to the data; use refresh_mode: FULL.");
+    case PG_QUERY__NODE__NODE_PARAM_REF:
+      throw unsupported_at("a parameter ($n)", node.param_ref->location, "Write the value into the query.");
+    default: throw unsupported_at("this expression", node_location(node));
+  }
+  type_expr(expr);
+  return expr;
+}
+
+// ---- typing through the server ----
+
+std::string Binder::probe_sql(const Expr& top, ProbeShape shape) {
+  std::vector<const Expr*> placeholders;
+  std::function<std::string(const Expr&)> body_of;
+  std::function<std::string(const ExprPtr&)> child = [&](const ExprPtr& c) -> std::string {
+    if (!c) return "NULL";
+    if (c->kind == ExprKind::Const) return c->literal;
+    if (c->kind == ExprKind::Row) {
+      std::string row = "ROW(";
+      for (std::size_t i = 0; i < c->args.size(); ++i) row += (i > 0 ? ", " : "") + child(c->args[i]);
+      return row + ")";
+    }
+    // An anonymous record cannot be a placeholder column: print it in full.
+    if (c->type.oid == kRecordOid && c->kind != ExprKind::Column) return body_of(*c);
+    placeholders.push_back(c.get());
+    return "c" + std::to_string(placeholders.size());
+  };
+  body_of = [&](const Expr& expr) -> std::string {
+    auto list = [&](const std::vector<ExprPtr>& args, std::size_t from = 0) {
+      std::string out;
+      for (std::size_t i = from; i < args.size(); ++i) out += (i > from ? ", " : "") + child(args[i]);
+      return out;
+    };
+    auto sort = [&](const std::vector<SortKey>& keys) {
+      std::string out;
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        out += (i > 0 ? ", " : "") + child(keys[i].expr) + (keys[i].descending ? " DESC" : "");
+      }
+      return out;
+    };
+    auto call = [&]() {
+      std::string out = expr.literal + "(";
+      if (expr.agg_star) out += "*";
+      if (expr.agg_distinct) out += "DISTINCT ";
+      out += list(expr.args);
+      if (!expr.order_by.empty() && !expr.within_group) out += " ORDER BY " + sort(expr.order_by);
+      out += ")";
+      if (expr.within_group) out += " WITHIN GROUP (ORDER BY " + sort(expr.order_by) + ")";
+      if (expr.filter) out += " FILTER (WHERE " + child(expr.filter) + ")";
+      return out;
+    };
+    auto op = [&](const std::string& name) {
+      const auto dot = name.rfind('.');
+      if (dot == std::string::npos) return " " + name + " ";
+      return " OPERATOR(" + catalog_.connection().quote_identifier(name.substr(0, dot)) + "." +
+             name.substr(dot + 1) + ") ";
+    };
+    std::string body;
+    switch (expr.kind) {
+      case ExprKind::Function:
+      case ExprKind::Aggregate: body = call(); break;
+      case ExprKind::Window: {
+        body = call() + " OVER (";
+        if (!expr.window->partition_by.empty()) body += "PARTITION BY " + list(expr.window->partition_by);
+        if (!expr.window->order_by.empty()) body += " ORDER BY " + sort(expr.window->order_by);
+        body += ")";
+        break;
+      }
+      case ExprKind::Operator:
+        body = expr.args.size() == 1 ? "(" + op(expr.name) + child(expr.args[0]) + ")"
+                                     : "(" + child(expr.args[0]) + op(expr.name) + child(expr.args[1]) + ")";
+        break;
+      case ExprKind::ArrayOp:
+        body = "(" + child(expr.args[0]) + op(expr.name) + (expr.all ? "ALL (" : "ANY (") +
+               child(expr.args[1]) + "))";
+        break;
+      case ExprKind::Distinct:
+        body = "(" + child(expr.args[0]) + (expr.negated ? " IS NOT DISTINCT FROM " : " IS DISTINCT FROM ") +
+               child(expr.args[1]) + ")";
+        break;
+      case ExprKind::NullIf: body = "NULLIF(" + list(expr.args) + ")"; break;
+      case ExprKind::InList:
+        body = "(" + child(expr.args[0]) + (expr.negated ? " NOT IN (" : " IN (") + list(expr.args, 1) + "))";
+        break;
+      case ExprKind::Coalesce: body = "COALESCE(" + list(expr.args) + ")"; break;
+      case ExprKind::MinMax:
+        body = std::string(expr.test == 1 ? "GREATEST(" : "LEAST(") + list(expr.args) + ")";
+        break;
+      case ExprKind::Cast: body = "CAST(" + child(expr.args[0]) + " AS " + expr.name + ")"; break;
+      case ExprKind::Collate: body = "(" + child(expr.args[0]) + " COLLATE " + expr.name + ")"; break;
+      case ExprKind::Array: body = "ARRAY[" + list(expr.args) + "]"; break;
+      case ExprKind::Subscript:
+        body = "(" + child(expr.args[0]) + ")[" + (expr.args[1] ? child(expr.args[1]) : "") +
+               (expr.all ? ":" + (expr.args[2] ? child(expr.args[2]) : std::string()) : std::string()) + "]";
+        break;
+      case ExprKind::FieldSelect:
+        body = "(" + child(expr.args[0]) + ")." + catalog_.connection().quote_identifier(expr.name);
+        break;
+      case ExprKind::Case: {
+        std::size_t i = 0;
+        body = "CASE";
+        if (expr.negated) body += " " + child(expr.args[i++]);
+        const std::size_t end = expr.args.size() - (expr.test == 1 ? 1 : 0);
+        for (; i + 1 < end + 1 && i < end; i += 2)
+          body += " WHEN " + child(expr.args[i]) + " THEN " + child(expr.args[i + 1]);
+        if (expr.test == 1) body += " ELSE " + child(expr.args.back());
+        body += " END";
+        break;
+      }
+      case ExprKind::Subquery: {
+        const std::string sub = "(SELECT " + [&] {
+          std::string cols;
+          for (std::size_t i = 0; i < expr.subplan->output.size(); ++i) {
+            cols +=
+                (i > 0 ? ", " : "") + std::string("NULL::") + catalog_.type_sql(expr.subplan->output[i].type);
+          }
+          return cols;
+        }() + ")";
+        if (expr.subquery_kind == SubqueryKind::Array)
+          body = "ARRAY" + sub;
+        else if (expr.subquery_kind == SubqueryKind::Scalar)
+          body = sub;
+        else
+          body = "(" + child(expr.args[0]) + op(expr.name) + (expr.all ? "ALL " : "ANY ") + sub + ")";
+        break;
+      }
+      default: throw Error(ErrorKind::Internal, "no probe for this expression kind");
+    }
+    return body;
+  };
+  std::string body = body_of(top);
+  std::string from;
+  for (std::size_t i = 0; i < placeholders.size(); ++i) {
+    const TypeRef& type = placeholders[i]->type;
+    from += (i > 0 ? ", " : "") + std::string("NULL::") + catalog_.type_sql(type);
+    if (type.collation != 0 && type.collation != catalog_.type_collation(type.oid)) {
+      from += " COLLATE " + catalog_.collation_sql(type.collation);
+    }
+    from += " AS c" + std::to_string(i + 1);
+  }
+  if (shape == ProbeShape::FromItem || shape == ProbeShape::FromItemWithOrdinality) {
+    body += shape == ProbeShape::FromItemWithOrdinality ? " WITH ORDINALITY AS pgs_f" : " AS pgs_f";
+    if (placeholders.empty()) return "SELECT pgs_f.* FROM " + body;
+    return "SELECT pgs_f.* FROM (SELECT " + from + ") AS s, LATERAL " + body;
+  }
+  if (shape == ProbeShape::NullTest) body = "(" + body + ") IS NULL";
+  std::string sql = "SELECT " + body + " AS v";
+  if (!placeholders.empty()) sql += " FROM (SELECT " + from + ") AS s";
+  return sql;
+}
+
+void Binder::resolve_routine(Expr& expr, const ProbeResult& probe) {
+  for (const ResolvedRoutine& routine : probe.routines) {
+    if (routine.volatility != Volatility::Immutable) {
+      const std::string what = std::string(routine.is_operator ? "the operator " : "the function ") +
+                               routine.name + (routine.is_operator ? "" : "()");
+      throw unsupported_at(what + ", which is " + volatility_word(routine.volatility) + ",", expr.location,
+                           "Only IMMUTABLE functions and operators can be maintained incrementally; "
+                           "use refresh_mode: FULL for this query.");
+    }
+  }
+  const bool wants_operator = expr.kind == ExprKind::Operator || expr.kind == ExprKind::ArrayOp ||
+                              expr.kind == ExprKind::Distinct || expr.kind == ExprKind::InList ||
+                              expr.kind == ExprKind::NullIf || expr.kind == ExprKind::Subquery;
+  const bool wants_function =
+      expr.kind == ExprKind::Function || expr.kind == ExprKind::Aggregate || expr.kind == ExprKind::Window;
+  if (!wants_operator && !wants_function) return;
+  const ResolvedRoutine* chosen = nullptr;
+  for (const ResolvedRoutine& routine : probe.routines) {
+    if (wants_operator && routine.is_operator) chosen = &routine;
+    if (wants_function && !routine.is_operator && lower(routine.name) == lower(expr.name)) chosen = &routine;
+    if (chosen != nullptr) break;
+  }
+  if (chosen == nullptr && wants_function) {
+    for (const ResolvedRoutine& routine : probe.routines) {
+      if (!routine.is_operator) chosen = &routine;
+    }
+  }
+  if (chosen == nullptr) return;
+  if (expr.kind == ExprKind::Function && chosen->is_aggregate) expr.kind = ExprKind::Aggregate;
+  expr.function_oid = chosen->function_oid;
+  if (chosen->is_operator) expr.operator_oid = chosen->oid;
+  expr.volatility = chosen->volatility;
+  expr.evaluation = chosen->in_pg_catalog && native_routines().count(chosen->name) != 0 ? Evaluation::Native
+                                                                                        : Evaluation::Server;
+}
+
+void Binder::check_cast_volatility(Expr& expr) {
+  const TypeRef& from = expr.args[0]->type;
+  if (expr.args[0]->kind == ExprKind::Const || from.oid == expr.type.oid) return;
+  PgResult result(nullptr);
+  const std::string sql =
+      "SELECT coalesce((SELECT castmethod = 'b' FROM pg_catalog.pg_cast WHERE castsource = $1::oid AND "
+      "casttarget = $2::oid), false), (SELECT max(p.provolatile)::text FROM pg_catalog.pg_type s, "
+      "pg_catalog.pg_type t, pg_catalog.pg_proc p WHERE s.oid = $1::oid AND t.oid = $2::oid AND "
+      "p.oid IN (s.typoutput, t.typinput))";
+  const std::string a = std::to_string(from.oid);
+  const std::string b = std::to_string(expr.type.oid);
+  const char* values[] = {a.c_str(), b.c_str()};
+  result.reset(
+      PQexecParams(catalog_.connection().get(), sql.c_str(), 2, nullptr, values, nullptr, nullptr, 0));
+  if (!result_ok(result.get()))
+    throw result_error(catalog_.connection().get(), result.get(), "checking a cast");
+  const bool binary = std::string(PQgetvalue(result.get(), 0, 0)) == "t";
+  const std::string volatility = PQgetvalue(result.get(), 0, 1);
+  if (!binary && volatility != "i") {
+    throw unsupported_at(
+        "the cast to " + catalog_.type_sql(expr.type) + " through text, which is " +
+            (volatility == "s" ? "STABLE" : "VOLATILE") + ",",
+        expr.location,
+        "Its result depends on settings such as TimeZone or DateStyle; use refresh_mode: FULL.");
+  }
+  expr.evaluation = Evaluation::Server;
+}
+
+void Binder::type_expr(const ExprPtr& expr) {
+  if (!expr || expr->type.oid != 0) return;
+  switch (expr->kind) {
+    case ExprKind::Bool:
+    case ExprKind::NullTest:
+    case ExprKind::BoolTest: expr->type = {.oid = kBoolOid}; return;
+    case ExprKind::Grouping: expr->type = {.oid = kInt4Oid}; return;
+    case ExprKind::Row: expr->type = {.oid = kRecordOid}; return;
+    case ExprKind::Subquery:
+      if (expr->subquery_kind == SubqueryKind::Exists) {
+        expr->type = {.oid = kBoolOid};
+        return;
+      }
+      if (expr->subquery_kind == SubqueryKind::Scalar) {
+        if (expr->subplan->output.size() != 1)
+          throw unsupported_at("a subquery returning several columns", expr->location);
+        expr->type = expr->subplan->output[0].type;
+        return;
+      }
+      break;
+    default: break;
+  }
+  ProbeResult probe;
+  try {
+    probe = catalog_.probe(probe_sql(*expr));
+  } catch (const Error& error) {
+    if (error.sqlstate() != "42P16") throw;  // "column has pseudo-type record": an anonymous record
+    probe = catalog_.probe(probe_sql(*expr, ProbeShape::NullTest));
+    probe.columns.at(0).type = {.oid = kRecordOid, .typmod = -1, .collation = 0};
+  }
+  if (probe.columns.empty()) throw Error(ErrorKind::Internal, "a type probe returned no column");
+  expr->type = probe.columns[0].type;
+  resolve_routine(*expr, probe);
+  if (expr->kind == ExprKind::Cast && probe.routines.empty()) check_cast_volatility(*expr);
+}
+
+}  // namespace pgstream::sql

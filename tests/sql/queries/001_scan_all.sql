@@ -1,0 +1,2 @@
+-- plain scan, every column
+SELECT * FROM customers

@@ -1,0 +1,2 @@
+-- projection of two columns
+SELECT name, region FROM customers

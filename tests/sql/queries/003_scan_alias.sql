@@ -1,0 +1,2 @@
+-- table and column aliases
+SELECT c.name AS customer, c.email FROM customers AS c

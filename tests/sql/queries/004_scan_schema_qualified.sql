@@ -1,0 +1,2 @@
+-- schema-qualified table
+SELECT region, target FROM sales.targets

@@ -1,0 +1,2 @@
+-- equality filter with an untyped literal
+SELECT id, amount FROM orders WHERE status = 'paid'

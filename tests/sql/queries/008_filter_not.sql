@@ -1,0 +1,2 @@
+-- NOT
+SELECT id FROM orders WHERE NOT (amount < 100)

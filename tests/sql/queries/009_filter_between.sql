@@ -1,0 +1,2 @@
+-- BETWEEN
+SELECT id FROM orders WHERE amount BETWEEN 50 AND 150

@@ -1,0 +1,2 @@
+-- IN list
+SELECT id FROM orders WHERE status IN ('paid', 'void')

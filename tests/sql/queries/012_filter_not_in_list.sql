@@ -1,0 +1,2 @@
+-- NOT IN list
+SELECT id FROM orders WHERE customer_id NOT IN (1, 2)

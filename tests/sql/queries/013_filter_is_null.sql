@@ -1,0 +1,2 @@
+-- IS NULL
+SELECT id FROM orders WHERE note IS NULL

@@ -1,0 +1,2 @@
+-- IS NOT NULL
+SELECT id, note FROM orders WHERE note IS NOT NULL

@@ -1,0 +1,2 @@
+-- IS DISTINCT FROM
+SELECT id FROM orders WHERE note IS DISTINCT FROM 'gift'

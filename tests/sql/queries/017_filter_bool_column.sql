@@ -1,0 +1,2 @@
+-- boolean column as predicate
+SELECT id FROM customers WHERE vip

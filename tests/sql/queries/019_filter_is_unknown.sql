@@ -1,0 +1,2 @@
+-- IS UNKNOWN
+SELECT id FROM orders WHERE (amount > 100) IS UNKNOWN

@@ -1,0 +1,2 @@
+-- LIKE
+SELECT name FROM customers WHERE name LIKE 'A%'

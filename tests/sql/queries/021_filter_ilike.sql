@@ -1,0 +1,2 @@
+-- ILIKE
+SELECT name FROM customers WHERE name ILIKE 'a%'

@@ -1,0 +1,2 @@
+-- NOT LIKE
+SELECT name FROM customers WHERE name NOT LIKE '%n'

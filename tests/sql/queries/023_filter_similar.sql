@@ -1,0 +1,2 @@
+-- SIMILAR TO
+SELECT name FROM customers WHERE name SIMILAR TO '(A|B)%'

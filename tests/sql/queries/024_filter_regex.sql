@@ -1,0 +1,2 @@
+-- regular expressions
+SELECT name FROM customers WHERE name ~ '^[A-Z]' AND email !~* 'EXAMPLE.org'

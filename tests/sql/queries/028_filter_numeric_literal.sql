@@ -1,0 +1,2 @@
+-- numeric literal
+SELECT id FROM orders WHERE amount > 99.995

@@ -1,0 +1,2 @@
+-- a literal beyond int4
+SELECT kind FROM events WHERE n < 9000000000

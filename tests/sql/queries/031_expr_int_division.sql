@@ -1,0 +1,2 @@
+-- integer and float division
+SELECT id / 2 AS half, id::float8 / 2 AS fhalf FROM orders

@@ -1,0 +1,2 @@
+-- ROW constructor
+SELECT id, ROW(id, status) IS NOT NULL AS r FROM orders

@@ -1,0 +1,2 @@
+-- user-defined function over text
+SELECT shout(name) AS loud FROM customers

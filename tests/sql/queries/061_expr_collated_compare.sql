@@ -1,0 +1,2 @@
+-- comparison under an explicit collation
+SELECT w FROM words WHERE w < 'b' COLLATE "C"

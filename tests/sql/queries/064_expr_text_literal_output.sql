@@ -1,0 +1,2 @@
+-- an untyped literal becomes text
+SELECT id, 'label' AS kind FROM orders

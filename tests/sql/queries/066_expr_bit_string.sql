@@ -1,0 +1,2 @@
+-- bit string literals
+SELECT B'101' AS b, X'1F' AS x

@@ -1,0 +1,2 @@
+-- field selection from a composite
+SELECT (jsonb_each(attrs)).key AS k FROM products

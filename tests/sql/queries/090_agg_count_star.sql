@@ -1,0 +1,2 @@
+-- scalar aggregate
+SELECT count(*) AS n FROM orders

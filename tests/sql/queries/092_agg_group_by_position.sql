@@ -1,0 +1,2 @@
+-- GROUP BY position
+SELECT status, count(*) FROM orders GROUP BY 1

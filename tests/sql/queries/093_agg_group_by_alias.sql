@@ -1,0 +1,2 @@
+-- GROUP BY output alias
+SELECT upper(status) AS s, count(*) FROM orders GROUP BY s

@@ -1,0 +1,2 @@
+-- HAVING without GROUP BY
+SELECT count(*) FROM orders HAVING count(*) > 1

@@ -1,0 +1,2 @@
+-- count(DISTINCT)
+SELECT count(DISTINCT status) AS statuses, count(DISTINCT customer_id) AS buyers FROM orders

@@ -1,0 +1,2 @@
+-- NULL group keys
+SELECT region, count(*) FROM customers GROUP BY region

@@ -1,0 +1,2 @@
+-- GROUP BY DISTINCT
+SELECT status, count(*) FROM orders GROUP BY DISTINCT status, ROLLUP (status)

@@ -1,0 +1,2 @@
+-- ROLLUP
+SELECT region, vip, count(*) FROM customers GROUP BY ROLLUP (region, vip)

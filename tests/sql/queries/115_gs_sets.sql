@@ -1,0 +1,2 @@
+-- GROUPING SETS
+SELECT status, customer_id, sum(amount) FROM orders GROUP BY GROUPING SETS ((status), (customer_id), ())

@@ -1,0 +1,2 @@
+-- DISTINCT over two columns
+SELECT DISTINCT customer_id, status FROM orders

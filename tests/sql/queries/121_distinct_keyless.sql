@@ -1,0 +1,2 @@
+-- DISTINCT over a keyless source with duplicates
+SELECT DISTINCT sku, qty FROM order_items

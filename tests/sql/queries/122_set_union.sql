@@ -1,0 +1,2 @@
+-- UNION
+SELECT region FROM customers UNION SELECT region FROM sales.targets

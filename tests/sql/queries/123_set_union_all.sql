@@ -1,0 +1,2 @@
+-- UNION ALL
+SELECT id FROM orders UNION ALL SELECT id FROM customers

@@ -1,0 +1,2 @@
+-- INTERSECT ALL
+SELECT sku FROM order_items INTERSECT ALL SELECT sku FROM products

@@ -1,0 +1,2 @@
+-- varchar UNION text
+SELECT email FROM customers UNION SELECT name FROM customers

@@ -1,0 +1,2 @@
+-- LIMIT with OFFSET
+SELECT id FROM orders ORDER BY placed_at LIMIT 2 OFFSET 1

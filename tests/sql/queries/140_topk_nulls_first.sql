@@ -1,0 +1,2 @@
+-- NULLS FIRST
+SELECT id, note FROM orders ORDER BY note NULLS FIRST, id LIMIT 3

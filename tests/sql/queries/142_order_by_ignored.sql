@@ -1,0 +1,2 @@
+-- plain ORDER BY is dropped
+SELECT id, amount FROM orders ORDER BY amount

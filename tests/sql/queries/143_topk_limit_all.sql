@@ -1,0 +1,2 @@
+-- LIMIT ALL
+SELECT id FROM orders ORDER BY id LIMIT ALL

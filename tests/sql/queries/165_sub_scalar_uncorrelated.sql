@@ -1,0 +1,2 @@
+-- uncorrelated scalar subquery
+SELECT id, amount - (SELECT avg(amount) FROM orders) AS diff FROM orders

@@ -1,0 +1,2 @@
+-- set-returning function in the SELECT list
+SELECT sku, unnest(tags) AS tag FROM products

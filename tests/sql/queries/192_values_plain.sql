@@ -1,0 +1,2 @@
+-- VALUES as the query
+VALUES (1, 'one'), (2, 'two')

@@ -1,0 +1,2 @@
+-- a view is expanded
+SELECT id, amount FROM big_orders

@@ -1,0 +1,2 @@
+-- duplicate output names
+SELECT id, id, amount AS id FROM orders

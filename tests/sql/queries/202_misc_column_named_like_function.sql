@@ -1,0 +1,2 @@
+-- quoted output names
+SELECT count(*) AS count, max(id) AS "MAX" FROM orders
