@@ -800,7 +800,8 @@ void Binder::check_cast_volatility(Expr& expr) {
     throw result_error(catalog_.connection().get(), result.get(), "checking a cast");
   const bool binary = std::string(PQgetvalue(result.get(), 0, 0)) == "t";
   const std::string volatility = PQgetvalue(result.get(), 0, 1);
-  if (!binary && volatility != "i") {
+  if (binary) return;
+  if (volatility != "i") {
     throw unsupported_at(
         "the cast to " + catalog_.type_sql(expr.type) + " through text, which is " +
             (volatility == "s" ? "STABLE" : "VOLATILE") + ",",
@@ -844,6 +845,7 @@ void Binder::type_expr(const ExprPtr& expr) {
   expr->type = probe.columns[0].type;
   resolve_routine(*expr, probe);
   if (expr->kind == ExprKind::Cast && probe.routines.empty()) check_cast_volatility(*expr);
+  if (expr->kind == ExprKind::Cast) expr->name = catalog_.type_sql(expr->type);
 }
 
 }  // namespace pgstream::sql

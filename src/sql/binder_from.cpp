@@ -71,7 +71,9 @@ void Binder::add_item(Scope& scope, const PlanPtr& plan, const std::string& alia
     OutputColumn column = plan->output[i];
     if (user_alias != nullptr && i < user_alias->n_colnames)
       column.name = node_string(user_alias->colnames[i]);
-    item.columns.push_back({.name = column.name, .expr = make_column(column), .hidden = false});
+    ExprPtr expr = make_column(column);
+    expr->literal = item.alias;  // the qualifier, for explain
+    item.columns.push_back({.name = column.name, .expr = std::move(expr), .hidden = false});
   }
   scope.items.push_back(std::move(item));
 }
@@ -283,6 +285,7 @@ PlanPtr Binder::bind_range_function(const PgQuery__RangeFunction& range, Scope& 
   for (std::size_t i = 0; i < probe.columns.size(); ++i) {
     std::string name = probe.columns[i].name;
     if (scalar && i == 0) name = alias;
+    if (range.alias != nullptr && i < range.alias->n_colnames) name = node_string(range.alias->colnames[i]);
     node->output.push_back(
         {.binding = {node->table_index, static_cast<int>(i)}, .name = name, .type = probe.columns[i].type});
   }

@@ -300,11 +300,7 @@ PlanPtr Binder::bind_values(const PgQuery__SelectStmt& stmt, const Scope* outer,
   }
   const ProbeResult probe = catalog_.probe(sql);
   for (std::size_t c = 0; c < probe.columns.size(); ++c) {
-    TypeRef type = probe.columns[c].type;
-    if (set_branch_ && std::all_of(node->rows.begin(), node->rows.end(),
-                                   [&](const auto& row) { return row[c]->type.oid == kUnknownOid; })) {
-      type = {.oid = kUnknownOid};
-    }
+    const TypeRef type = probe.columns[c].type;
     node->output.push_back({.binding = {node->table_index, static_cast<int>(c)},
                             .name = "column" + std::to_string(c + 1),
                             .type = type});
@@ -356,9 +352,6 @@ PlanPtr Binder::bind_set_operation(const PgQuery__SelectStmt& stmt, const Scope*
                  : stmt.op == PG_QUERY__SET_OPERATION__SETOP_INTERSECT ? SetOpKind::Intersect
                                                                        : SetOpKind::Except;
   for (std::size_t i = 0; i < types.size(); ++i) {
-    const bool unknown =
-        set_branch_ && left->output[i].type.oid == kUnknownOid && right->output[i].type.oid == kUnknownOid;
-    if (unknown) types[i] = {.oid = kUnknownOid};
     node->output.push_back({.binding = {node->table_index, static_cast<int>(i)},
                             .name = left->output[i].name,
                             .type = types[i]});

@@ -133,8 +133,12 @@ class Printer {
         std::string line = "Project";
         for (std::size_t i = 0; i < node.exprs.size(); ++i) {
           const std::string value = explain_expr(*node.exprs[i]);
-          line += (i > 0 ? ", " : " ") +
-                  (value == node.output[i].name ? value : value + " AS " + node.output[i].name);
+          const std::string& name = node.output[i].name;
+          const std::string suffix = "." + name;
+          const bool same =
+              value == name || (value.size() > suffix.size() &&
+                                value.compare(value.size() - suffix.size(), suffix.size(), suffix) == 0);
+          line += (i > 0 ? ", " : " ") + (same ? value : value + " AS " + name);
         }
         return line;
       }
@@ -193,7 +197,7 @@ class Printer {
 
 std::string explain_expr(const Expr& expr) {
   switch (expr.kind) {
-    case ExprKind::Column: return expr.name;
+    case ExprKind::Column: return expr.literal.empty() ? expr.name : expr.literal + "." + expr.name;
     case ExprKind::Const: return expr.literal;
     case ExprKind::Function:
     case ExprKind::Aggregate: return call(expr);

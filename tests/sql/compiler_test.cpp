@@ -1,5 +1,8 @@
-// The shape of compiled plans: rewrites, sharing, decorrelation, explain.
+// The shape of compiled plans: rewrites, sharing, decorrelation, typing,
+// sources, and the explain text `pgstream check` prints.
 #include <catch2/catch.hpp>
+
+#include <map>
 
 #include "corpus_support.hpp"
 #include "pgstream/sql/compiler.hpp"
@@ -8,23 +11,178 @@
 
 namespace {
 
+using pgstream::sql::Expr;
+using pgstream::sql::ExprKind;
+using pgstream::sql::ExprPtr;
+using pgstream::sql::LogicalPlan;
+using pgstream::sql::PlanKind;
+
 class SchemaDatabase : public pgstream::testing::PgDatabase {
  public:
   SchemaDatabase() { exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql")); }
 
-  std::string plan_of(const std::string& sql) {
-    return pgstream::sql::explain(pgstream::sql::compile_query(connection(), sql));
-  }
+  LogicalPlan compile(const std::string& sql) { return pgstream::sql::compile_query(connection(), sql); }
+  std::string plan_of(const std::string& sql) { return pgstream::sql::explain(compile(sql)); }
 };
+
+// The first expression of `kind` in the root Project (depth first).
+ExprPtr find_expr(const LogicalPlan& plan, ExprKind kind) {
+  ExprPtr found;
+  for (const ExprPtr& expr : plan.root->exprs) {
+    pgstream::sql::walk_expr(expr, [&](const ExprPtr& e) {
+      if (!found && e->kind == kind) found = e;
+    });
+  }
+  return found;
+}
 
 }  // namespace
 
-TEST_CASE_METHOD(SchemaDatabase, "explain prints the operator tree", "[pg][sql]") {
-  const std::string plan = plan_of(
-      "SELECT c.region, count(*) AS orders, sum(o.amount) AS revenue\n"
-      "FROM orders o JOIN customers c ON c.id = o.customer_id\n"
-      "WHERE o.status = 'paid'\nGROUP BY c.region");
-  INFO(plan);
-  CHECK(plan.find("Aggregate keys=[region]") != std::string::npos);
-  CHECK(plan.find("Join inner on (id = customer_id)") != std::string::npos);
+TEST_CASE_METHOD(SchemaDatabase, "explain prints the README's example with pushdown and pruning",
+                 "[pg][sql]") {
+  CHECK(plan_of("SELECT c.region, count(*) AS orders, sum(o.amount) AS revenue\n"
+                "FROM orders o JOIN customers c ON c.id = o.customer_id\n"
+                "WHERE o.status = 'paid'\nGROUP BY c.region") ==
+        "Project region, count AS orders, sum AS revenue\n"
+        "  Aggregate keys=[c.region] aggs=[count(*), sum(o.amount)]\n"
+        "    Join inner on (c.id = o.customer_id)\n"
+        "      Filter (o.status = 'paid')\n"
+        "        Scan public.orders AS o [customer_id, amount, status] key=(id)\n"
+        "      Scan public.customers AS c [id, region] key=(id)\n");
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "a CTE referenced twice is one shared plan node", "[pg][sql]") {
+  const LogicalPlan plan = compile(
+      "WITH totals AS (SELECT customer_id, sum(amount) AS total FROM orders GROUP BY customer_id)\n"
+      "SELECT a.customer_id, b.total FROM totals a JOIN totals b ON a.total < b.total");
+  const auto& join = plan.root->inputs.at(0);
+  REQUIRE(join->kind == PlanKind::Join);
+  CHECK(join->inputs[0]->inputs.at(0) == join->inputs[1]->inputs.at(0));  // the same node
+  CHECK(join->inputs[0]->output[0].binding != join->inputs[1]->output[0].binding);
+  const std::string text = pgstream::sql::explain(plan);
+  CHECK(text.find("[shared #1]") != std::string::npos);
+  CHECK(text.find("-> shared #1 (totals)") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "EXISTS, NOT EXISTS, IN and NOT IN become semi and anti joins",
+                 "[pg][sql]") {
+  CHECK(
+      plan_of("SELECT c.id FROM customers c\n"
+              "WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = 'paid')") ==
+      "Project c.id\n"
+      "  Join anti on (o.customer_id = c.id)\n"
+      "    Scan public.customers AS c [id] key=(id)\n"
+      "    Filter (o.status = 'paid')\n"
+      "      Scan public.orders AS o [customer_id, status] key=(id)\n");
+  CHECK(plan_of("SELECT id FROM customers WHERE id NOT IN (SELECT customer_id FROM orders)") ==
+        "Project customers.id\n"
+        "  Join anti (null-aware) on (customers.id = orders.customer_id)\n"
+        "    Scan public.customers [id] key=(id)\n"
+        "    Scan public.orders [customer_id] key=(id)\n");
+  CHECK(plan_of("SELECT c.id FROM customers c WHERE c.id IN (SELECT o.customer_id FROM orders o WHERE "
+                "o.status = c.region)")
+            .find("Join semi on ((o.status = c.region) AND (c.id = o.customer_id))") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "subqueries that cannot be decorrelated stay correlated subplans",
+                 "[pg][sql]") {
+  const LogicalPlan plan = compile(
+      "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id = c.id) AS n FROM customers c");
+  const ExprPtr sub = find_expr(plan, ExprKind::Subquery);
+  REQUIRE(sub);
+  CHECK(sub->correlated);
+  CHECK(sub->type.oid == 20);  // bigint, like count(*)
+  CHECK_FALSE(pgstream::sql::free_bindings(*sub->subplan).empty());
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "LATERAL top-N per group is a lateral join over a TopK", "[pg][sql]") {
+  CHECK(plan_of("SELECT c.id, t.amount FROM customers c,\n"
+                "  LATERAL (SELECT o.amount FROM orders o WHERE o.customer_id = c.id ORDER BY o.amount DESC "
+                "LIMIT 2) t") ==
+        "Project c.id, t.amount\n"
+        "  Join inner lateral (cross)\n"
+        "    Scan public.customers AS c [id] key=(id)\n"
+        "    TopK order=[amount DESC] limit=2 offset=0\n"
+        "      Project o.amount\n"
+        "        Filter (o.customer_id = c.id)\n"
+        "          Scan public.orders AS o [customer_id, amount] key=(id)\n");
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "functions and operators carry their OID, volatility and evaluator",
+                 "[pg][sql]") {
+  const LogicalPlan plan =
+      compile("SELECT lower(name) AS l, add_tax(1.5) AS t, id <-> 4 AS m FROM customers");
+  const auto& exprs = plan.root->exprs;
+  REQUIRE(exprs.size() == 3);
+  CHECK(exprs[0]->kind == ExprKind::Function);
+  CHECK(exprs[0]->function_oid == std::stoul(query_value("SELECT 'lower(text)'::regprocedure::oid")));
+  CHECK(exprs[0]->evaluation == pgstream::sql::Evaluation::Native);
+  CHECK(exprs[0]->volatility == pgstream::sql::Volatility::Immutable);
+  CHECK(exprs[0]->type.collation == 100);  // the column's default collation
+  CHECK(exprs[1]->function_oid == std::stoul(query_value("SELECT 'add_tax(numeric)'::regprocedure::oid")));
+  CHECK(exprs[1]->evaluation == pgstream::sql::Evaluation::Server);  // user-defined: batched to the server
+  CHECK(exprs[2]->kind == ExprKind::Operator);
+  CHECK(exprs[2]->operator_oid == std::stoul(query_value("SELECT '<->(int,int)'::regoperator::oid")));
+  CHECK(exprs[2]->function_oid == std::stoul(query_value("SELECT 'midpoint(int,int)'::regprocedure::oid")));
+  CHECK(exprs[2]->evaluation == pgstream::sql::Evaluation::Server);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "types, typmods and collations are the server's", "[pg][sql]") {
+  const LogicalPlan plan = compile(
+      "SELECT email::varchar(20) AS e, amount * 2 AS a, w, w2 COLLATE \"C\" AS c, sum(qty) OVER () AS s\n"
+      "FROM customers, orders, words, order_items");
+  REQUIRE(plan.column_types.size() == 5);
+  CHECK(plan.column_types[0].oid == 1043);
+  CHECK(plan.column_types[0].typmod == 24);  // varchar(20)
+  CHECK(plan.column_types[1].oid == 1700);
+  CHECK(plan.column_types[2].collation == 950);  // the column's own "C"
+  CHECK(plan.column_types[3].collation == 950);  // explicit COLLATE "C"
+  CHECK(plan.column_types[4].oid == 20);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "sources record keys, replica identity, partitioning; views are expanded",
+                 "[pg][sql]") {
+  const LogicalPlan plan = compile(
+      "SELECT r.region, e.kind, m.city, i.qty FROM big_order_regions r, events e, measurements m, "
+      "order_items i");
+  CHECK(plan.views == std::vector<std::string>{"public.big_order_regions", "public.big_orders"});
+  std::map<std::string, std::shared_ptr<const pgstream::sql::SourceRelation>> by_name;
+  for (const auto& source : plan.sources) by_name[source->name] = source;
+  REQUIRE(by_name.size() == 5);
+  CHECK(by_name["orders"]->primary_key == std::vector<std::int16_t>{1});
+  CHECK(by_name["customers"]->unique_keys.size() == 2);  // primary key and email
+  CHECK(by_name["events"]->replica_identity == 'f');
+  CHECK(by_name["measurements"]->relkind == 'p');
+  CHECK(by_name["order_items"]->primary_key.empty());
+  CHECK(by_name["customers"]->columns[1].not_null);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "other stream tables in FROM are flagged", "[pg][sql]") {
+  exec("CREATE SCHEMA pgstream");
+  exec("CREATE TABLE pgstream.pgs_stream_tables (pgs_id serial, pgs_relid oid)");
+  exec("CREATE TABLE region_totals (region text, total numeric)");
+  exec("INSERT INTO pgstream.pgs_stream_tables (pgs_relid) VALUES ('region_totals'::regclass)");
+  CHECK(plan_of("SELECT t.region, c.name FROM region_totals t JOIN customers c USING (region)")
+            .find("StreamTableScan public.region_totals AS t [region]") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "what the server rejects keeps its SQLSTATE and gets line:column",
+                 "[pg][sql]") {
+  try {
+    (void)compile("SELECT id\nFROM orders\nWHERE nosuch > 1");
+    FAIL("compiled");
+  } catch (const pgstream::Error& error) {
+    CHECK(error.kind() == pgstream::ErrorKind::Database);
+    CHECK(error.sqlstate() == "42703");
+    CHECK(error.message() ==
+          "preparing the stream table's query: column \"nosuch\" does not exist (line 3, column 7)");
+  }
+  CHECK(PQtransactionStatus(connection().get()) == PQTRANS_IDLE);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "compiling changes nothing in the database", "[pg][sql]") {
+  const std::string before = query_value("SELECT count(*) FROM pg_class");
+  (void)compile(
+      "SELECT lower(name), sum(amount) OVER (PARTITION BY region) FROM customers JOIN orders ON true");
+  CHECK(query_value("SELECT count(*) FROM pg_class") == before);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include "corpus_support.hpp"
 #include "pgstream/sql/compiler.hpp"
@@ -68,4 +69,18 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
   }
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   WARN(corpus.size() << " corpus queries (" << rejected << " rejected as documented) in " << elapsed << " s");
+}
+
+// Hidden: prints every corpus query's plan (test_sql "[explain]").
+TEST_CASE_METHOD(pgstream::testing::PgDatabase, "print the plan of every corpus query", "[.][explain]") {
+  exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql"));
+  exec("CREATE TEMPORARY TABLE session_notes (id int, body text)");
+  for (const CorpusQuery& query : pgstream::testing::load_corpus()) {
+    std::cout << "=== " << query.file << "\n" << query.sql << "\n";
+    try {
+      std::cout << pgstream::sql::explain(pgstream::sql::compile_query(connection(), query.sql));
+    } catch (const pgstream::Error& error) {
+      std::cout << "ERROR: " << error.describe() << "\n";
+    }
+  }
 }
