@@ -145,6 +145,16 @@ PlanPtr Binder::bind_range_var(const PgQuery__RangeVar& range, Scope& scope, Cte
     case 'p': break;
     default: throw unsupported_at("the relation " + qualified + " (of this kind)", range.location);
   }
+  if (ref->row_security) {
+    throw unsupported_at("the table " + qualified + " with row-level security", range.location,
+                         "pg_stream sees every row through replication, not the rows a policy allows; "
+                         "use refresh_mode: FULL.");
+  }
+  if (ref->has_inheritance_children && range.inh) {
+    throw unsupported_at("the inheritance parent " + qualified, range.location,
+                         "Its children's changes are not attributed to it; use ONLY, a partitioned table, "
+                         "or refresh_mode: FULL.");
+  }
   if (!range.inh && ref->relkind == 'p') {
     throw unsupported_at("ONLY on the partitioned table " + qualified, range.location, "Remove ONLY.");
   }

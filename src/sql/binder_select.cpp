@@ -2,6 +2,7 @@
 // window functions, DISTINCT [ON], ORDER BY ... LIMIT; set operations,
 // VALUES and WITH [RECURSIVE].
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -203,11 +204,14 @@ PlanPtr Binder::bind_query_node(const PgQuery__Node& node, const Scope* outer, C
 
 void Binder::check_select_clauses(const PgQuery__SelectStmt& stmt) {
   if (stmt.n_locking_clause > 0) {
-    const std::string& text = *text_;
+    // The locking clause carries no location: find its last occurrence in the text.
+    std::string lowered = *text_;
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::size_t at = std::string::npos;
-    for (const char* word : {"FOR UPDATE", "for update", "FOR NO KEY", "for no key", "FOR SHARE", "for share",
-                             "FOR KEY", "for key"}) {
-      at = std::min(at, text.find(word));
+    for (const char* words : {"for update", "for no key update", "for share", "for key share"}) {
+      const std::size_t found = lowered.rfind(words);
+      if (found != std::string::npos && (at == std::string::npos || found > at)) at = found;
     }
     throw unsupported_at("FOR UPDATE/SHARE (row locking)",
                          at == std::string::npos ? -1 : static_cast<int>(at),
@@ -545,7 +549,15 @@ class SelectBinder {
         node->group_keys.push_back(e);  // functionally dependent on the key (PostgreSQL checked it)
         return key_column(node->group_keys.size() - 1);
       }
-      if (e->kind == ExprKind::Subquery) return e;
+      if (e->kind == ExprKind::Subquery) {
+        for (const ColumnBinding& binding : free_bindings(*e->subplan)) {
+          if (from.count(binding) != 0) {
+            throw binder_.unsupported_at("a correlated subquery in a grouped query", e->location,
+                                         "Move the subquery into a derived table joined to the grouped result.");
+          }
+        }
+        return e;
+      }
       return nullptr;
     };
     block.rewrite_all(replace);

@@ -9,7 +9,8 @@ namespace {
 
 constexpr const char* kFindRelation = R"(
 SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence,
-       CASE WHEN c.relkind = 'v' THEN pg_catalog.pg_get_viewdef(c.oid) END
+       CASE WHEN c.relkind = 'v' THEN pg_catalog.pg_get_viewdef(c.oid) END,
+       c.relrowsecurity, c.relkind = 'r' AND c.relhassubclass
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = pg_catalog.to_regclass($1))";
 
@@ -113,6 +114,8 @@ std::optional<RelationRef> SqlCatalog::find_relation(const std::string& schema, 
   ref.relkind = value(result.get(), 0, 3).at(0);
   ref.persistence = value(result.get(), 0, 4).at(0);
   ref.view_definition = value(result.get(), 0, 5);
+  ref.row_security = value(result.get(), 0, 6) == "t";
+  ref.has_inheritance_children = value(result.get(), 0, 7) == "t";
   if (stream_table_catalog_exists()) {
     const std::string sql = "SELECT EXISTS (SELECT 1 FROM " + connection_.quote_identifier(catalog_schema_) +
                             ".pgs_stream_tables WHERE pgs_relid = $1::oid)";

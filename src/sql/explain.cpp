@@ -123,8 +123,14 @@ class Printer {
           line += " keyless";
         return line;
       }
-      case PlanKind::Values:
-        return "Values rows=" + std::to_string(node.rows.size()) + " " + columns(node.output);
+      case PlanKind::Values: {
+        std::string line = "Values " + columns(node.output);
+        if (node.output.empty()) return line + " (one empty row)";
+        for (std::size_t r = 0; r < node.rows.size() && r < 4; ++r)
+          line += (r > 0 ? ", (" : " (") + list(node.rows[r]) + ")";
+        if (node.rows.size() > 4) line += ", ... (" + std::to_string(node.rows.size()) + " rows)";
+        return line;
+      }
       case PlanKind::FunctionScan:
         return std::string("FunctionScan ") + (node.lateral ? "lateral " : "") + list(node.exprs) +
                (node.with_ordinality ? " WITH ORDINALITY " : " ") + columns(node.output);

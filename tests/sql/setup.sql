@@ -35,6 +35,10 @@ CREATE TABLE employees (id int PRIMARY KEY, manager_id int, name text NOT NULL, 
 CREATE TABLE words (w text COLLATE "C", w2 text, lang char(2));
 CREATE TABLE edges (src int NOT NULL, dst int NOT NULL, PRIMARY KEY (src, dst));
 CREATE UNLOGGED TABLE scratch (id int);
+CREATE TABLE secrets (id int PRIMARY KEY, owner text);
+ALTER TABLE secrets ENABLE ROW LEVEL SECURITY;
+CREATE TABLE vehicles (id int PRIMARY KEY, wheels int);
+CREATE TABLE cars (doors int) INHERITS (vehicles);
 CREATE SEQUENCE ticket_seq;
 CREATE SCHEMA sales;
 CREATE TABLE sales.targets (region text PRIMARY KEY, target numeric);

@@ -32,6 +32,8 @@ struct RelationRef {
   char relkind = 'r';      // r table, p partitioned, v view, m matview, f foreign, ...
   char persistence = 'p';  // p permanent, u unlogged, t temporary
   bool is_stream_table = false;
+  bool row_security = false;              // ROW LEVEL SECURITY enabled
+  bool has_inheritance_children = false;  // a plain table that others INHERIT from
   std::string view_definition;            // views: pg_get_viewdef()
   std::vector<std::string> column_names;  // views: their column names
 };

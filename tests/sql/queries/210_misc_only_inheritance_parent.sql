@@ -1,0 +1,2 @@
+-- ONLY on an inheritance parent reads the parent alone
+SELECT id, wheels FROM ONLY vehicles

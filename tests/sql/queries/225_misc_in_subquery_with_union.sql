@@ -1,0 +1,2 @@
+-- IN over a UNION
+SELECT id FROM customers WHERE region IN (SELECT region FROM sales.targets UNION SELECT 'west')
