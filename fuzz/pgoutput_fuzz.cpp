@@ -5,7 +5,7 @@
 // limits, so parts and spilling are exercised too); the whole input is also
 // parsed as one message, outside and inside a streamed block. Malformed
 // input must end in pgstream::Error, never in a crash, a sanitizer report
-// or a leak.
+// or a leak. The whole input also goes through the XLogData/keepalive parser.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -13,6 +13,7 @@
 #include "pgstream/common/error.hpp"
 #include "pgstream/replication/decoder.hpp"
 #include "pgstream/replication/pgoutput.hpp"
+#include "pgstream/replication/standby_protocol.hpp"
 
 namespace {
 
@@ -61,6 +62,11 @@ void parse_alone(std::string_view data) {
       pgstream::replication::parse_pgoutput(data, in_stream, message);
     } catch (const pgstream::Error&) {
     }
+  }
+  pgstream::replication::CopyMessage copy;
+  try {
+    pgstream::replication::parse_copy_message(data, copy);
+  } catch (const pgstream::Error&) {
   }
 }
 
