@@ -178,7 +178,7 @@ int node_location(const PgQuery__Node& node) {
 }
 
 Error Binder::unsupported_at(std::string_view construct, int location, std::string hint) const {
-  if (text_ != nullptr && view_depth_ > 0) location = -1;  // inside a view: no position in the user's text
+  if (view_depth_ > 0) location = -1;  // inside a view: no position in the user's text
   return unsupported(*text_, construct, location, std::move(hint));
 }
 

@@ -741,6 +741,7 @@ PlanPtr Binder::bind_simple_select(const PgQuery__SelectStmt& stmt, const Scope*
   std::vector<Target> targets = block.targets;
   const std::size_t visible = targets.size();
   std::vector<ExprPtr> target_exprs;
+  target_exprs.reserve(targets.size());
   for (const Target& target : targets) target_exprs.push_back(target.expr);
   auto slot = [&](const ExprPtr& expr) {
     int i = find_same(target_exprs, *expr);

@@ -59,6 +59,7 @@ std::vector<DescribedColumn> describe_query(PgConnection& connection, const std:
   if (!result_ok(described.get()))
     throw result_error(connection.get(), described.get(), "describing the query");
   std::vector<DescribedColumn> columns;
+  columns.reserve(static_cast<std::size_t>(PQnfields(described.get())));
   for (int i = 0; i < PQnfields(described.get()); ++i) {
     columns.push_back(
         {.name = PQfname(described.get(), i),

@@ -144,7 +144,9 @@ class Printer {
           const bool same =
               value == name || (value.size() > suffix.size() &&
                                 value.compare(value.size() - suffix.size(), suffix.size(), suffix) == 0);
-          line += (i > 0 ? ", " : " ") + (same ? value : value + " AS " + name);
+          line += i > 0 ? ", " : " ";
+          line += value;
+          if (!same) line += " AS " + name;
         }
         return line;
       }
