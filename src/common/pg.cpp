@@ -1,5 +1,7 @@
 #include "pgstream/common/pg.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 
 namespace pgstream {
@@ -14,6 +16,14 @@ std::string field(const PGresult* result, int code) {
 std::string trim_trailing_newline(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
+}
+
+// Server NOTICEs ("schema already exists, skipping") are debug information
+// for us, not output on stderr.
+void log_notice(void* /*arg*/, const char* message) {
+  std::string_view text(message);
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  spdlog::debug("server: {}", text);
 }
 
 struct ConninfoOptionsDeleter {
@@ -36,6 +46,7 @@ PgConnection::PgConnection(const std::string& conninfo) : conn_(PQconnectdb(conn
          .detail = "connection: " + redact_conninfo(conninfo),
          .hint = "Check the DSN (postgres.dsn or PGSTREAM_DSN) and that the server accepts connections."});
   }
+  PQsetNoticeProcessor(conn_.get(), log_notice, nullptr);
 }
 
 PgResult PgConnection::exec(const std::string& sql) {
