@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <map>
 #include <set>
 
 #include "binder.hpp"
@@ -507,6 +508,23 @@ class SelectBinder {
     }
   }
 
+  // A correlated scalar subquery of the form (SELECT f(aggregates) FROM base
+  // WHERE inner = outer AND ...) becomes a LEFT JOIN of the FROM clause to
+  // (SELECT inner, aggregates FROM base WHERE ... GROUP BY inner); count()s
+  // become COALESCE(count, 0), their value over no rows.
+  PlanPtr decorrelate_scalar_subqueries(PlanPtr plan, Block& block) {
+    std::set<ColumnBinding> outer;
+    for (const OutputColumn& column : plan->output) outer.insert(column.binding);
+    const Replacer replace = [&](const ExprPtr& e) -> ExprPtr {
+      if (e->kind != ExprKind::Subquery) return nullptr;
+      if (e->subquery_kind != SubqueryKind::Scalar || !e->correlated) return e;
+      ExprPtr value = decorrelate_one(*e, plan, outer);
+      return value ? value : e;
+    };
+    block.rewrite_all(replace);
+    return plan;
+  }
+
   // GROUP BY and the aggregates above it.
   PlanPtr aggregate(PlanPtr input, Block& block) {
     auto node = std::make_shared<PlanNode>();
@@ -552,8 +570,9 @@ class SelectBinder {
       if (e->kind == ExprKind::Subquery) {
         for (const ColumnBinding& binding : free_bindings(*e->subplan)) {
           if (from.count(binding) != 0) {
-            throw binder_.unsupported_at("a correlated subquery in a grouped query", e->location,
-                                         "Move the subquery into a derived table joined to the grouped result.");
+            throw binder_.unsupported_at(
+                "a correlated subquery in a grouped query", e->location,
+                "Move the subquery into a derived table joined to the grouped result.");
           }
         }
         return e;
@@ -626,6 +645,124 @@ class SelectBinder {
   }
 
  private:
+  static bool reads_only(const ExprPtr& expr, const std::set<ColumnBinding>& available) {
+    std::vector<ColumnBinding> used;
+    collect_bindings(expr, used);
+    return !used.empty() && std::all_of(used.begin(), used.end(),
+                                        [&](const ColumnBinding& b) { return available.count(b) != 0; });
+  }
+
+  // Returns the replacement of `sub`, having joined the grouped subquery to
+  // `plan`; null if `sub` does not have the shape.
+  ExprPtr decorrelate_one(const Expr& sub, PlanPtr& plan, const std::set<ColumnBinding>& outer) {
+    const PlanPtr& project = sub.subplan;
+    if (project->kind != PlanKind::Project || project->exprs.size() != 1) return nullptr;
+    const PlanPtr& aggregate = project->inputs[0];
+    if (aggregate->kind != PlanKind::Aggregate || !aggregate->group_keys.empty()) return nullptr;
+    PlanPtr base = aggregate->inputs[0];
+    std::vector<ExprPtr> conjuncts;
+    if (base->kind == PlanKind::Filter) {
+      std::function<void(const ExprPtr&)> split = [&](const ExprPtr& x) {
+        if (x->kind == ExprKind::Bool && x->bool_op == BoolOp::And) {
+          for (const ExprPtr& arg : x->args) split(arg);
+        } else {
+          conjuncts.push_back(x);
+        }
+      };
+      split(base->predicate);
+      base = base->inputs[0];
+    }
+    if (!free_bindings(*base).empty()) return nullptr;
+    std::set<ColumnBinding> inner;
+    for (const OutputColumn& column : base->output) inner.insert(column.binding);
+    std::vector<ExprPtr> local;
+    std::vector<std::pair<ExprPtr, ExprPtr>> keys;  // inner, outer
+    for (const ExprPtr& conjunct : conjuncts) {
+      if (reads_only(conjunct, inner)) {
+        local.push_back(conjunct);
+        continue;
+      }
+      if (conjunct->kind != ExprKind::Operator || conjunct->name != "=" || conjunct->args.size() != 2)
+        return nullptr;
+      const ExprPtr& a = conjunct->args[0];
+      const ExprPtr& b = conjunct->args[1];
+      if (reads_only(a, inner) && reads_only(b, outer))
+        keys.emplace_back(a, b);
+      else if (reads_only(b, inner) && reads_only(a, outer))
+        keys.emplace_back(b, a);
+      else
+        return nullptr;
+    }
+    if (keys.empty()) return nullptr;
+    std::vector<ColumnBinding> agg_reads;
+    for (const ExprPtr& agg : aggregate->aggregates) collect_bindings(agg, agg_reads);
+    if (!std::all_of(agg_reads.begin(), agg_reads.end(),
+                     [&](const auto& b) { return inner.count(b) != 0; })) {
+      return nullptr;
+    }
+    PlanPtr input = base;
+    if (!local.empty()) {
+      auto all = std::make_shared<Expr>();
+      all->kind = ExprKind::Bool;
+      all->bool_op = BoolOp::And;
+      all->type = {.oid = 16};
+      all->args = local;
+      input = make_filter(base, local.size() == 1 ? local[0] : all);
+    }
+    auto grouped = std::make_shared<PlanNode>(*aggregate);
+    grouped->table_index = binder_.next_table_index();
+    grouped->inputs = {input};
+    grouped->output.clear();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      grouped->group_keys.push_back(keys[i].first);
+      grouped->output.push_back({.binding = {grouped->table_index, static_cast<int>(i)},
+                                 .name = expr_column_name(*keys[i].first),
+                                 .type = keys[i].first->type});
+    }
+    grouped->output.insert(grouped->output.end(), aggregate->output.begin(), aggregate->output.end());
+    auto join = std::make_shared<PlanNode>();
+    join->kind = PlanKind::Join;
+    join->join_type = JoinType::Left;
+    join->output = plan->output;
+    join->output.insert(join->output.end(), grouped->output.begin(), grouped->output.end());
+    std::vector<ExprPtr> equalities;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      ExprPtr equal =
+          binder_.make_operator("=", keys[i].second, make_column(grouped->output[i]), sub.location);
+      binder_.type_expr(equal);
+      equalities.push_back(equal);
+    }
+    if (equalities.size() == 1) {
+      join->predicate = equalities[0];
+    } else {
+      join->predicate = std::make_shared<Expr>();
+      join->predicate->kind = ExprKind::Bool;
+      join->predicate->bool_op = BoolOp::And;
+      join->predicate->type = {.oid = 16};
+      join->predicate->args = equalities;
+    }
+    join->inputs = {plan, grouped};
+    plan = join;
+    // The value: the projection over the aggregates, count()s of no rows being 0.
+    std::map<ColumnBinding, bool> counts;
+    for (std::size_t i = 0; i < aggregate->aggregates.size(); ++i) {
+      counts[aggregate->output[i].binding] = aggregate->aggregates[i]->name == "count";
+    }
+    return rewrite(project->exprs[0], [&](const ExprPtr& e) -> ExprPtr {
+      if (e->kind != ExprKind::Column || !counts[e->binding]) return nullptr;
+      auto zero = std::make_shared<Expr>();
+      zero->kind = ExprKind::Const;
+      zero->literal = "0";
+      zero->type = {.oid = 23};
+      auto coalesce = std::make_shared<Expr>();
+      coalesce->kind = ExprKind::Coalesce;
+      coalesce->location = sub.location;
+      coalesce->args = {e, zero};
+      binder_.type_expr(coalesce);
+      return coalesce;
+    });
+  }
+
   static bool is_star(const PgQuery__ColumnRef& ref) {
     return ref.n_fields > 0 && ref.fields[ref.n_fields - 1]->node_case == PG_QUERY__NODE__NODE_A_STAR;
   }
@@ -735,7 +872,11 @@ PlanPtr Binder::bind_simple_select(const PgQuery__SelectStmt& stmt, const Scope*
   select.bind_targets(block);
   select.bind_order(block);
   if (stmt.having_clause != nullptr) block.having = bind_expr(*stmt.having_clause, scope, ctes);
-  if (stmt.n_group_clause > 0 || block.has_aggregate()) plan = select.aggregate(plan, block);
+  if (stmt.n_group_clause > 0 || block.has_aggregate()) {
+    plan = select.aggregate(plan, block);
+  } else {
+    plan = select.decorrelate_scalar_subqueries(plan, block);
+  }
   plan = select.windows(plan, block);
   // Project the targets, plus hidden columns for ORDER BY / DISTINCT ON keys that are not targets.
   std::vector<Target> targets = block.targets;

@@ -28,12 +28,13 @@ ORDER BY i.indexrelid)";
 // The probe view's columns, and every function and operator its stored rule
 // calls: read from the rule's node tree (pg_depend omits pinned built-ins).
 constexpr const char* kProbe = R"(
-WITH tree AS (SELECT r.ev_action::text AS t FROM pg_catalog.pg_rewrite r WHERE r.ev_class = $1::oid),
+WITH probe_view AS (SELECT ('pg_temp.' || $1)::regclass::oid AS oid),
+tree AS (SELECT r.ev_action::text AS t FROM pg_catalog.pg_rewrite r WHERE r.ev_class = (SELECT oid FROM probe_view)),
 funcs AS (SELECT DISTINCT (pg_catalog.regexp_matches(t, ':(?:funcid|aggfnoid|winfnoid) (\d+)', 'g'))[1]::oid AS oid FROM tree),
 opers AS (SELECT DISTINCT (pg_catalog.regexp_matches(t, ':opno (\d+)', 'g'))[1]::oid AS oid FROM tree)
 SELECT 'c', a.attnum::int, a.attname::text, a.atttypid, a.atttypmod, a.attcollation::oid, false, ''::text, ''::text,
        ''::text
-FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0
+FROM pg_catalog.pg_attribute a WHERE a.attrelid = (SELECT oid FROM probe_view) AND a.attnum > 0
 UNION ALL
 SELECT 'f', 0, p.proname::text, p.oid, 0, p.oid, p.pronamespace = 'pg_catalog'::regnamespace,
        p.provolatile::text, p.proargtypes::text, p.prokind::text
@@ -209,8 +210,7 @@ ProbeResult SqlCatalog::probe(const std::string& select_sql) {
     PgResult ignored(PQexec(connection_.get(), "ROLLBACK TO SAVEPOINT pgs_probe"));
     throw error;
   }
-  PgResult oid_result = query("SELECT ('pg_temp.' || $1)::regclass::oid", {view});
-  PgResult result = query(kProbe, {value(oid_result.get(), 0, 0)});
+  PgResult result = query(kProbe, {view});
   ProbeResult probe;
   for (int row = 0; row < PQntuples(result.get()); ++row) {
     const std::string kind = value(result.get(), row, 0);

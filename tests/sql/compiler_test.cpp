@@ -84,10 +84,23 @@ TEST_CASE_METHOD(SchemaDatabase, "EXISTS, NOT EXISTS, IN and NOT IN become semi 
             .find("Join semi on ((o.status = c.region) AND (c.id = o.customer_id))") != std::string::npos);
 }
 
+TEST_CASE_METHOD(SchemaDatabase, "correlated scalar aggregates become LEFT JOINs over a grouped subquery",
+                 "[pg][sql]") {
+  CHECK(plan_of(
+            "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id = c.id AND o.amount > 10) AS n\n"
+            "FROM customers c") ==
+        "Project c.id, COALESCE(count, 0) AS n\n"
+        "  Join left on (c.id = customer_id)\n"
+        "    Scan public.customers AS c [id] key=(id)\n"
+        "    Aggregate keys=[o.customer_id] aggs=[count(*)]\n"
+        "      Filter (o.amount > 10)\n"
+        "        Scan public.orders AS o [customer_id, amount] key=(id)\n");
+}
+
 TEST_CASE_METHOD(SchemaDatabase, "subqueries that cannot be decorrelated stay correlated subplans",
                  "[pg][sql]") {
   const LogicalPlan plan = compile(
-      "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id = c.id) AS n FROM customers c");
+      "SELECT c.id, (SELECT count(*) FROM orders o WHERE o.customer_id > c.id) AS n FROM customers c");
   const ExprPtr sub = find_expr(plan, ExprKind::Subquery);
   REQUIRE(sub);
   CHECK(sub->correlated);
