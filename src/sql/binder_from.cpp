@@ -409,9 +409,12 @@ PlanPtr Binder::bind_where(const PgQuery__Node& where, PlanPtr plan, Scope& scop
     }
     if (inner->node_case == PG_QUERY__NODE__NODE_SUB_LINK) {
       const PgQuery__SubLink& link = *inner->sub_link;
-      const bool joinable = link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK ||
-                            (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK &&
-                             link.testexpr->node_case != PG_QUERY__NODE__NODE_ROW_EXPR);
+      const bool row = link.testexpr != nullptr && link.testexpr->node_case == PG_QUERY__NODE__NODE_ROW_EXPR;
+      // NOT (row IN ...) and NOT (x op ALL ...) keep SQL's NULL rules only as subplans.
+      const bool joinable =
+          link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK ||
+          (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK && (!row || !negated)) ||
+          (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK && !row && !negated);
       if (joinable) {
         plan = try_semi_join(link, negated, plan, scope, ctes);
         continue;
@@ -433,8 +436,11 @@ ExprPtr Binder::make_subquery_expr(const PgQuery__SubLink& link, PlanPtr subplan
   auto expr = std::make_shared<Expr>();
   expr->kind = ExprKind::Subquery;
   expr->location = link.location;
-  expr->subquery_kind = link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK ? SubqueryKind::Exists
-                                                                                      : SubqueryKind::Any;
+  expr->subquery_kind = SubqueryKind::Any;
+  if (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK)
+    expr->subquery_kind = SubqueryKind::Exists;
+  if (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK) expr->subquery_kind = SubqueryKind::All;
+  expr->all = expr->subquery_kind == SubqueryKind::All;
   expr->name = link.n_oper_name > 0 ? node_string(link.oper_name[link.n_oper_name - 1]) : "=";
   if (link.testexpr != nullptr) expr->args.push_back(bind_expr(*link.testexpr, scope, ctes));
   expr->subplan = std::move(subplan);
@@ -447,12 +453,13 @@ PlanPtr Binder::try_semi_join(const PgQuery__SubLink& link, bool negated, const 
                               CteScope* ctes) {
   PlanPtr sub = bind_query_node(*link.subselect, &scope, ctes);
   PlanPtr base = sub;
-  ExprPtr compared = sub->output.empty() ? nullptr : make_column(sub->output[0]);
+  std::vector<ExprPtr> compared;
+  for (const OutputColumn& column : sub->output) compared.push_back(make_column(column));
   std::vector<ExprPtr> local;
   std::vector<ExprPtr> correlated;
   if (sub->kind == PlanKind::Project && sub->exprs.size() == sub->output.size()) {
     base = sub->inputs[0];
-    if (!sub->exprs.empty()) compared = sub->exprs[0];
+    compared = sub->exprs;
     if (base->kind == PlanKind::Filter) {
       split_conjuncts(base->predicate, local);
       base = base->inputs[0];
@@ -496,14 +503,33 @@ PlanPtr Binder::try_semi_join(const PgQuery__SubLink& link, bool negated, const 
     filter->predicate = conjunction(kept);
     right = filter;
   }
-  if (link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK) {
+  const bool all = link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ALL_SUBLINK;
+  if (link.sub_link_type != PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK) {
     const std::string op = link.n_oper_name > 0 ? node_string(link.oper_name[link.n_oper_name - 1]) : "=";
-    ExprPtr left = bind_expr(*link.testexpr, scope, ctes);
-    ExprPtr condition = make_operator(op, left, compared, link.location);
-    type_expr(condition);
-    correlated.push_back(condition);
+    std::vector<ExprPtr> left;
+    if (link.testexpr->node_case == PG_QUERY__NODE__NODE_ROW_EXPR) {
+      left = bind_list(link.testexpr->row_expr->args, link.testexpr->row_expr->n_args, scope, ctes);
+    } else {
+      left.push_back(bind_expr(*link.testexpr, scope, ctes));
+    }
+    if (left.size() != compared.size()) throw unsupported_at("a subquery of the wrong width", link.location);
+    for (std::size_t i = 0; i < left.size(); ++i) {
+      ExprPtr condition = make_operator(op, left[i], compared[i], link.location);
+      type_expr(condition);
+      if (all) {
+        // WHERE x op ALL (S) keeps x unless some s makes (x op s) not true.
+        auto not_true = std::make_shared<Expr>();
+        not_true->kind = ExprKind::BoolTest;
+        not_true->test = 1;
+        not_true->negated = true;
+        not_true->type = {.oid = 16};
+        not_true->args.push_back(condition);
+        condition = not_true;
+      }
+      correlated.push_back(condition);
+    }
   }
-  PlanPtr join = make_join(negated ? JoinType::Anti : JoinType::Semi, plan, right);
+  PlanPtr join = make_join(negated || all ? JoinType::Anti : JoinType::Semi, plan, right);
   join->null_aware = negated && link.sub_link_type == PG_QUERY__SUB_LINK_TYPE__ANY_SUBLINK;
   join->predicate = conjunction(std::move(correlated));
   join->lateral = false;
