@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+#include <regex>
+#include <set>
+
+#include "pgstream/ops/metrics.hpp"
+
+using pgstream::ops::Metrics;
+
+namespace {
+
+std::set<std::string> family_names(const std::string& text) {
+  std::set<std::string> names;
+  const std::regex type_line("^# TYPE (\\S+) (\\S+)$");
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::smatch match;
+    if (std::regex_match(line, match, type_line)) names.insert(match[1]);
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("the metric families follow Prometheus naming conventions", "[ops][metrics]") {
+  Metrics metrics;
+  (void)metrics.table("public.t");
+  metrics.errors("database").Increment();
+  metrics.reconnects("replication").Increment();
+  const std::string text = metrics.serialize();
+  const auto names = family_names(text);
+  for (const char* required :
+       {"pgstream_replication_lag_bytes", "pgstream_changes_decoded_total", "pgstream_apply_duration_seconds",
+        "pgstream_table_frontier_lag_seconds", "pgstream_state_bytes", "pgstream_table_rows",
+        "pgstream_errors_total", "pgstream_build_info", "pgstream_merge_rows_total",
+        "pgstream_reconnects_total", "pgstream_spill_bytes"}) {
+    CAPTURE(required);
+    CHECK(names.count(required) == 1);
+  }
+  const std::regex convention("^pgstream_[a-z_]+_(total|seconds|bytes|rows|changes|info)$");
+  for (const auto& name : names) {
+    CAPTURE(name);
+    CHECK(std::regex_match(name, convention));
+    // Counters and only counters end in _total.
+    const bool counter = text.find("# TYPE " + name + " counter") != std::string::npos;
+    CHECK(counter == (name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0));
+  }
+}
+
+TEST_CASE("per-table metrics carry the table label and go away with the table", "[ops][metrics]") {
+  Metrics metrics;
+  auto table = metrics.table("analytics.totals");
+  table.rows_inserted_total->Increment(3);
+  table.apply_duration_seconds->Observe(0.004);
+  table.rows->Set(42);
+  std::string text = metrics.serialize();
+  CHECK(text.find(R"(pgstream_merge_rows_total{action="inserted",table="analytics.totals"} 3)") !=
+        std::string::npos);
+  CHECK(text.find(R"(pgstream_table_rows{table="analytics.totals"} 42)") != std::string::npos);
+  CHECK(text.find(R"(pgstream_apply_duration_seconds_count{table="analytics.totals"} 1)") !=
+        std::string::npos);
+  // Asking again gives the same series, not a second one.
+  metrics.table("analytics.totals").rows_inserted_total->Increment();
+  CHECK(metrics.serialize().find(R"(action="inserted",table="analytics.totals"} 4)") != std::string::npos);
+  metrics.forget_table("analytics.totals");
+  CHECK(metrics.serialize().find("analytics.totals") == std::string::npos);
+}
