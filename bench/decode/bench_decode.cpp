@@ -187,6 +187,53 @@ void insert_rows(PgDatabase& db, long first, long count) {
   }
 }
 
+// One transaction of `rows` inserts, which the server streams while in
+// progress: our spool must hold it within its memory limit (spilling the
+// rest) and the process's peak RSS must stay bounded.
+void huge_transaction(PgDatabase& db, long rows) {
+  db.exec("CREATE TABLE huge (id bigint PRIMARY KEY, label text)");
+  db.exec("CREATE PUBLICATION huge_pub FOR TABLE huge");
+  {
+    ReplicationConnection connection(db.conninfo());
+    (void)connection.create_slot("huge", SlotLifetime::Permanent);
+  }
+  db.exec("INSERT INTO huge SELECT g, 'a label of some length ' || g FROM generate_series(1, " +
+          std::to_string(rows) + ") g");
+  db.exec("SELECT pg_logical_emit_message(true, 'bench', 'end')");
+  boost::asio::io_context io;
+  long seen = 0;
+  bool streamed = false;
+  StreamOptions options{.conninfo = db.conninfo(), .slot = "huge", .publications = {"huge_pub"}};
+  ReplicationStream stream(io, options,
+                           StreamHandler{.on_batch =
+                                             [&](const ChangeBatch& batch) {
+                                               seen += static_cast<long>(batch.row_count());
+                                               streamed = streamed || batch.streamed;
+                                               for (const Change& change : batch.changes()) {
+                                                 if (change.kind == ChangeKind::Message) io.stop();
+                                               }
+                                             },
+                                         .on_error =
+                                             [&](const Error& e) {
+                                               std::fprintf(stderr, "bench_decode: %s\n",
+                                                            e.describe().c_str());
+                                               io.stop();
+                                             }});
+  const auto start = std::chrono::steady_clock::now();
+  stream.start();
+  io.run();
+  const double elapsed = seconds_since(start);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto& spool = stream.decoder().spool_stats();
+  std::printf(
+      "huge transaction: %ld rows (streamed: %s) in %.1f s, spool peak %.1f MB, spilled %.1f MB, "
+      "peak RSS %.1f MB\n",
+      seen, streamed ? "yes" : "no", elapsed, static_cast<double>(spool.peak_memory_bytes) / 1e6,
+      static_cast<double>(spool.spilled_bytes) / 1e6, static_cast<double>(usage.ru_maxrss) / 1e3);
+  stream.stop();
+}
+
 void print_row(const char* stream, const Figures& f) {
   std::printf("%-8s %10ld %14.0f %20.0f %8.2f %12.1f %9.0f%%\n", stream, f.rows, f.ours_rate(),
               f.baseline_rate(), f.ours_rate() / f.baseline_rate(), static_cast<double>(f.bytes) / 1e6,
@@ -198,6 +245,10 @@ void print_row(const char* stream, const Figures& f) {
 int main() {
   pgstream::testing::install_cluster_guard();
   const long rows = rows_from_env();
+  if (const char* huge = std::getenv("PGSTREAM_BENCH_HUGE_ROWS")) {  // NOLINT(concurrency-mt-unsafe)
+    PgDatabase db;                                                   // first, so that peak RSS is its own
+    huge_transaction(db, std::atol(huge));
+  }
   Figures inserts;
   Figures updates;
   {

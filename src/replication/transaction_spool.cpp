@@ -23,25 +23,43 @@ std::filesystem::path default_spill_dir() {
   return std::filesystem::temp_directory_path() / "pgstream-spill";
 }
 
+// A chunk per 1/16 of the limit, between 4 kB and 1 MB.
+std::size_t chunk_size_for(std::size_t memory_limit) {
+  return std::clamp<std::size_t>(memory_limit / 16, std::size_t{4} << 10U, std::size_t{1} << 20U);
+}
+
 }  // namespace
 
-TransactionSpool::TransactionSpool(SpoolOptions options) : options_(std::move(options)) {
+TransactionSpool::TransactionSpool(SpoolOptions options)
+    : options_(std::move(options)), chunk_size_(chunk_size_for(options_.memory_limit)) {
   if (options_.spill_dir.empty()) options_.spill_dir = default_spill_dir();
 }
 
 TransactionSpool::~TransactionSpool() { clear(); }
 
 void TransactionSpool::append(std::uint32_t xid, std::string_view message) {
+  const std::size_t record = sizeof(std::uint32_t) + message.size();
   Transaction& txn = transactions_[xid];
   stats_.open_transactions = transactions_.size();
+  // Spill before growing, so that the limit holds at every moment.
+  if (stats_.memory_bytes + record > options_.memory_limit) make_room(record);
+  append_record(txn, message);
+  txn.bytes += record;
+  stats_.memory_bytes += record;
+  stats_.peak_memory_bytes = std::max(stats_.peak_memory_bytes, stats_.memory_bytes);
+}
+
+void TransactionSpool::append_record(Transaction& txn, std::string_view message) {
   const auto size = static_cast<std::uint32_t>(message.size());
+  const std::size_t record = sizeof(size) + message.size();
+  if (txn.chunks.empty() || txn.chunks.back().capacity() - txn.chunks.back().size() < record) {
+    txn.chunks.emplace_back().reserve(std::max(chunk_size_, record));
+  }
+  std::string& chunk = txn.chunks.back();
   char header[sizeof(size)];
   std::memcpy(header, &size, sizeof(size));
-  txn.memory.append(header, sizeof(size));
-  txn.memory.append(message);
-  stats_.memory_bytes += sizeof(size) + message.size();
-  stats_.peak_memory_bytes = std::max(stats_.peak_memory_bytes, stats_.memory_bytes);
-  if (stats_.memory_bytes > options_.memory_limit) spill_until_under_limit();
+  chunk.append(header, sizeof(size));
+  chunk.append(message);
 }
 
 void TransactionSpool::abort(std::uint32_t xid, std::uint32_t subxid) {
@@ -67,12 +85,14 @@ void TransactionSpool::replay(std::uint32_t xid, const std::function<void(std::s
   if (it == transactions_.end()) return;
   Transaction& txn = it->second;
   if (txn.file) replay_file(txn.file.get(), visit);
-  std::string_view rest = txn.memory;
-  while (rest.size() >= sizeof(std::uint32_t)) {
-    std::uint32_t size = 0;
-    std::memcpy(&size, rest.data(), sizeof(size));
-    visit(rest.substr(sizeof(size), size));
-    rest.remove_prefix(sizeof(size) + size);
+  for (const std::string& chunk : txn.chunks) {
+    std::string_view rest = chunk;
+    while (rest.size() >= sizeof(std::uint32_t)) {
+      std::uint32_t size = 0;
+      std::memcpy(&size, rest.data(), sizeof(size));
+      visit(rest.substr(sizeof(size), size));
+      rest.remove_prefix(sizeof(size) + size);
+    }
   }
   forget(xid);
 }
@@ -94,7 +114,7 @@ void TransactionSpool::replay_file(std::FILE* file, const std::function<void(std
 void TransactionSpool::forget(std::uint32_t xid) noexcept {
   const auto it = transactions_.find(xid);
   if (it == transactions_.end()) return;
-  stats_.memory_bytes -= it->second.memory.size();
+  stats_.memory_bytes -= it->second.bytes;
   transactions_.erase(it);
   stats_.open_transactions = transactions_.size();
 }
@@ -105,12 +125,12 @@ void TransactionSpool::clear() noexcept {
   stats_.open_transactions = 0;
 }
 
-void TransactionSpool::spill_until_under_limit() {
-  while (stats_.memory_bytes > options_.memory_limit) {
-    auto largest = std::max_element(
-        transactions_.begin(), transactions_.end(),
-        [](const auto& a, const auto& b) { return a.second.memory.size() < b.second.memory.size(); });
-    if (largest == transactions_.end() || largest->second.memory.empty()) return;
+void TransactionSpool::make_room(std::size_t incoming) {
+  while (stats_.memory_bytes + incoming > options_.memory_limit) {
+    auto largest =
+        std::max_element(transactions_.begin(), transactions_.end(),
+                         [](const auto& a, const auto& b) { return a.second.bytes < b.second.bytes; });
+    if (largest == transactions_.end() || largest->second.bytes == 0) return;
     spill(largest->first, largest->second);
   }
 }
@@ -118,12 +138,15 @@ void TransactionSpool::spill_until_under_limit() {
 void TransactionSpool::spill(std::uint32_t xid, Transaction& txn) {
   if (!txn.file) txn.file.reset(open_spill_file(xid));
   if (std::fseek(txn.file.get(), 0, SEEK_END) != 0) throw io_error("seeking in a spill file", errno);
-  if (std::fwrite(txn.memory.data(), 1, txn.memory.size(), txn.file.get()) != txn.memory.size()) {
-    throw io_error("writing a spill file in " + options_.spill_dir.string(), errno);
+  for (const std::string& chunk : txn.chunks) {
+    if (std::fwrite(chunk.data(), 1, chunk.size(), txn.file.get()) != chunk.size()) {
+      throw io_error("writing a spill file in " + options_.spill_dir.string(), errno);
+    }
   }
-  stats_.spilled_bytes += txn.memory.size();
-  stats_.memory_bytes -= txn.memory.size();
-  std::string().swap(txn.memory);  // give the memory back
+  stats_.spilled_bytes += txn.bytes;
+  stats_.memory_bytes -= txn.bytes;
+  txn.bytes = 0;
+  txn.chunks.clear();  // gives the memory back
 }
 
 std::FILE* TransactionSpool::open_spill_file(std::uint32_t xid) {

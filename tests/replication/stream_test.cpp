@@ -318,7 +318,8 @@ TEST_CASE_METHOD(PgDatabase,
   CHECK(spool.open_transactions == 0);
 }
 
-TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing and doubles nothing", "[pg][restart]") {
+TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing and doubles nothing",
+                 "[pg][restart]") {
   exec("CREATE TABLE r (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE r");
   create_slot(*this, "s");
   StreamProbe probe(*this, "s", {"pub"}, [](StreamOptions& o) { o.decoder.max_part_changes = 1000; });
@@ -346,7 +347,8 @@ TEST_CASE_METHOD(PgDatabase, "stream: a server crash mid-stream loses nothing an
   CHECK(probe.disconnects >= 1);
   CHECK(probe.resets == 1);
   std::vector<std::int64_t> ids;
-  for (const auto& t : probe.transactions) ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
+  for (const auto& t : probe.transactions)
+    ids.insert(ids.end(), t.inserted_ids.begin(), t.inserted_ids.end());
   std::sort(ids.begin(), ids.end());
   std::vector<std::int64_t> expected(20090);
   std::iota(expected.begin(), expected.end(), 1);

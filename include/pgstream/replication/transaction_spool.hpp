@@ -5,8 +5,10 @@
 // - append() keeps messages in memory while the spool's total stays under
 //   memory_limit; past it, the largest transactions' messages move to files
 //   (in spill_dir, unlinked as soon as they are created, so a crash leaves
-//   nothing behind) until the total fits again. Memory is bounded by
-//   memory_limit plus one message.
+//   nothing behind) until the next message fits. Memory is bounded by
+//   memory_limit plus one message plus one partly filled chunk (at most
+//   1 MB) per open transaction: messages are kept in fixed-size chunks, so
+//   growing never copies.
 // - abort() of a subtransaction records its xid: replay() skips its
 //   messages. abort() of the top-level xid (subxid == xid) drops everything.
 // - replay() hands every message of a transaction to `visit`, in the order
@@ -66,13 +68,18 @@ class TransactionSpool {
     void operator()(std::FILE* file) const noexcept { std::fclose(file); }
   };
   struct Transaction {
-    std::string memory;  // records: 4-byte native size, then the message
+    // Records (4-byte native size, then the message) in fixed-size chunks:
+    // growing never copies, and capacity stays within a chunk of the size.
+    std::vector<std::string> chunks;
+    std::size_t bytes = 0;
     std::unique_ptr<std::FILE, FileCloser> file;
     std::vector<std::uint32_t> aborted;
   };
 
+  void append_record(Transaction& txn, std::string_view message);
   void forget(std::uint32_t xid) noexcept;
-  void spill_until_under_limit();
+  // Spills the largest transactions until `incoming` more bytes fit.
+  void make_room(std::size_t incoming);
   void spill(std::uint32_t xid, Transaction& txn);
   std::FILE* open_spill_file(std::uint32_t xid);
   void replay_file(std::FILE* file, const std::function<void(std::string_view)>& visit);
@@ -80,6 +87,7 @@ class TransactionSpool {
   SpoolOptions options_;
   std::unordered_map<std::uint32_t, Transaction> transactions_;
   SpoolStats stats_;
+  std::size_t chunk_size_;
   std::string read_buffer_;
 };
 
