@@ -780,6 +780,32 @@ void Binder::resolve_routine(Expr& expr, const ProbeResult& probe) {
   expr.volatility = chosen->volatility;
   expr.evaluation = chosen->in_pg_catalog && native_routines().count(chosen->name) != 0 ? Evaluation::Native
                                                                                         : Evaluation::Server;
+  coerce_arguments(expr, chosen->arg_types);
+}
+
+// Makes the server's implicit coercions explicit: an argument whose type
+// differs from the routine's declared (non-pseudo) parameter type gets a Cast,
+// and an untyped literal takes the parameter's type, as PostgreSQL does.
+void Binder::coerce_arguments(Expr& expr, const std::vector<Oid>& declared) {
+  const bool positional = expr.kind == ExprKind::Function || expr.kind == ExprKind::Aggregate ||
+                          expr.kind == ExprKind::Window || expr.kind == ExprKind::Operator ||
+                          expr.kind == ExprKind::Distinct || expr.kind == ExprKind::NullIf;
+  if (!positional) return;
+  for (std::size_t i = 0; i < expr.args.size() && i < declared.size(); ++i) {
+    ExprPtr& arg = expr.args[i];
+    if (!arg || arg->type.oid == declared[i] || catalog_.is_pseudo_type(declared[i])) continue;
+    if (arg->kind == ExprKind::Const && arg->type.oid == kUnknownOid) {
+      auto typed = std::make_shared<Expr>(*arg);
+      typed->type = {.oid = declared[i], .typmod = -1, .collation = catalog_.type_collation(declared[i])};
+      arg = typed;
+      continue;
+    }
+    auto cast = make_expr(ExprKind::Cast, arg->location);
+    cast->name = catalog_.type_sql({.oid = declared[i], .typmod = -1, .collation = 0});
+    cast->args.push_back(arg);
+    type_expr(cast);
+    arg = cast;
+  }
 }
 
 void Binder::check_cast_volatility(Expr& expr) {

@@ -194,6 +194,14 @@ Oid SqlCatalog::type_collation(Oid type) {
   return type_collation_.emplace(type, collation).first->second;
 }
 
+bool SqlCatalog::is_pseudo_type(Oid type) {
+  if (auto found = pseudo_type_.find(type); found != pseudo_type_.end()) return found->second;
+  PgResult result =
+      query("SELECT typtype = 'p' FROM pg_catalog.pg_type WHERE oid = $1::oid", {std::to_string(type)});
+  const bool pseudo = PQntuples(result.get()) == 1 && value(result.get(), 0, 0) == "t";
+  return pseudo_type_.emplace(type, pseudo).first->second;
+}
+
 Oid SqlCatalog::element_type(Oid array_type) {
   (void)type_collation(array_type);
   return element_type_[array_type];

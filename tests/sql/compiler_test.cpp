@@ -93,7 +93,7 @@ TEST_CASE_METHOD(SchemaDatabase, "correlated scalar aggregates become LEFT JOINs
         "  Join left on (c.id = customer_id)\n"
         "    Scan public.customers AS c [id] key=(id)\n"
         "    Aggregate keys=[o.customer_id] aggs=[count(*)]\n"
-        "      Filter (o.amount > 10)\n"
+        "      Filter (o.amount > CAST(10 AS numeric))\n"
         "        Scan public.orders AS o [customer_id, amount] key=(id)\n");
 }
 
@@ -198,4 +198,20 @@ TEST_CASE_METHOD(SchemaDatabase, "compiling changes nothing in the database", "[
   (void)compile(
       "SELECT lower(name), sum(amount) OVER (PARTITION BY region) FROM customers JOIN orders ON true");
   CHECK(query_value("SELECT count(*) FROM pg_class") == before);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "implicit coercions are explicit casts; literals take the parameter's type",
+                 "[pg][sql]") {
+  const LogicalPlan plan =
+      compile("SELECT o.id + 1.5 AS a, status = 'paid' AS b, email = name AS c FROM orders o, customers");
+  const auto& exprs = plan.root->exprs;
+  REQUIRE(exprs.size() == 3);
+  REQUIRE(exprs[0]->args.size() == 2);
+  CHECK(exprs[0]->args[0]->kind == ExprKind::Cast);  // int4 -> numeric, as the server does
+  CHECK(exprs[0]->args[0]->type.oid == 1700);
+  CHECK(exprs[0]->args[0]->args[0]->kind == ExprKind::Column);
+  CHECK(exprs[1]->args[1]->kind == ExprKind::Const);
+  CHECK(exprs[1]->args[1]->type.oid == 25);          // 'paid' is text, not unknown
+  CHECK(exprs[2]->args[0]->kind == ExprKind::Cast);  // varchar -> text for texteq
+  CHECK(exprs[2]->args[0]->type.oid == 25);
 }

@@ -84,6 +84,9 @@ class SqlCatalog {
   [[nodiscard]] Oid type_collation(Oid type);
   // Element type of an array type (0 if not an array).
   [[nodiscard]] Oid element_type(Oid array_type);
+  // True for pseudo-types (any, anyelement, anyarray, record, ...), which
+  // stand for "whatever the argument is".
+  [[nodiscard]] bool is_pseudo_type(Oid type);
 
   // Creates a temporary view over `select_sql` (a SELECT statement we built)
   // and reports its columns and the routines it calls. If the server rejects
@@ -102,6 +105,7 @@ class SqlCatalog {
   std::map<Oid, std::string> collation_sql_;
   std::map<Oid, Oid> type_collation_;
   std::map<Oid, Oid> element_type_;
+  std::map<Oid, bool> pseudo_type_;
 };
 
 }  // namespace pgstream::sql
