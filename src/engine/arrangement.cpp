@@ -7,8 +7,8 @@
 namespace pgstream::engine {
 namespace {
 
-constexpr std::uint32_t kMinChunkUnits = 512;       // 4 KiB: small arrangements stay small
-constexpr std::uint32_t kMaxChunkUnits = 1U << 16;  // 512 KiB: offsets fit in 16 bits
+constexpr std::uint32_t kMinChunkUnits = 4096;      // bytes: small arrangements stay small
+constexpr std::uint32_t kMaxChunkUnits = 1U << 16;  // bytes: offsets fit in 16 bits
 constexpr std::size_t kMaxChunks = 1U << 16;
 constexpr std::uint32_t kEmpty = UINT32_MAX;
 
@@ -20,7 +20,7 @@ Arrangement::Arrangement(std::vector<std::uint32_t> key_columns) : key_columns_(
 
 std::size_t Arrangement::bytes() const noexcept {
   std::size_t total = (rows_.capacity() + keys_.capacity()) * sizeof(std::uint32_t);
-  for (const Chunk& c : chunks_) total += static_cast<std::size_t>(c.capacity) * 8;
+  for (const Chunk& c : chunks_) total += c.capacity;
   return total + chunks_.capacity() * sizeof(Chunk);
 }
 
@@ -70,23 +70,20 @@ std::uint32_t Arrangement::allocate(RowRef row, std::int64_t weight) {
   std::uint32_t need = units_for(row.size());
   if (chunks_.empty() || chunks_.back().capacity - chunks_.back().used < need) {
     if (chunks_.size() >= kMaxChunks)
-      throw Error(ErrorKind::Internal, "arrangement exceeds its addressable size (32 GiB)");
+      throw Error(ErrorKind::Internal, "arrangement exceeds its addressable size (4 GiB of rows)");
     std::uint32_t last = chunks_.empty() ? 0 : chunks_.back().capacity;
     std::uint32_t capacity = std::clamp(last * 2, kMinChunkUnits, kMaxChunkUnits);
     capacity = std::max(capacity, need);  // a huge row gets a chunk of its own
     Chunk c;
-    c.units = std::make_unique<std::uint64_t[]>(capacity);
+    c.bytes = std::make_unique<std::byte[]>(capacity);
     c.capacity = capacity;
     chunks_.push_back(std::move(c));
   }
   Chunk& c = chunks_.back();
   auto ref = static_cast<std::uint32_t>(((chunks_.size() - 1) << 16) | c.used);
   c.used += need;
-  Header& h = header(ref);
-  h.next = kNil;
-  h.size = row.size();
-  h.weight = weight;
-  if (row.size() != 0) std::memcpy(unit(ref) + 2, row.data(), row.size());
+  store(ref, Header{kNil, row.size(), weight});
+  if (row.size() != 0) std::memcpy(entry(ref) + sizeof(Header), row.data(), row.size());
   return ref;
 }
 
@@ -140,7 +137,9 @@ void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t we
     key.clear();
     key.pack_key(head_row, key_columns_);
     if (key.row() == scratch_.row()) {
-      header(ref).next = head;
+      Header h = header(ref);
+      h.next = head;
+      store(ref, h);
       keys_[k] = ref;
       break;
     }
@@ -159,9 +158,10 @@ void Arrangement::update(RowRef row, std::int64_t weight) {
     live_units_ += units;
     return;
   }
-  Header& h = header(ref);
+  Header h = header(ref);
   std::int64_t before = h.weight;
   h.weight += weight;
+  store(ref, h);
   if (before == 0 && h.weight != 0) {  // revived
     ++live_rows_;
     live_row_bytes_ += row.size();
@@ -188,16 +188,17 @@ void Arrangement::compact() {
   keys_.clear();
   row_count_ = key_count_ = 0;
   dead_units_ = 0;
-  auto old_unit = [&](std::uint32_t ref) { return old_chunks[ref >> 16].units.get() + (ref & 0xFFFF); };
+  auto old_entry = [&](std::uint32_t ref) { return old_chunks[ref >> 16].bytes.get() + (ref & 0xFFFF); };
   for (std::uint32_t head : old_keys) {
     if (head == kEmpty) continue;
     for (std::uint32_t ref = head; ref != kNil;) {
-      const auto* h = reinterpret_cast<const Header*>(old_unit(ref));
-      if (h->weight != 0) {
-        RowRef row(reinterpret_cast<const std::byte*>(old_unit(ref) + 2), h->size);
-        insert_new(row, row.hash(), h->weight);
+      Header h;
+      std::memcpy(&h, old_entry(ref), sizeof h);
+      if (h.weight != 0) {
+        RowRef row(old_entry(ref) + sizeof(Header), h.size);
+        insert_new(row, row.hash(), h.weight);
       }
-      ref = h->next;
+      ref = h.next;
     }
   }
 }

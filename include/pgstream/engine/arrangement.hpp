@@ -7,6 +7,8 @@
 // returns to zero are invisible and their space is reclaimed by compaction
 // (amortized; at most as much dead space as live space is kept). Memory is
 // chunked: no per-row heap allocation, and bytes() reports everything held.
+// Limit: 4 GiB of rows per arrangement (32-bit entry references); beyond
+// that update() throws Error(Internal) rather than corrupt anything.
 // An Arrangement is shared by every operator that needs its input indexed by
 // the same key (see Dataflow::arrange); only its owner updates it, once per
 // epoch, before the operators that read it run. Readers must not hold
@@ -42,9 +44,10 @@ class Arrangement {
   template <class F>
   void for_each_at(RowRef key, F&& fn) const {
     std::uint32_t ref = find_key(key, key.hash());
-    for (; ref != kNil; ref = header(ref).next) {
-      const Header& h = header(ref);
+    while (ref != kNil) {
+      Header h = header(ref);
       if (h.weight != 0) fn(RowRef(row_bytes(ref), h.size), h.weight);
+      ref = h.next;
     }
   }
   // Sum of weights of the rows with this key.
@@ -54,9 +57,10 @@ class Arrangement {
   void for_each(F&& fn) const {
     for (std::uint32_t head : keys_) {
       if (head == kNil) continue;
-      for (std::uint32_t ref = head; ref != kNil; ref = header(ref).next) {
-        const Header& h = header(ref);
+      for (std::uint32_t ref = head; ref != kNil;) {
+        Header h = header(ref);
         if (h.weight != 0) fn(RowRef(row_bytes(ref), h.size), h.weight);
+        ref = h.next;
       }
     }
   }
@@ -76,21 +80,23 @@ class Arrangement {
     std::uint32_t size;  // row bytes
     std::int64_t weight;
   };
+  // Entries are packed back to back without padding (the header is read
+  // and written with memcpy), which keeps the overhead at 16 bytes per row.
   struct Chunk {
-    std::unique_ptr<std::uint64_t[]> units;
-    std::uint32_t capacity = 0;  // in 8-byte units
+    std::unique_ptr<std::byte[]> bytes;
+    std::uint32_t capacity = 0;
     std::uint32_t used = 0;
   };
 
-  [[nodiscard]] const Header& header(std::uint32_t ref) const noexcept {
-    return *reinterpret_cast<const Header*>(unit(ref));
+  [[nodiscard]] Header header(std::uint32_t ref) const noexcept {
+    Header h;
+    std::memcpy(&h, entry(ref), sizeof h);
+    return h;
   }
-  [[nodiscard]] Header& header(std::uint32_t ref) noexcept { return *reinterpret_cast<Header*>(unit(ref)); }
-  [[nodiscard]] const std::byte* row_bytes(std::uint32_t ref) const noexcept {
-    return reinterpret_cast<const std::byte*>(unit(ref) + 2);
-  }
-  [[nodiscard]] std::uint64_t* unit(std::uint32_t ref) const noexcept {
-    return chunks_[ref >> 16].units.get() + (ref & 0xFFFF);
+  void store(std::uint32_t ref, const Header& h) noexcept { std::memcpy(entry(ref), &h, sizeof h); }
+  [[nodiscard]] const std::byte* row_bytes(std::uint32_t ref) const noexcept { return entry(ref) + sizeof(Header); }
+  [[nodiscard]] std::byte* entry(std::uint32_t ref) const noexcept {
+    return chunks_[ref >> 16].bytes.get() + (ref & 0xFFFF);
   }
   [[nodiscard]] std::uint32_t find_key(RowRef key, std::uint64_t hash) const;
   [[nodiscard]] std::uint32_t find_row(RowRef row, std::uint64_t hash) const;
@@ -100,7 +106,9 @@ class Arrangement {
   void grow_rows();
   void grow_keys();
   void compact();
-  [[nodiscard]] static std::uint32_t units_for(std::uint32_t row_size) noexcept { return 2 + (row_size + 7) / 8; }
+  [[nodiscard]] static std::uint32_t units_for(std::uint32_t row_size) noexcept {
+    return static_cast<std::uint32_t>(sizeof(Header)) + row_size;
+  }
 
   std::vector<std::uint32_t> key_columns_;
   std::vector<Chunk> chunks_;

@@ -86,12 +86,14 @@ void Join::step(std::span<const ZSet* const> inputs, ZSet& output) {
   if (dl.empty() && dr.empty()) return;
   join_delta(dl, true, *right_, 1, output);
   join_delta(dr, false, *left_, 1, output);
+  // The deltas indexed by key: for dL⋈dR, and for outer joins' old state.
+  bool outer = spec_.kind != JoinKind::Inner;
   delta_left_.clear();
   delta_right_.clear();
-  delta_left_.apply(dl);
-  delta_right_.apply(dr);
+  if (outer) delta_left_.apply(dl);
+  if (outer || !dl.empty()) delta_right_.apply(dr);
   if (!dl.empty() && !dr.empty()) join_delta(dl, true, delta_right_, -1, output);
-  if (spec_.kind == JoinKind::Inner) return;
+  if (!outer) return;
   touched_.clear();
   for (std::size_t side = 0; side < 2; ++side) {
     for (auto u : *inputs[side]) {
