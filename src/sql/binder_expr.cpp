@@ -793,7 +793,9 @@ void Binder::coerce_arguments(Expr& expr, const std::vector<Oid>& declared) {
   if (!positional) return;
   for (std::size_t i = 0; i < expr.args.size() && i < declared.size(); ++i) {
     ExprPtr& arg = expr.args[i];
-    if (!arg || arg->type.oid == declared[i] || catalog_.is_pseudo_type(declared[i])) continue;
+    if (!arg || arg->type.oid == declared[i] || arg->type.oid == kRecordOid)
+      continue;  // ROW(...) op ROW(...)
+    if (catalog_.is_pseudo_type(declared[i])) continue;
     if (arg->kind == ExprKind::Const && arg->type.oid == kUnknownOid) {
       auto typed = std::make_shared<Expr>(*arg);
       typed->type = {.oid = declared[i], .typmod = -1, .collation = catalog_.type_collation(declared[i])};

@@ -1,0 +1,2 @@
+-- LIMIT 0
+SELECT id FROM orders ORDER BY id LIMIT 0

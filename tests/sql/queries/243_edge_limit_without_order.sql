@@ -1,0 +1,2 @@
+-- LIMIT without ORDER BY
+SELECT id FROM orders LIMIT 2

@@ -1,0 +1,2 @@
+-- FILTER with a frame
+SELECT id, sum(amount) FILTER (WHERE note IS NULL) OVER (PARTITION BY status ORDER BY id ROWS UNBOUNDED PRECEDING) AS s FROM orders

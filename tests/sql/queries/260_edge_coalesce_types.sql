@@ -1,0 +1,2 @@
+-- COALESCE of real and numeric
+SELECT coalesce(weight, price) AS w FROM products
