@@ -863,11 +863,20 @@ void Binder::type_expr(const ExprPtr& expr) {
   }
   ProbeResult probe;
   try {
-    probe = catalog_.probe(probe_sql(*expr));
+    try {
+      probe = catalog_.probe(probe_sql(*expr));
+    } catch (const Error& error) {
+      if (error.sqlstate() != "42P16") throw;  // "column has pseudo-type record": an anonymous record
+      probe = catalog_.probe(probe_sql(*expr, ProbeShape::NullTest));
+      probe.columns.at(0).type = {.oid = kRecordOid, .typmod = -1, .collation = 0};
+    }
   } catch (const Error& error) {
-    if (error.sqlstate() != "42P16") throw;  // "column has pseudo-type record": an anonymous record
-    probe = catalog_.probe(probe_sql(*expr, ProbeShape::NullTest));
-    probe.columns.at(0).type = {.oid = kRecordOid, .typmod = -1, .collation = 0};
+    if (error.kind() != ErrorKind::Database) throw;
+    // The server accepted the whole query but not this expression out of its
+    // context: a form the compiler does not model. Say so, where it is.
+    throw unsupported_at(
+        "this expression", expr->location,
+        "pg_stream could not resolve it on its own (" + error.message() + "); use refresh_mode: FULL.");
   }
   if (probe.columns.empty()) throw Error(ErrorKind::Internal, "a type probe returned no column");
   expr->type = probe.columns[0].type;

@@ -215,3 +215,49 @@ TEST_CASE_METHOD(SchemaDatabase, "implicit coercions are explicit casts; literal
   CHECK(exprs[2]->args[0]->kind == ExprKind::Cast);  // varchar -> text for texteq
   CHECK(exprs[2]->args[0]->type.oid == 25);
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "pushdown stops where it would change the result", "[pg][sql]") {
+  // Into the grouped input when the conjunct reads only group keys.
+  CHECK(plan_of("SELECT * FROM (SELECT status, count(*) AS n FROM orders GROUP BY status) s "
+                "WHERE status = 'paid' AND n > 1") ==
+        "Project s.status, s.n\n"
+        "  Project status, count AS n\n"
+        "    Filter (count > 1)\n"
+        "      Aggregate keys=[orders.status] aggs=[count(*)]\n"
+        "        Filter (orders.status = 'paid')\n"
+        "          Scan public.orders [status] key=(id)\n");
+  // Not into a grouping-sets aggregate, not below a window, not into the nullable side.
+  CHECK(plan_of("SELECT * FROM (SELECT region, count(*) AS n FROM customers GROUP BY ROLLUP (region)) s "
+                "WHERE region = 'north'")
+            .find("Filter (customers.region = 'north')") == std::string::npos);
+  const std::string windowed = plan_of(
+      "SELECT * FROM (SELECT id, customer_id, rank() OVER (PARTITION BY customer_id ORDER BY id) AS r FROM "
+      "orders) t "
+      "WHERE r = 1");
+  CHECK(windowed.find("Filter (rank = 1)\n      Window") != std::string::npos);
+  CHECK(plan_of("SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id WHERE o.amount > 5 "
+                "AND c.vip")
+            .find("Filter (o.amount > CAST(5 AS numeric))\n    Join left on (o.customer_id = c.id)\n      "
+                  "Filter c.vip") != std::string::npos);
+  // A shared CTE keeps its rows: the filter stays above it, per reference.
+  CHECK(plan_of("WITH t AS (SELECT id, amount FROM orders) SELECT a.id FROM t a JOIN t b ON a.id = b.id "
+                "WHERE a.amount > 5")
+            .find("Filter (amount > CAST(5 AS numeric))\n        Project orders.id, orders.amount  [shared "
+                  "#1]") != std::string::npos);
+}
+
+TEST_CASE_METHOD(SchemaDatabase, "sort keys and aggregate arguments carry the collation that orders them",
+                 "[pg][sql]") {
+  const LogicalPlan top = compile("SELECT w FROM words ORDER BY w2 LIMIT 2");
+  const auto& topk = top.root->inputs.at(0);
+  REQUIRE(topk->kind == PlanKind::TopK);
+  CHECK(topk->sort_keys.at(0).expr->type.collation == 100);  // w2: the database's en_US.UTF-8
+  const LogicalPlan c_top = compile("SELECT w FROM words ORDER BY w LIMIT 2");
+  CHECK(c_top.root->sort_keys.at(0).expr->type.collation == 950);  // w is declared COLLATE "C"
+  const LogicalPlan agg = compile("SELECT min(w2), max(w2 COLLATE \"C\") FROM words");
+  const auto& aggregate = agg.root->inputs.at(0);
+  REQUIRE(aggregate->kind == PlanKind::Aggregate);
+  CHECK(aggregate->aggregates.at(0)->args.at(0)->type.collation == 100);
+  CHECK(aggregate->aggregates.at(1)->args.at(0)->type.collation == 950);
+  CHECK(aggregate->aggregates.at(1)->type.collation == 950);
+}
