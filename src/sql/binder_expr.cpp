@@ -612,6 +612,7 @@ std::string Binder::probe_sql(const Expr& top, ProbeShape shape) {
   std::function<std::string(const ExprPtr&)> child = [&](const ExprPtr& c) -> std::string {
     if (!c) return "NULL";
     if (c->kind == ExprKind::Const) return c->literal;
+    if (c->kind == ExprKind::Array && c->args.empty()) return "ARRAY[]";  // typed by its context
     if (c->kind == ExprKind::Row) {
       std::string row = "ROW(";
       for (std::size_t i = 0; i < c->args.size(); ++i) row += (i > 0 ? ", " : "") + child(c->args[i]);
@@ -812,7 +813,10 @@ void Binder::coerce_arguments(Expr& expr, const std::vector<Oid>& declared) {
 
 void Binder::check_cast_volatility(Expr& expr) {
   const TypeRef& from = expr.args[0]->type;
-  if (expr.args[0]->kind == ExprKind::Const || from.oid == expr.type.oid) return;
+  const Expr& arg = *expr.args[0];
+  if (arg.kind == ExprKind::Const || (arg.kind == ExprKind::Array && arg.args.empty()) ||
+      from.oid == expr.type.oid)
+    return;
   PgResult result(nullptr);
   const std::string sql =
       "SELECT coalesce((SELECT castmethod = 'b' FROM pg_catalog.pg_cast WHERE castsource = $1::oid AND "
@@ -841,6 +845,10 @@ void Binder::check_cast_volatility(Expr& expr) {
 
 void Binder::type_expr(const ExprPtr& expr) {
   if (!expr || expr->type.oid != 0) return;
+  if (expr->kind == ExprKind::Array && expr->args.empty()) {
+    expr->type = {.oid = kUnknownOid};  // ARRAY[] takes its type from a cast around it
+    return;
+  }
   switch (expr->kind) {
     case ExprKind::Bool:
     case ExprKind::NullTest:
@@ -882,7 +890,11 @@ void Binder::type_expr(const ExprPtr& expr) {
   expr->type = probe.columns[0].type;
   resolve_routine(*expr, probe);
   if (expr->kind == ExprKind::Cast && probe.routines.empty()) check_cast_volatility(*expr);
-  if (expr->kind == ExprKind::Cast) expr->name = catalog_.type_sql(expr->type);
+  if (expr->kind == ExprKind::Cast) {
+    expr->name = catalog_.type_sql(expr->type);
+    const ExprPtr& arg = expr->args[0];
+    if (arg->kind == ExprKind::Array && arg->args.empty()) arg->type = expr->type;
+  }
 }
 
 }  // namespace pgstream::sql

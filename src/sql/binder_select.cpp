@@ -512,6 +512,26 @@ class SelectBinder {
   // WHERE inner = outer AND ...) becomes a LEFT JOIN of the FROM clause to
   // (SELECT inner, aggregates FROM base WHERE ... GROUP BY inner); count()s
   // become COALESCE(count, 0), their value over no rows.
+  // The same for scalar subqueries in WHERE: the join goes below the filter.
+  PlanPtr decorrelate_where(const PlanPtr& plan) {
+    if (plan->kind != PlanKind::Filter) return plan;
+    PlanPtr base = plan->inputs[0];
+    std::set<ColumnBinding> outer;
+    for (const OutputColumn& column : base->output) outer.insert(column.binding);
+    bool changed = false;
+    ExprPtr predicate = rewrite(plan->predicate, [&](const ExprPtr& e) -> ExprPtr {
+      if (e->kind != ExprKind::Subquery) return nullptr;
+      if (e->subquery_kind != SubqueryKind::Scalar || !e->correlated) return e;
+      ExprPtr value = decorrelate_one(*e, base, outer);
+      changed = changed || value != nullptr;
+      return value ? value : e;
+    });
+    if (!changed) return plan;
+    auto filter = make_filter(base, predicate);
+    filter->output = plan->output;  // the joined columns stay internal
+    return filter;
+  }
+
   PlanPtr decorrelate_scalar_subqueries(PlanPtr plan, Block& block) {
     std::set<ColumnBinding> outer;
     for (const OutputColumn& column : plan->output) outer.insert(column.binding);
@@ -866,7 +886,10 @@ PlanPtr Binder::bind_simple_select(const PgQuery__SelectStmt& stmt, const Scope*
   window_block_ = &stmt;
   Scope scope{.items = {}, .parent = outer};
   PlanPtr plan = bind_from_list(stmt, scope, ctes);
-  if (stmt.where_clause != nullptr) plan = bind_where(*stmt.where_clause, plan, scope, ctes);
+  if (stmt.where_clause != nullptr) {
+    plan = bind_where(*stmt.where_clause, plan, scope, ctes);
+    plan = SelectBinder(*this, stmt, scope, ctes).decorrelate_where(plan);
+  }
   SelectBinder select(*this, stmt, scope, ctes);
   Block block;
   select.bind_targets(block);

@@ -1,0 +1,2 @@
+-- a SELECT with no columns
+SELECT FROM orders

@@ -1,0 +1,2 @@
+-- = ANY over an untyped array literal
+SELECT id FROM orders WHERE id = ANY ('{10,12}')
