@@ -92,6 +92,7 @@ LogicalPlan compile_query(PgConnection& connection, const std::string& query, co
   if (options.rewrite) {
     push_down_predicates(plan);
     prune_columns(plan);
+    collect_columns_used(plan);
   }
   return plan;
 }

@@ -268,7 +268,37 @@ void refresh_outputs(const PlanPtr& node, std::set<const PlanNode*>& seen) {
   }
 }
 
+void collect_scans(const PlanNode& node, std::map<Oid, std::set<int>>& used,
+                   std::map<Oid, std::shared_ptr<const SourceRelation>>& relations,
+                   std::set<const PlanNode*>& seen) {
+  if (!seen.insert(&node).second) return;
+  if (node.kind == PlanKind::Scan) {
+    relations[node.relation->oid] = node.relation;
+    used[node.relation->oid].insert(node.scan_columns.begin(), node.scan_columns.end());
+  }
+  for (const ExprPtr& expr : node_exprs(node)) {
+    walk_expr(expr, [&](const ExprPtr& e) {
+      if (e->kind == ExprKind::Subquery && e->subplan) collect_scans(*e->subplan, used, relations, seen);
+    });
+  }
+  for (const PlanPtr& input : node.inputs) collect_scans(*input, used, relations, seen);
+}
+
 }  // namespace
+
+void collect_columns_used(LogicalPlan& plan) {
+  std::map<Oid, std::set<int>> used;
+  std::map<Oid, std::shared_ptr<const SourceRelation>> relations;
+  std::set<const PlanNode*> seen;
+  collect_scans(*plan.root, used, relations, seen);
+  plan.columns_used.clear();
+  for (const auto& source : plan.sources) {
+    SourceColumns entry{.relation = source, .columns = {}};
+    for (int index : used[source->oid])
+      entry.columns.push_back(source->columns[static_cast<std::size_t>(index)].name);
+    plan.columns_used.push_back(std::move(entry));
+  }
+}
 
 void push_down_predicates(LogicalPlan& plan) {
   Pushdown pushdown(plan.root);

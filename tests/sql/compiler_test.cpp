@@ -261,3 +261,14 @@ TEST_CASE_METHOD(SchemaDatabase, "sort keys and aggregate arguments carry the co
   CHECK(aggregate->aggregates.at(1)->args.at(0)->type.collation == 950);
   CHECK(aggregate->aggregates.at(1)->type.collation == 950);
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "columns used per source, for pgs_dependencies", "[pg][sql]") {
+  const LogicalPlan plan = compile(
+      "SELECT c.region, sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id "
+      "WHERE EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id) GROUP BY c.region");
+  std::map<std::string, std::vector<std::string>> used;
+  for (const auto& source : plan.columns_used) used[source.relation->name] = source.columns;
+  CHECK(used["orders"] == std::vector<std::string>{"id", "customer_id", "amount"});
+  CHECK(used["customers"] == std::vector<std::string>{"id", "region"});
+  CHECK(used["order_items"] == std::vector<std::string>{"order_id"});
+}

@@ -213,13 +213,20 @@ struct PlanNode {
   int work_table_of = -1;
 };
 
+// The columns a plan reads from one source relation (for pgs_dependencies).
+struct SourceColumns {
+  std::shared_ptr<const SourceRelation> relation;
+  std::vector<std::string> columns;  // in attnum order, each once
+};
+
 struct LogicalPlan {
   PlanPtr root;                                                // the query's output, in output order
   std::vector<std::string> column_names;                       // as PQdescribePrepared reports them
   std::vector<TypeRef> column_types;                           // collation filled from the plan
   std::vector<std::shared_ptr<const SourceRelation>> sources;  // every distinct relation scanned
-  std::vector<std::string> views;                              // views expanded, "schema.name"
-  std::string original_query;                                  // the user's text
+  std::vector<SourceColumns> columns_used;  // per source, after pruning (empty without rewrites)
+  std::vector<std::string> views;           // views expanded, "schema.name"
+  std::string original_query;               // the user's text
 };
 
 // Calls `visit` on `expr` and every expression below it (args, filter,

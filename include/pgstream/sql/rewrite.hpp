@@ -8,7 +8,7 @@
 //   semi and anti joins, below projections of simple expressions, below
 //   DISTINCT and below GROUP BY when it only reads group keys.
 // - prune_columns: each Scan keeps only the columns some expression (or the
-//   query's output) reads.
+//   query's output) reads; collect_columns_used() then lists them per source.
 #pragma once
 
 #include "pgstream/sql/logical_plan.hpp"
@@ -17,5 +17,7 @@ namespace pgstream::sql {
 
 void push_down_predicates(LogicalPlan& plan);
 void prune_columns(LogicalPlan& plan);
+// Fills plan.columns_used from the Scans (subplans included).
+void collect_columns_used(LogicalPlan& plan);
 
 }  // namespace pgstream::sql
