@@ -64,6 +64,9 @@ class Binder {
   PlanPtr bind_statement(const PgQuery__Node& statement);
   [[nodiscard]] const std::vector<std::shared_ptr<const SourceRelation>>& sources() const { return sources_; }
   [[nodiscard]] const std::vector<std::string>& views() const { return views_; }
+  // `text` (the user's query, or a view's definition) with every view it
+  // names replaced by its parenthesized, recursively expanded definition.
+  [[nodiscard]] std::string expanded_text(const std::string& text) const;
 
   // Types `expr` (and everything below it) through the server; checks volatility.
   void type_expr(const ExprPtr& expr);
@@ -147,6 +150,13 @@ class Binder {
   std::vector<std::unique_ptr<ParseTree>> view_trees_;
   std::vector<std::shared_ptr<const SourceRelation>> sources_;
   std::vector<std::string> views_;
+  struct ViewReference {
+    bool has_alias = false;
+    const std::string* definition = nullptr;  // the view's text (owned by view_trees_)
+    std::string name;
+  };
+  // Per text, the views it references, by the byte location of their names.
+  std::map<const std::string*, std::map<int, ViewReference>> view_refs_;
 };
 
 // The column name PostgreSQL gives an unnamed target (FigureColname).

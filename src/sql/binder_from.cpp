@@ -1,6 +1,7 @@
 // FROM clauses: relations, views, CTEs, subqueries, functions, joins; and
 // WHERE, where EXISTS / IN subqueries become semi and anti joins.
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "binder.hpp"
@@ -182,6 +183,8 @@ PlanPtr Binder::bind_view(const RelationRef& ref, const PgQuery__RangeVar& range
   if (std::find(views_.begin(), views_.end(), qualified) == views_.end()) views_.push_back(qualified);
   view_trees_.push_back(std::make_unique<ParseTree>(ParseTree::parse(ref.view_definition)));
   const ParseTree& tree = *view_trees_.back();
+  view_refs_[text_][range.location] = {
+      .has_alias = range.alias != nullptr, .definition = &tree.text(), .name = ref.name};
   const std::string* saved_text = text_;
   const bool saved_branch = set_branch_;
   text_ = &tree.text();
@@ -208,6 +211,31 @@ PlanPtr Binder::bind_view(const RelationRef& ref, const PgQuery__RangeVar& range
   plan->alias = qualified;
   add_item(scope, plan, ref.name, range.alias);
   return plan;
+}
+
+std::string Binder::expanded_text(const std::string& text) const {
+  std::string out = text;
+  while (!out.empty() && (out.back() == ';' || std::isspace(static_cast<unsigned char>(out.back())) != 0))
+    out.pop_back();
+  auto refs = view_refs_.find(&text);
+  if (refs == view_refs_.end()) return out;
+  const std::vector<TokenSpan> tokens = scan_tokens(out);
+  for (auto ref = refs->second.rbegin(); ref != refs->second.rend(); ++ref) {
+    const int location = ref->first;
+    std::size_t k = 0;
+    while (k < tokens.size() && tokens[k].start != location) ++k;
+    if (k == tokens.size()) throw Error(ErrorKind::Internal, "a view reference is not at a token boundary");
+    int end = tokens[k].end;
+    while (k + 2 < tokens.size() && out[static_cast<std::size_t>(tokens[k + 1].start)] == '.') {
+      end = tokens[k + 2].end;
+      k += 2;
+    }
+    std::string replacement = "(" + expanded_text(*ref->second.definition) + ")";
+    if (!ref->second.has_alias)
+      replacement += " AS " + catalog_.connection().quote_identifier(ref->second.name);
+    out.replace(static_cast<std::size_t>(location), static_cast<std::size_t>(end - location), replacement);
+  }
+  return out;
 }
 
 PlanPtr Binder::bind_cte_ref(CteEntry& entry, const std::string& name, const PgQuery__RangeVar& range,

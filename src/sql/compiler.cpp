@@ -81,6 +81,7 @@ LogicalPlan compile_query(PgConnection& connection, const std::string& query, co
     plan.root = binder.bind_statement(statement);
     plan.sources = binder.sources();
     plan.views = binder.views();
+    plan.defining_query = binder.expanded_text(tree.text());
     check_output_types(plan, described);
     for (std::size_t i = 0; i < described.size(); ++i) {
       plan.column_names.push_back(described[i].name);

@@ -68,6 +68,24 @@ const PgQuery__Node& ParseTree::single_statement() const {
   return *result_->stmts[0]->stmt;
 }
 
+std::vector<TokenSpan> scan_tokens(const std::string& text) {
+  std::vector<TokenSpan> tokens;
+  PgQueryScanResult scanned = pg_query_scan(text.c_str());
+  if (scanned.error == nullptr) {
+    const auto* data = reinterpret_cast<const std::uint8_t*>(scanned.pbuf.data);
+    PgQuery__ScanResult* result = pg_query__scan_result__unpack(nullptr, scanned.pbuf.len, data);
+    if (result != nullptr) {
+      tokens.reserve(result->n_tokens);
+      for (std::size_t i = 0; i < result->n_tokens; ++i) {
+        tokens.push_back({.start = result->tokens[i]->start, .end = result->tokens[i]->end});
+      }
+      pg_query__scan_result__free_unpacked(result, nullptr);
+    }
+  }
+  pg_query_free_scan_result(scanned);
+  return tokens;
+}
+
 Error unsupported(std::string_view text, std::string_view construct, int location, std::string hint) {
   const SourcePosition position = position_of(text, location);
   std::string message = std::string(construct) + " is not supported";

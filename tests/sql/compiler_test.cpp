@@ -272,3 +272,16 @@ TEST_CASE_METHOD(SchemaDatabase, "columns used per source, for pgs_dependencies"
   CHECK(used["customers"] == std::vector<std::string>{"id", "region"});
   CHECK(used["order_items"] == std::vector<std::string>{"order_id"});
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "the defining query has every view expanded, nested ones too", "[pg][sql]") {
+  const LogicalPlan plan = compile("SELECT r.region, sum(amount) FROM public.big_order_regions r GROUP BY 1");
+  CHECK(plan.original_query == "SELECT r.region, sum(amount) FROM public.big_order_regions r GROUP BY 1");
+  INFO(plan.defining_query);
+  CHECK(plan.defining_query.find("big_order") == std::string::npos);
+  CHECK(plan.defining_query.rfind("SELECT r.region, sum(amount) FROM ( SELECT b.id,", 0) == 0);
+  CHECK(plan.defining_query.find("FROM (( SELECT orders.id,") != std::string::npos);
+  CHECK(plan.defining_query.find(") b\n") != std::string::npos);  // the view's own alias kept
+  CHECK(plan.defining_query.find(") r GROUP BY 1") != std::string::npos);
+  const LogicalPlan bare = compile("SELECT id FROM big_orders");
+  CHECK(bare.defining_query.find(") AS \"big_orders\"") != std::string::npos);
+}

@@ -33,6 +33,16 @@ void check_compiles(pgstream::PgConnection& connection, const CorpusQuery& query
     CHECK(plan.root->output[i].type.oid == described[i].type.oid);
   }
   CHECK_FALSE(pgstream::sql::explain(plan).empty());
+  // The text with views expanded means the same to the server.
+  INFO("defining query: " << plan.defining_query);
+  CHECK(plan.views.empty() == (plan.defining_query == query.sql));
+  const auto expanded = pgstream::sql::describe_query(connection, plan.defining_query);
+  REQUIRE(expanded.size() == described.size());
+  for (std::size_t i = 0; i < described.size(); ++i) {
+    CHECK(expanded[i].name == described[i].name);
+    CHECK(expanded[i].type.oid == described[i].type.oid);
+    CHECK(expanded[i].type.typmod == described[i].type.typmod);
+  }
 }
 
 void check_rejected(pgstream::PgConnection& connection, const CorpusQuery& query) {

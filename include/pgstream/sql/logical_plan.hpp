@@ -227,6 +227,7 @@ struct LogicalPlan {
   std::vector<SourceColumns> columns_used;  // per source, after pruning (empty without rewrites)
   std::vector<std::string> views;           // views expanded, "schema.name"
   std::string original_query;               // the user's text
+  std::string defining_query;  // the user's text with views expanded (pgs_stream_tables.defining_query)
 };
 
 // Calls `visit` on `expr` and every expression below it (args, filter,

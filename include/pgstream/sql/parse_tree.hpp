@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgstream/common/error.hpp"
 
@@ -50,6 +51,14 @@ class ParseTree {
   std::string text_;
   std::unique_ptr<PgQuery__ParseResult, ParseResultDeleter> result_;
 };
+
+// The byte ranges [start, end) of the SQL tokens of `text` (PostgreSQL's own
+// scanner); empty if the text cannot be scanned.
+struct TokenSpan {
+  int start = 0;
+  int end = 0;
+};
+[[nodiscard]] std::vector<TokenSpan> scan_tokens(const std::string& text);
 
 // An Error{Unsupported} naming `construct`, located in `text` at byte
 // `location`: "<construct> is not supported (line L, column C)", with `hint`
