@@ -55,6 +55,40 @@ const char* subquery_word(SubqueryKind kind) {
   return "?";
 }
 
+// PostgreSQL's FRAMEOPTION_* bits (nodes/parsenodes.h).
+enum FrameOption : int {
+  kNonDefault = 0x1,
+  kRange = 0x2,
+  kRows = 0x4,
+  kGroups = 0x8,
+  kStartUnboundedPreceding = 0x20,
+  kEndUnboundedFollowing = 0x100,
+  kStartCurrentRow = 0x200,
+  kEndCurrentRow = 0x400,
+  kStartOffsetPreceding = 0x800,
+  kEndOffsetPreceding = 0x1000,
+  kStartOffsetFollowing = 0x2000,
+  kEndOffsetFollowing = 0x4000,
+};
+
+std::string frame_bound(int options, bool start, const ExprPtr& offset) {
+  const std::string value = offset ? explain_expr(*offset) : std::string("?");
+  if ((options & (start ? kStartUnboundedPreceding : 0)) != 0) return "UNBOUNDED PRECEDING";
+  if (!start && (options & kEndUnboundedFollowing) != 0) return "UNBOUNDED FOLLOWING";
+  if ((options & (start ? kStartCurrentRow : kEndCurrentRow)) != 0) return "CURRENT ROW";
+  if ((options & (start ? kStartOffsetPreceding : kEndOffsetPreceding)) != 0) return value + " PRECEDING";
+  if ((options & (start ? kStartOffsetFollowing : kEndOffsetFollowing)) != 0) return value + " FOLLOWING";
+  return start ? "UNBOUNDED PRECEDING" : "CURRENT ROW";
+}
+
+std::string frame(const WindowSpec& spec) {
+  const int options = spec.frame_options;
+  if ((options & kNonDefault) == 0) return "";
+  const char* unit = (options & kRows) != 0 ? "ROWS" : (options & kGroups) != 0 ? "GROUPS" : "RANGE";
+  return std::string(" frame=") + unit + " BETWEEN " + frame_bound(options, true, spec.frame_start) +
+         " AND " + frame_bound(options, false, spec.frame_end);
+}
+
 std::string columns(const std::vector<OutputColumn>& output) {
   std::string out = "[";
   for (std::size_t i = 0; i < output.size(); ++i) out += (i > 0 ? ", " : "") + output[i].name;
@@ -171,8 +205,8 @@ class Printer {
       }
       case PlanKind::Window: {
         const WindowSpec& spec = *node.window_functions.front()->window;
-        return "Window partition=[" + list(spec.partition_by) + "] order=[" + sort_list(spec.order_by) +
-               "] " + list(node.window_functions);
+        return "Window partition=[" + list(spec.partition_by) + "] order=[" + sort_list(spec.order_by) + "]" +
+               frame(spec) + " " + list(node.window_functions);
       }
       case PlanKind::Distinct:
         if (node.distinct_on.empty()) return "Distinct";
@@ -211,9 +245,11 @@ std::string explain_expr(const Expr& expr) {
     case ExprKind::Aggregate: return call(expr);
     case ExprKind::Window: return call(expr) + " OVER (...)";
     case ExprKind::Grouping: return "GROUPING(" + list(expr.args) + ")";
-    case ExprKind::Operator:
-      if (expr.args.size() == 1) return "(" + expr.name + " " + explain_expr(*expr.args[0]) + ")";
-      return "(" + explain_expr(*expr.args[0]) + " " + expr.name + " " + explain_expr(*expr.args[1]) + ")";
+    case ExprKind::Operator: {
+      const std::string op = expr.evaluation == Evaluation::Server ? expr.name + "{server}" : expr.name;
+      if (expr.args.size() == 1) return "(" + op + " " + explain_expr(*expr.args[0]) + ")";
+      return "(" + explain_expr(*expr.args[0]) + " " + op + " " + explain_expr(*expr.args[1]) + ")";
+    }
     case ExprKind::Bool:
       if (expr.bool_op == BoolOp::Not) return "(NOT " + explain_expr(*expr.args[0]) + ")";
       return "(" + list(expr.args, expr.bool_op == BoolOp::And ? " AND " : " OR ") + ")";
