@@ -79,6 +79,10 @@ Volatility volatility_of(const std::string& code) {
 
 SqlCatalog::SqlCatalog(PgConnection& connection, std::string catalog_schema)
     : connection_(connection), catalog_schema_(std::move(catalog_schema)) {
+  if (PQtransactionStatus(connection_.get()) != PQTRANS_IDLE) {
+    throw Error(ErrorKind::Internal,
+                "the SQL compiler needs an idle connection (no transaction in progress)");
+  }
   (void)connection_.exec("BEGIN");
 }
 

@@ -285,3 +285,10 @@ TEST_CASE_METHOD(SchemaDatabase, "the defining query has every view expanded, ne
   const LogicalPlan bare = compile("SELECT id FROM big_orders");
   CHECK(bare.defining_query.find(") AS \"big_orders\"") != std::string::npos);
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "compiling refuses to run inside the caller's transaction", "[pg][sql]") {
+  exec("BEGIN");
+  CHECK_THROWS_AS(compile("SELECT id FROM orders"), pgstream::Error);
+  CHECK(PQtransactionStatus(connection().get()) == PQTRANS_INTRANS);  // the caller's transaction is untouched
+  exec("ROLLBACK");
+}
