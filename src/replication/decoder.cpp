@@ -130,6 +130,8 @@ void Decoder::on_stream_start(const PgOutputMessage& message) {
   require(!in_transaction_ && !in_stream_, "Stream Start", "inside another transaction or streamed block");
   in_stream_ = true;
   stream_xid_ = message.xid;
+  if (message.first_segment)
+    spool_.abort(message.xid, message.xid);  // nothing stale from an earlier connection
 }
 
 void Decoder::on_stream_commit(const PgOutputMessage& message) {

@@ -70,8 +70,8 @@ void ReplicationStream::confirm(Lsn lsn) noexcept {
 }
 
 void ReplicationStream::send_status_now() {
-  boost::asio::post(io_, [this, generation = generation_] {
-    if (generation != generation_ || !connection_) return;
+  boost::asio::post(io_, [this, life = std::weak_ptr<int>(life_), generation = generation_] {
+    if (life.expired() || generation != generation_ || !connection_) return;
     try {
       send_status(true);
     } catch (const Error& e) {
@@ -162,8 +162,8 @@ void ReplicationStream::on_readable() {
     wait_readable();
     return;
   }
-  boost::asio::post(io_, [this, generation] {
-    if (generation == generation_) on_readable();
+  boost::asio::post(io_, [this, life = std::weak_ptr<int>(life_), generation] {
+    if (!life.expired() && generation == generation_) on_readable();
   });
 }
 
@@ -247,9 +247,8 @@ void ReplicationStream::flush_output() {
   write_pending_ = true;
   socket_->async_wait(boost::asio::posix::stream_descriptor::wait_write,
                       [this, generation = generation_](const boost::system::error_code& ec) {
-                        if (generation != generation_) return;
+                        if (ec || generation != generation_) return;  // close_connection() resets the flag
                         write_pending_ = false;
-                        if (ec) return;
                         try {
                           flush_output();
                         } catch (const Error& e) {

@@ -141,6 +141,10 @@ class ReplicationStream {
   bool running_ = false;
   bool write_pending_ = false;
   std::uint64_t generation_ = 0;  // bumped per connection; stale callbacks check it
+  // Handlers posted to the io_context check it before touching `this`, so
+  // the stream may be destroyed while the io_context still holds them.
+  // (Timer and socket waits are cancelled and see operation_aborted.)
+  std::shared_ptr<int> life_ = std::make_shared<int>(0);
 };
 
 }  // namespace pgstream::replication
