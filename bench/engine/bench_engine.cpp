@@ -29,7 +29,8 @@ void pack_order(pe::RowPacker& p, std::int64_t id, std::mt19937_64& rng) {
   p.push_int8(id);
   p.push_int8(static_cast<std::int64_t>(rng() % kCustomers));
   p.push_int4(static_cast<std::int32_t>(rng() % 10));
-  p.push_numeric(pe::Numeric::parse(std::to_string(rng() % 100000 / 100) + "." + std::to_string(10 + rng() % 90)));
+  p.push_numeric(
+      pe::Numeric::parse(std::to_string(rng() % 100000 / 100) + "." + std::to_string(10 + rng() % 90)));
   p.push_text(statuses[rng() % 4]);
   p.push_timestamp(static_cast<std::int64_t>(rng() % 1000000000000ULL));
 }
@@ -99,23 +100,17 @@ Result single_input(const std::string& name, const std::vector<pe::ZSet>& batche
           static_cast<double>(df.state_bytes()) / static_cast<double>(changes)};
 }
 
-}  // namespace
-
-int main() {
-  const std::vector<pe::ZSet> orders = order_batches(200, 1);  // 2M rows
-  std::vector<Result> results;
-
+void single_operator_benches(const std::vector<pe::ZSet>& orders, const std::vector<pe::ZSet>& half,
+                             const std::vector<pe::ZSet>& quarter, std::vector<Result>& results) {
   results.push_back(single_input("filter+project", orders, [](pe::Dataflow& df, pe::NodeId in) {
     return df.add<pe::MapFilter>({in}, std::make_shared<QtyAbove>(), pe::column_projection({0, 1, 3}));
   }));
-  const std::vector<pe::ZSet> half(orders.begin(), orders.begin() + 100);
   results.push_back(single_input("group-by sum/count", half, [](pe::Dataflow& df, pe::NodeId in) {
     pe::ReduceSpec spec;
     spec.group_key = {1};
     spec.aggregates = {{pe::AggregateKind::CountStar}, {pe::AggregateKind::Sum, 2, pe::DatumKind::Int4}};
     return df.add<pe::Reduce>({in}, spec);
   }));
-  const std::vector<pe::ZSet> quarter(orders.begin(), orders.begin() + 50);
   results.push_back(single_input("group-by sum(numeric)/avg", quarter, [](pe::Dataflow& df, pe::NodeId in) {
     pe::ReduceSpec spec;
     spec.group_key = {1};
@@ -141,6 +136,18 @@ int main() {
     spec.limit = 3;
     return df.add<pe::TopK>({in}, spec);
   }));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // `bench_engine join` runs only the join (for profiling).
+  const bool join_only = argc > 1 && std::string(argv[1]) == "join";
+  const std::vector<pe::ZSet> orders = order_batches(join_only ? 100 : 200, 1);  // 2M rows
+  std::vector<Result> results;
+  const std::vector<pe::ZSet> half(orders.begin(), orders.begin() + 100);
+  const std::vector<pe::ZSet> quarter(orders.begin(), orders.begin() + 50);
+  if (!join_only) single_operator_benches(orders, half, quarter, results);
 
   // Two-way join, both inputs changing in every epoch: 10,000 new orders and
   // 500 customers updated (a delete and an insert each), joined on
@@ -178,10 +185,12 @@ int main() {
     join_state = static_cast<double>(df.state_bytes()) / static_cast<double>(changes);
     results.push_back({"join (2-way, both changing)", join_rate, join_state});
   }
-  results.push_back(single_input("anti-join (NOT EXISTS)", quarter, [](pe::Dataflow& df, pe::NodeId in) {
-    pe::NodeId returned = df.add<pe::MapFilter>({in}, std::make_shared<QtyAbove>(), pe::column_projection({1}));
-    return pe::add_semi_join(df, in, returned, {pe::SemiJoinKind::NotExists, {1}, {0}});
-  }));
+  if (!join_only)
+    results.push_back(single_input("anti-join (NOT EXISTS)", quarter, [](pe::Dataflow& df, pe::NodeId in) {
+      pe::NodeId returned =
+          df.add<pe::MapFilter>({in}, std::make_shared<QtyAbove>(), pe::column_projection({1}));
+      return pe::add_semi_join(df, in, returned, {pe::SemiJoinKind::NotExists, {1}, {0}});
+    }));
 
   // Arrangement memory: orders indexed by customer_id.
   pe::Arrangement arrangement({1});
@@ -189,13 +198,17 @@ int main() {
   double ratio = static_cast<double>(arrangement.bytes()) / static_cast<double>(arrangement.row_bytes());
 
   std::printf("%-32s %16s %22s\n", "operator", "changes/s", "state bytes/input row");
-  for (const Result& r : results) std::printf("%-32s %16.0f %22.1f\n", r.name.c_str(), r.per_second, r.state_bytes_per_row);
-  std::printf("arrangement of %zu orders by customer_id: %zu bytes for %zu packed row bytes (%.1f bytes/row packed)\n",
-              arrangement.distinct_rows(), arrangement.bytes(), arrangement.row_bytes(),
-              static_cast<double>(arrangement.row_bytes()) / static_cast<double>(arrangement.distinct_rows()));
+  for (const Result& r : results)
+    std::printf("%-32s %16.0f %22.1f\n", r.name.c_str(), r.per_second, r.state_bytes_per_row);
+  std::printf(
+      "arrangement of %zu orders by customer_id: %zu bytes for %zu packed row bytes (%.1f bytes/row "
+      "packed)\n",
+      arrangement.distinct_rows(), arrangement.bytes(), arrangement.row_bytes(),
+      static_cast<double>(arrangement.row_bytes()) / static_cast<double>(arrangement.distinct_rows()));
   std::printf(
       "{\"filter_project_per_s\": %.0f, \"group_sum_per_s\": %.0f, \"join2_per_s\": %.0f, "
       "\"arrangement_bytes_ratio\": %.3f, \"join2_state_bytes_per_row\": %.1f}\n",
-      results[0].per_second, results[1].per_second, join_rate, ratio, join_state);
+      join_only ? 0 : results[0].per_second, join_only ? 0 : results[1].per_second, join_rate, ratio,
+      join_state);
   return 0;
 }

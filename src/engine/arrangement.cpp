@@ -13,13 +13,17 @@ constexpr std::size_t kMaxChunks = 1U << 16;
 constexpr std::uint32_t kEmpty = UINT32_MAX;
 
 std::size_t slot_of(std::uint64_t hash, std::size_t capacity) { return hash & (capacity - 1); }
+// One byte of the hash beside each slot: most probes of other rows or keys
+// are rejected without touching the chunk memory they point at.
+std::uint8_t tag_of(std::uint64_t hash) { return static_cast<std::uint8_t>(hash >> 56); }
 
 }  // namespace
 
 Arrangement::Arrangement(std::vector<std::uint32_t> key_columns) : key_columns_(std::move(key_columns)) {}
 
 std::size_t Arrangement::bytes() const noexcept {
-  std::size_t total = (rows_.capacity() + keys_.capacity()) * sizeof(std::uint32_t);
+  std::size_t total = (rows_.capacity() + keys_.capacity()) * sizeof(std::uint32_t) + row_tags_.capacity() +
+                      key_tags_.capacity();
   for (const Chunk& c : chunks_) total += c.capacity;
   return total + chunks_.capacity() * sizeof(Chunk);
 }
@@ -28,6 +32,8 @@ void Arrangement::clear() {
   chunks_.clear();
   rows_.clear();
   keys_.clear();
+  row_tags_.clear();
+  key_tags_.clear();
   row_count_ = key_count_ = live_rows_ = live_row_bytes_ = live_units_ = dead_units_ = 0;
 }
 
@@ -42,7 +48,7 @@ std::uint32_t Arrangement::find_key(RowRef key, std::uint64_t hash) const {
   for (std::size_t i = slot_of(hash, keys_.size());; i = (i + 1) & (keys_.size() - 1)) {
     std::uint32_t ref = keys_[i];
     if (ref == kEmpty) return kNil;
-    if (key_matches(ref, key)) return ref;
+    if (key_tags_[i] == tag_of(hash) && key_matches(ref, key)) return ref;
   }
 }
 
@@ -51,7 +57,7 @@ std::uint32_t Arrangement::find_row(RowRef row, std::uint64_t hash) const {
   for (std::size_t i = slot_of(hash, rows_.size());; i = (i + 1) & (rows_.size() - 1)) {
     std::uint32_t ref = rows_[i];
     if (ref == kEmpty) return kNil;
-    if (RowRef(row_bytes(ref), header(ref).size) == row) return ref;
+    if (row_tags_[i] == tag_of(hash) && RowRef(row_bytes(ref), header(ref).size) == row) return ref;
   }
 }
 
@@ -90,27 +96,35 @@ std::uint32_t Arrangement::allocate(RowRef row, std::int64_t weight) {
 void Arrangement::grow_rows() {
   std::size_t capacity = std::max<std::size_t>(16, rows_.size() * 2);
   std::vector<std::uint32_t> next(capacity, kEmpty);
+  std::vector<std::uint8_t> tags(capacity, 0);
   for (std::uint32_t ref : rows_) {
     if (ref == kEmpty) continue;
-    std::size_t i = slot_of(RowRef(row_bytes(ref), header(ref).size).hash(), capacity);
+    std::uint64_t hash = RowRef(row_bytes(ref), header(ref).size).hash();
+    std::size_t i = slot_of(hash, capacity);
     while (next[i] != kEmpty) i = (i + 1) & (capacity - 1);
     next[i] = ref;
+    tags[i] = tag_of(hash);
   }
   rows_ = std::move(next);
+  row_tags_ = std::move(tags);
 }
 
 void Arrangement::grow_keys() {
   std::size_t capacity = std::max<std::size_t>(16, keys_.size() * 2);
   std::vector<std::uint32_t> next(capacity, kEmpty);
+  std::vector<std::uint8_t> tags(capacity, 0);
   for (std::uint32_t ref : keys_) {
     if (ref == kEmpty) continue;
     scratch_.clear();
     scratch_.pack_key(RowRef(row_bytes(ref), header(ref).size), key_columns_);
-    std::size_t i = slot_of(scratch_.row().hash(), capacity);
+    std::uint64_t hash = scratch_.row().hash();
+    std::size_t i = slot_of(hash, capacity);
     while (next[i] != kEmpty) i = (i + 1) & (capacity - 1);
     next[i] = ref;
+    tags[i] = tag_of(hash);
   }
   keys_ = std::move(next);
+  key_tags_ = std::move(tags);
 }
 
 void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t weight) {
@@ -120,6 +134,7 @@ void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t we
   std::size_t i = slot_of(row_hash, rows_.size());
   while (rows_[i] != kEmpty) i = (i + 1) & (rows_.size() - 1);
   rows_[i] = ref;
+  row_tags_[i] = tag_of(row_hash);
   ++row_count_;
   // Link it at the head of its key's chain (the key slot points at the head).
   RowPacker& key = probe_scratch_;
@@ -130,9 +145,11 @@ void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t we
     std::uint32_t head = keys_[k];
     if (head == kEmpty) {
       keys_[k] = ref;
+      key_tags_[k] = tag_of(key_hash);
       ++key_count_;
       break;
     }
+    if (key_tags_[k] != tag_of(key_hash)) continue;
     RowRef head_row(row_bytes(head), header(head).size);
     key.clear();
     key.pack_key(head_row, key_columns_);
@@ -186,6 +203,8 @@ void Arrangement::compact() {
   chunks_.clear();
   rows_.clear();
   keys_.clear();
+  row_tags_.clear();
+  key_tags_.clear();
   row_count_ = key_count_ = 0;
   dead_units_ = 0;
   auto old_entry = [&](std::uint32_t ref) { return old_chunks[ref >> 16].bytes.get() + (ref & 0xFFFF); };

@@ -10,7 +10,9 @@ namespace {
 class ArrangeOp final : public Operator {
  public:
   explicit ArrangeOp(std::vector<std::uint32_t> key) : arrangement_(std::move(key)) {}
-  void step(std::span<const ZSet* const> inputs, ZSet& /*output*/) override { arrangement_.apply(*inputs[0]); }
+  void step(std::span<const ZSet* const> inputs, ZSet& /*output*/) override {
+    arrangement_.apply(*inputs[0]);
+  }
   [[nodiscard]] std::string_view name() const override { return "arrange"; }
   [[nodiscard]] std::size_t state_bytes() const override { return arrangement_.bytes(); }
   [[nodiscard]] const Arrangement* arrangement() const { return &arrangement_; }

@@ -223,12 +223,16 @@ void format_float(double v, bool is_float4, std::string& out) {
     return;
   }
   char buf[64];
-  auto res = is_float4 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), std::chars_format::scientific)
-                       : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  auto res = is_float4
+                 ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), std::chars_format::scientific)
+                 : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string_view sci(buf, static_cast<std::size_t>(res.ptr - buf));
   std::size_t e = sci.find('e');
   std::string_view mantissa = sci.substr(0, e);
-  int exponent = std::atoi(std::string(sci.substr(e + 1)).c_str());
+  int exponent = 0;
+  std::string_view exp_text = sci.substr(e + 1);
+  if (!exp_text.empty() && exp_text.front() == '+') exp_text.remove_prefix(1);
+  std::from_chars(exp_text.data(), exp_text.data() + exp_text.size(), exponent);
   bool negative = mantissa.front() == '-';
   if (negative) mantissa.remove_prefix(1);
   std::string digits;
@@ -250,7 +254,7 @@ void format_float(double v, bool is_float4, std::string& out) {
     out.append(static_cast<std::size_t>(-exponent - 1), '0');
     out += digits;
   } else {
-    auto int_digits = static_cast<std::size_t>(exponent + 1);
+    std::size_t int_digits = static_cast<std::size_t>(exponent) + 1;
     if (digits.size() <= int_digits) {
       out += digits;
       out.append(int_digits - digits.size(), '0');

@@ -376,8 +376,9 @@ Numeric Numeric::div_int(std::int64_t divisor) const {
     weight = floor_div(exponent, kDecDigits);
     int lead = exponent - weight * kDecDigits + 1;  // decimal digits in the first base-10^4 digit
     std::string m = n.mantissa_digits();
-    first = std::atoi(
-        m.substr(0, static_cast<std::size_t>(std::min<int>(lead, static_cast<int>(m.size())))).c_str());
+    first = 0;
+    for (int k = 0; k < lead && k < static_cast<int>(m.size()); ++k)
+      first = first * 10 + (m[static_cast<std::size_t>(k)] - '0');
     for (int k = static_cast<int>(m.size()); k < lead; ++k) first *= 10;
   };
   Numeric d = from_int(divisor);

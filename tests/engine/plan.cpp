@@ -51,8 +51,8 @@ void AddConst::evaluate(RowRef input, RowPacker& out) const {
 }
 
 std::string Plan::describe() const {
-  static const char* names[] = {"source", "map_filter", "concat", "distinct", "join",
-                                "semi_join", "reduce", "top_k", "set_operation"};
+  static const char* names[] = {"source",    "map_filter", "concat", "distinct",     "join",
+                                "semi_join", "reduce",     "top_k",  "set_operation"};
   std::string out = names[static_cast<int>(kind)];
   if (kind == Kind::Source) out += std::to_string(source);
   if (kind == Kind::Join) out += "/" + std::to_string(static_cast<int>(join.kind));
@@ -135,11 +135,13 @@ Multiset eval_join(const JoinSpec& spec, const Multiset& left, const Multiset& r
 Multiset eval_semi(const SemiJoinSpec& spec, const Multiset& left, const Multiset& right) {
   Multiset out;
   bool right_has_null = false;
-  for (const auto& [rb, rw] : right) right_has_null = right_has_null || key_has_null(pack_key_of(row_of(rb), spec.right_key));
+  for (const auto& [rb, rw] : right)
+    right_has_null = right_has_null || key_has_null(pack_key_of(row_of(rb), spec.right_key));
   for (const auto& [lb, lw] : left) {
     std::string lk = pack_key_of(row_of(lb), spec.left_key);
     bool match = false;
-    for (const auto& [rb, rw] : right) match = match || (!key_has_null(lk) && lk == pack_key_of(row_of(rb), spec.right_key));
+    for (const auto& [rb, rw] : right)
+      match = match || (!key_has_null(lk) && lk == pack_key_of(row_of(rb), spec.right_key));
     bool pass = false;
     switch (spec.kind) {
       case SemiJoinKind::Exists:
@@ -174,14 +176,17 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
     std::string enc(reinterpret_cast<const char*>(d.encoded().data()), d.encoded().size());
     if (agg.distinct) {
       bool seen = std::any_of(values.begin(), values.end(), [&](const auto& v) {
-        return compare_datums(DatumRef::decode(reinterpret_cast<const std::byte*>(v.first.data())), d, collation) == 0;
+        return compare_datums(DatumRef::decode(reinterpret_cast<const std::byte*>(v.first.data())), d,
+                              collation) == 0;
       });
       if (!seen) values.emplace_back(enc, 1);
     } else {
       values.emplace_back(enc, w);
     }
   }
-  auto datum = [](const std::string& s) { return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data())); };
+  auto datum = [](const std::string& s) {
+    return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data()));
+  };
   std::int64_t n = 0;
   for (const auto& v : values) n += v.second;
   if (agg.kind == AggregateKind::CountStar) {
@@ -201,7 +206,8 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
     case AggregateKind::Avg: {
       if (agg.input == DatumKind::Numeric) {
         Numeric sum;
-        for (const auto& v : values) sum = sum.add(datum(v.first).as_numeric().mul(Numeric::from_int(v.second)));
+        for (const auto& v : values)
+          sum = sum.add(datum(v.first).as_numeric().mul(Numeric::from_int(v.second)));
         // Scale of the sum: the largest input scale (PostgreSQL's add rule).
         std::uint16_t scale = 0;
         for (const auto& v : values) scale = std::max(scale, datum(v.first).as_numeric().dscale());
@@ -248,7 +254,9 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
       for (const auto& v : values) {
         for (std::int64_t i = 0; i < v.second; ++i) {
           std::int64_t x = datum(v.first).as_int();
-          acc = agg.kind == AggregateKind::BitAnd ? (acc & x) : agg.kind == AggregateKind::BitOr ? (acc | x) : (acc ^ x);
+          acc = agg.kind == AggregateKind::BitAnd  ? (acc & x)
+                : agg.kind == AggregateKind::BitOr ? (acc | x)
+                                                   : (acc ^ x);
         }
       }
       if (agg.input == DatumKind::Int4) {
@@ -266,7 +274,8 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
 
 Multiset eval_reduce(const ReduceSpec& spec, const Multiset& input) {
   std::map<std::string, std::vector<std::pair<std::string, std::int64_t>>> groups;
-  for (const auto& [bytes, w] : input) groups[pack_key_of(row_of(bytes), spec.group_key)].emplace_back(bytes, w);
+  for (const auto& [bytes, w] : input)
+    groups[pack_key_of(row_of(bytes), spec.group_key)].emplace_back(bytes, w);
   if (spec.group_key.empty() && groups.empty()) groups[""];
   Multiset out;
   RowPacker p;
@@ -282,14 +291,16 @@ Multiset eval_reduce(const ReduceSpec& spec, const Multiset& input) {
 Multiset eval_top_k(const TopKSpec& spec, const Multiset& input) {
   std::map<std::string, std::vector<std::string>> partitions;
   for (const auto& [bytes, w] : input) {
-    for (std::int64_t i = 0; i < w; ++i) partitions[pack_key_of(row_of(bytes), spec.partition)].push_back(bytes);
+    for (std::int64_t i = 0; i < w; ++i)
+      partitions[pack_key_of(row_of(bytes), spec.partition)].push_back(bytes);
   }
   Multiset out;
   for (auto& [key, rows] : partitions) {
     std::sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
       return compare_rows(row_of(a), row_of(b), spec.order, *spec.collation, true) < 0;
     });
-    for (std::uint64_t i = spec.offset; i < rows.size() && i - spec.offset < spec.limit; ++i) add_to(out, row_of(rows[i]), 1);
+    for (std::uint64_t i = spec.offset; i < rows.size() && i - spec.offset < spec.limit; ++i)
+      add_to(out, row_of(rows[i]), 1);
   }
   return out;
 }

@@ -31,7 +31,8 @@ std::string describe(const Multiset& set);
 class CompareConst final : public Predicate {
  public:
   enum class Op : std::uint8_t { Less, Equal, Greater, NotEqual };
-  CompareConst(std::uint32_t column, Op op, std::int64_t constant) : column_(column), op_(op), constant_(constant) {}
+  CompareConst(std::uint32_t column, Op op, std::int64_t constant)
+      : column_(column), op_(op), constant_(constant) {}
   [[nodiscard]] Truth test(RowRef input) const override;
 
  private:
@@ -52,7 +53,17 @@ class AddConst final : public ScalarExpr {
 };
 
 struct Plan {
-  enum class Kind : std::uint8_t { Source, MapFilter, Concat, Distinct, Join, SemiJoin, Reduce, TopK, SetOperation };
+  enum class Kind : std::uint8_t {
+    Source,
+    MapFilter,
+    Concat,
+    Distinct,
+    Join,
+    SemiJoin,
+    Reduce,
+    TopK,
+    SetOperation
+  };
   Kind kind = Kind::Source;
   std::uint32_t source = 0;  // Source
   std::vector<std::shared_ptr<Plan>> inputs;

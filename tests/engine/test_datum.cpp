@@ -1,6 +1,6 @@
 // Datum, Numeric and Row: PostgreSQL's semantics of values and their packing.
-#include <catch2/catch.hpp>
 #include <array>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 
@@ -29,7 +29,8 @@ TEST_CASE("numeric parses, prints and keeps PostgreSQL's display scale", "[engin
   CHECK(Numeric::parse("NaN").is_nan());
   CHECK(Numeric::parse("-Infinity").to_string() == "-Infinity");
   CHECK_THROWS_AS(Numeric::parse("1.2.3"), pgstream::Error);
-  CHECK(Numeric::parse("123456789012345678901234567890.123").to_string() == "123456789012345678901234567890.123");
+  CHECK(Numeric::parse("123456789012345678901234567890.123").to_string() ==
+        "123456789012345678901234567890.123");
 }
 
 TEST_CASE("numeric arithmetic follows PostgreSQL's result scales", "[engine][datum]") {
@@ -38,7 +39,8 @@ TEST_CASE("numeric arithmetic follows PostgreSQL's result scales", "[engine][dat
   CHECK(Numeric::parse("1.5").mul(Numeric::parse("-2.25")).to_string() == "-3.375");
   CHECK(Numeric::parse("999999999.999999999").add(Numeric::parse("0.000000001")).to_string() ==
         "1000000000.000000000");
-  // avg() = sum / count with numeric_div's scale (SELECT avg(x) FROM (VALUES (1),(2)) ... = 1.5000000000000000).
+  // avg() = sum / count with numeric_div's scale (SELECT avg(x) FROM (VALUES (1),(2)) ...
+  // = 1.5000000000000000).
   CHECK(Numeric::from_int(3).div_int(2).to_string() == "1.5000000000000000");
   CHECK(Numeric::from_int(10).div_int(3).to_string() == "3.3333333333333333");
   CHECK(Numeric::parse("1.25").div_int(2).to_string() == "0.62500000000000000000");
@@ -95,7 +97,9 @@ TEST_CASE("bpchar ignores trailing blanks; text orders through the collation", "
   CHECK(a.row() == b.row());
   class Reverse final : public Collation {
    public:
-    int compare(std::string_view x, std::string_view y) const override { return -c_collation().compare(x, y); }
+    int compare(std::string_view x, std::string_view y) const override {
+      return -c_collation().compare(x, y);
+    }
   };
   RowPacker t;
   t.push_text("a");

@@ -36,7 +36,8 @@ struct Sink {
 
 }  // namespace
 
-TEST_CASE("min/max survive deleting the current extreme, and a group losing its last row", "[engine][reduce]") {
+TEST_CASE("min/max survive deleting the current extreme, and a group losing its last row",
+          "[engine][reduce]") {
   Dataflow df;
   NodeId src = df.add_source("t");
   ReduceSpec spec;
@@ -71,7 +72,8 @@ TEST_CASE("a scalar aggregate over an empty table has count 0 and sum NULL", "[e
   Dataflow df;
   NodeId src = df.add_source("t");
   ReduceSpec spec;
-  spec.aggregates = {{AggregateKind::CountStar}, {AggregateKind::Sum, 0, DatumKind::Int4},
+  spec.aggregates = {{AggregateKind::CountStar},
+                     {AggregateKind::Sum, 0, DatumKind::Int4},
                      {AggregateKind::Avg, 0, DatumKind::Int4}};
   NodeId red = df.add<Reduce>({src}, spec);
   df.output(red);
@@ -107,10 +109,10 @@ TEST_CASE("FILTER and HAVING cross their thresholds both ways", "[engine][reduce
       }
     }
   };
-  NodeId with_flag = df.add<MapFilter>(
-      {src}, nullptr,
-      std::vector<Projection>{Projection::of_column(0), Projection::of_column(1),
-                              Projection::of_expr(std::make_shared<Positive>())});
+  NodeId with_flag =
+      df.add<MapFilter>({src}, nullptr,
+                        std::vector<Projection>{Projection::of_column(0), Projection::of_column(1),
+                                                Projection::of_expr(std::make_shared<Positive>())});
   ReduceSpec spec;
   spec.group_key = {0};
   AggregateSpec filtered{AggregateKind::CountStar};
@@ -157,7 +159,8 @@ TEST_CASE("outer joins lose and regain partners", "[engine][join]") {
     bool keeps_left = kind != JoinKind::Right;
     bool keeps_right = kind != JoinKind::Left;
     // (describe() lists rows in byte order: NULL sorts before values.)
-    CHECK(sink.str() == (keeps_right ? null_r : std::string()) + (keeps_left ? null_l + left_ext : std::string()));
+    CHECK(sink.str() ==
+          (keeps_right ? null_r : std::string()) + (keeps_left ? null_l + left_ext : std::string()));
     // The first partner arrives: the NULL-extended row disappears.
     df.input(r).add(ints(p, {1, 21}).row(), 1);
     df.step();
@@ -191,7 +194,8 @@ TEST_CASE("NOT IN with a NULL on the inner side yields no rows", "[engine][semi_
   Sink in_sink;
   Sink ex_sink;
   RowPacker p;
-  for (auto v : {std::optional<std::int32_t>(1), std::optional<std::int32_t>(2), std::optional<std::int32_t>()})
+  for (auto v :
+       {std::optional<std::int32_t>(1), std::optional<std::int32_t>(2), std::optional<std::int32_t>()})
     df.input(l).add(ints(p, {v}).row(), 1);
   df.step();
   in_sink.take(df, not_in);
@@ -279,7 +283,8 @@ TEST_CASE("a failed epoch emits nothing and fails the dataflow", "[engine][dataf
   };
   Dataflow df;
   NodeId src = df.add_source("t");
-  NodeId m = df.add<MapFilter>({src}, nullptr, std::vector<Projection>{Projection::of_expr(std::make_shared<Divide>())});
+  NodeId m = df.add<MapFilter>({src}, nullptr,
+                               std::vector<Projection>{Projection::of_expr(std::make_shared<Divide>())});
   df.output(m);
   RowPacker p;
   df.input(src).add(ints(p, {5}).row(), 1);
@@ -292,7 +297,8 @@ TEST_CASE("a failed epoch emits nothing and fails the dataflow", "[engine][dataf
   CHECK_THROWS_AS(df.step(), pgstream::Error);
 }
 
-TEST_CASE("a dataflow feeds another in the same epoch (stream table over stream table)", "[engine][dataflow]") {
+TEST_CASE("a dataflow feeds another in the same epoch (stream table over stream table)",
+          "[engine][dataflow]") {
   Dataflow first;
   NodeId src = first.add_source("t");
   NodeId distinct = first.add<Concat>({src});

@@ -2,8 +2,8 @@
 // dataflow's accumulated output equals the reference evaluator's result from
 // scratch. Failures print the seed and the plan; a failing seed becomes a
 // regression case by adding it to the seed lists below.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <random>
 
 #include "plan.hpp"
@@ -26,10 +26,19 @@ class Generator {
   // A random source row: small domains, so keys collide and rows repeat.
   void random_row(RowPacker& p) {
     p.clear();
-    if (chance(0.1)) p.push_null(); else p.push_int4(static_cast<std::int32_t>(pick(5)));
-    if (chance(0.1)) p.push_null(); else p.push_int4(static_cast<std::int32_t>(pick(10)) - 3);
+    if (chance(0.1))
+      p.push_null();
+    else
+      p.push_int4(static_cast<std::int32_t>(pick(5)));
+    if (chance(0.1))
+      p.push_null();
+    else
+      p.push_int4(static_cast<std::int32_t>(pick(10)) - 3);
     static const char* texts[] = {"x", "y", "z", "", "xy"};
-    if (chance(0.1)) p.push_null(); else p.push_text(texts[pick(5)]);
+    if (chance(0.1))
+      p.push_null();
+    else
+      p.push_text(texts[pick(5)]);
   }
 
   PlanPtr source() {
@@ -47,7 +56,9 @@ class Generator {
     }
     return out;
   }
-  static bool is_int(DatumKind k) { return k == DatumKind::Int2 || k == DatumKind::Int4 || k == DatumKind::Int8; }
+  static bool is_int(DatumKind k) {
+    return k == DatumKind::Int2 || k == DatumKind::Int4 || k == DatumKind::Int8;
+  }
   static bool any(DatumKind) { return true; }
 
   PlanPtr filter(PlanPtr in, bool project) {
@@ -167,7 +178,9 @@ class Generator {
       } else if (choice == 4 || choice == 5) {
         a.kind = choice == 4 ? AggregateKind::Min : AggregateKind::Max;
       } else if (choice >= 6 && is_int(a.input)) {
-        a.kind = choice == 6 ? AggregateKind::BitAnd : choice == 7 ? AggregateKind::BitOr : AggregateKind::BitXor;
+        a.kind = choice == 6   ? AggregateKind::BitAnd
+                 : choice == 7 ? AggregateKind::BitOr
+                               : AggregateKind::BitXor;
       } else {
         a.kind = AggregateKind::Count;
       }
@@ -177,7 +190,7 @@ class Generator {
         case AggregateKind::Count: p->columns.push_back(DatumKind::Int8); break;
         case AggregateKind::Sum:
           p->columns.push_back(a.input == DatumKind::Int4 || a.input == DatumKind::Int2 ? DatumKind::Int8
-                                                                                         : DatumKind::Numeric);
+                                                                                        : DatumKind::Numeric);
           break;
         case AggregateKind::Avg: p->columns.push_back(DatumKind::Numeric); break;
         default: p->columns.push_back(a.input); break;

@@ -94,7 +94,9 @@ class Arrangement {
     return h;
   }
   void store(std::uint32_t ref, const Header& h) noexcept { std::memcpy(entry(ref), &h, sizeof h); }
-  [[nodiscard]] const std::byte* row_bytes(std::uint32_t ref) const noexcept { return entry(ref) + sizeof(Header); }
+  [[nodiscard]] const std::byte* row_bytes(std::uint32_t ref) const noexcept {
+    return entry(ref) + sizeof(Header);
+  }
   [[nodiscard]] std::byte* entry(std::uint32_t ref) const noexcept {
     return chunks_[ref >> 16].bytes.get() + (ref & 0xFFFF);
   }
@@ -112,9 +114,11 @@ class Arrangement {
 
   std::vector<std::uint32_t> key_columns_;
   std::vector<Chunk> chunks_;
-  std::vector<std::uint32_t> rows_;  // open addressing: entry per distinct row ever seen
-  std::vector<std::uint32_t> keys_;  // open addressing: head entry per key
-  std::size_t row_count_ = 0;        // entries in rows_ (live and dead)
+  std::vector<std::uint32_t> rows_;     // open addressing: entry per distinct row ever seen
+  std::vector<std::uint32_t> keys_;     // open addressing: head entry per key
+  std::vector<std::uint8_t> row_tags_;  // hash byte per rows_ slot
+  std::vector<std::uint8_t> key_tags_;  // hash byte per keys_ slot
+  std::size_t row_count_ = 0;           // entries in rows_ (live and dead)
   std::size_t key_count_ = 0;
   std::size_t live_rows_ = 0;
   std::size_t live_row_bytes_ = 0;

@@ -176,7 +176,9 @@ class DatumRef {
   [[nodiscard]] bool is_integer() const noexcept {
     return kind_ == DatumKind::Int2 || kind_ == DatumKind::Int4 || kind_ == DatumKind::Int8;
   }
-  [[nodiscard]] bool is_float() const noexcept { return kind_ == DatumKind::Float4 || kind_ == DatumKind::Float8; }
+  [[nodiscard]] bool is_float() const noexcept {
+    return kind_ == DatumKind::Float4 || kind_ == DatumKind::Float8;
+  }
   [[nodiscard]] float as_float4() const noexcept { return read<float>(); }
   [[nodiscard]] double as_float8() const noexcept { return read<double>(); }
   // float4 or float8 as double. REQUIRES: is_float().

@@ -72,7 +72,7 @@ class Numeric {
   void trim();
   void mag_increment();
   Numeric add_signed(const Numeric& other, bool negate_other) const;
-  void scale_up(unsigned digits);  // mantissa *= 10^digits, dscale unchanged
+  void scale_up(unsigned digits);                     // mantissa *= 10^digits, dscale unchanged
   std::uint64_t divmod_small(std::uint64_t divisor);  // mantissa /= divisor, returns remainder
   int decimal_digits() const;
   std::string mantissa_digits() const;

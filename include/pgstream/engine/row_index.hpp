@@ -32,7 +32,8 @@ class RowIndex {
   }
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return arena_.capacity() + entries_.capacity() * sizeof(Entry) + slots_.capacity() * sizeof(std::uint32_t);
+    return arena_.capacity() + entries_.capacity() * sizeof(Entry) +
+           slots_.capacity() * sizeof(std::uint32_t);
   }
   void clear();
 

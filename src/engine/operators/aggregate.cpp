@@ -36,7 +36,8 @@ int ValueMultiset::add(DatumRef value, std::int64_t weight) {
   return 0;
 }
 
-void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t weight, const Collation& collation) {
+void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t weight,
+                      const Collation& collation) {
   if (spec.kind == AggregateKind::CountStar) {
     count_ += weight;
     return;
@@ -105,7 +106,8 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
   switch (spec.input) {
     case DatumKind::Int2:
     case DatumKind::Int4:
-      if (int_sum_ > std::numeric_limits<std::int64_t>::max() || int_sum_ < std::numeric_limits<std::int64_t>::min())
+      if (int_sum_ > std::numeric_limits<std::int64_t>::max() ||
+          int_sum_ < std::numeric_limits<std::int64_t>::min())
         throw Error(ErrorKind::Database, "bigint out of range", {.sqlstate = "22003"});
       out.push_int8(static_cast<std::int64_t>(int_sum_));
       return;
@@ -116,7 +118,8 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
       if (nan_ != 0 || (pos_inf_ != 0 && neg_inf_ != 0)) {
         v = std::numeric_limits<double>::quiet_NaN();
       } else if (pos_inf_ != 0 || neg_inf_ != 0) {
-        v = pos_inf_ != 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+        v = pos_inf_ != 0 ? std::numeric_limits<double>::infinity()
+                          : -std::numeric_limits<double>::infinity();
       }
       if (spec.input == DatumKind::Float4) {
         out.push_float4(static_cast<float>(v));
@@ -188,7 +191,8 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
     case AggregateKind::BitOr: {
       bool is_and = spec.kind == AggregateKind::BitAnd;
       std::int64_t acc = is_and ? -1 : 0;
-      values_->for_each([&](DatumRef v, std::int64_t) { acc = is_and ? (acc & v.as_int()) : (acc | v.as_int()); });
+      values_->for_each(
+          [&](DatumRef v, std::int64_t) { acc = is_and ? (acc & v.as_int()) : (acc | v.as_int()); });
       push_int_of_kind(spec.input, acc, out);
       return;
     }

@@ -65,17 +65,14 @@ void Join::outer_side(bool preserved_is_left, const ZSet& delta_preserved, ZSet&
     std::int64_t partners_now = partner.weight_at(key);
     std::int64_t partners_before = partners_now - delta_part.weight_at(key);
     if (partners_now == 0) {
-      preserved.for_each_at(key, [&](RowRef row, std::int64_t w) {
-        emit_null_extended(row, preserved_is_left, w, output);
-      });
+      preserved.for_each_at(
+          key, [&](RowRef row, std::int64_t w) { emit_null_extended(row, preserved_is_left, w, output); });
     }
     if (partners_before == 0) {  // old rows = new rows - delta rows
-      preserved.for_each_at(key, [&](RowRef row, std::int64_t w) {
-        emit_null_extended(row, preserved_is_left, -w, output);
-      });
-      delta_pres.for_each_at(key, [&](RowRef row, std::int64_t w) {
-        emit_null_extended(row, preserved_is_left, w, output);
-      });
+      preserved.for_each_at(
+          key, [&](RowRef row, std::int64_t w) { emit_null_extended(row, preserved_is_left, -w, output); });
+      delta_pres.for_each_at(
+          key, [&](RowRef row, std::int64_t w) { emit_null_extended(row, preserved_is_left, w, output); });
     }
   }
 }

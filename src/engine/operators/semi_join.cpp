@@ -59,9 +59,9 @@ void SemiJoin::step(std::span<const ZSet* const> inputs, ZSet& output) {
     if (has_null(key_.row())) globals_.right_null_keys += u.weight;
   }
   touched_.clear();
-  bool everything = spec_.kind == SemiJoinKind::NotIn &&
-                    (passes(true, 0, before) != passes(true, 0, globals_) ||
-                     (before.right_null_keys == 0) != (globals_.right_null_keys == 0));
+  bool everything =
+      spec_.kind == SemiJoinKind::NotIn && (passes(true, 0, before) != passes(true, 0, globals_) ||
+                                            (before.right_null_keys == 0) != (globals_.right_null_keys == 0));
   auto touch = [&](RowRef row, const std::vector<std::uint32_t>& columns) {
     key_.clear();
     key_.pack_key(row, columns);

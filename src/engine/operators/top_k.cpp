@@ -9,7 +9,8 @@ RowRef as_row(const std::string& s) {
 
 }  // namespace
 
-int compare_rows(RowRef a, RowRef b, const std::vector<SortKey>& keys, const Collation& collation, bool total) {
+int compare_rows(RowRef a, RowRef b, const std::vector<SortKey>& keys, const Collation& collation,
+                 bool total) {
   for (const SortKey& k : keys) {
     DatumRef x = a.at(k.column);
     DatumRef y = b.at(k.column);

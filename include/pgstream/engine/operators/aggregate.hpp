@@ -45,10 +45,10 @@ enum class AggregateKind : std::uint8_t {
 
 struct AggregateSpec {
   AggregateKind kind = AggregateKind::CountStar;
-  std::uint32_t column = 0;             // the argument (unused by count(*))
-  DatumKind input = DatumKind::Int8;    // the argument's kind (decides the result type)
-  bool distinct = false;                // agg(DISTINCT x)
-  std::int32_t filter_column = -1;      // FILTER (WHERE c): a bool column; -1 = none
+  std::uint32_t column = 0;           // the argument (unused by count(*))
+  DatumKind input = DatumKind::Int8;  // the argument's kind (decides the result type)
+  bool distinct = false;              // agg(DISTINCT x)
+  std::int32_t filter_column = -1;    // FILTER (WHERE c): a bool column; -1 = none
 };
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
@@ -61,13 +61,16 @@ class ValueMultiset {
   [[nodiscard]] std::size_t distinct_count() const noexcept { return values_.size(); }
   template <class F>
   void for_each(F&& fn) const {
-    for (const auto& [bytes, count] : values_) fn(DatumRef::decode(reinterpret_cast<const std::byte*>(bytes.data())), count);
+    for (const auto& [bytes, count] : values_)
+      fn(DatumRef::decode(reinterpret_cast<const std::byte*>(bytes.data())), count);
   }
   [[nodiscard]] DatumRef min() const { return decode(values_.begin()->first); }
   [[nodiscard]] DatumRef max() const { return decode(values_.rbegin()->first); }
 
  private:
-  static DatumRef decode(const std::string& s) { return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data())); }
+  static DatumRef decode(const std::string& s) {
+    return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data()));
+  }
   struct Less {
     const Collation* collation;
     bool operator()(const std::string& a, const std::string& b) const {

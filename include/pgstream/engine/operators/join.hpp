@@ -39,7 +39,9 @@ class Join final : public Operator {
 
   void step(std::span<const ZSet* const> inputs, ZSet& output) override;
   [[nodiscard]] std::string_view name() const override { return "join"; }
-  [[nodiscard]] std::size_t state_bytes() const override { return delta_left_.bytes() + delta_right_.bytes(); }
+  [[nodiscard]] std::size_t state_bytes() const override {
+    return delta_left_.bytes() + delta_right_.bytes();
+  }
 
  private:
   void join_delta(const ZSet& delta, bool delta_is_left, const Arrangement& other, std::int64_t sign,

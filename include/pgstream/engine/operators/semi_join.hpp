@@ -35,7 +35,9 @@ class SemiJoin final : public Operator {
   SemiJoin(SemiJoinSpec spec, const Arrangement* left, const Arrangement* right);
   void step(std::span<const ZSet* const> inputs, ZSet& output) override;
   [[nodiscard]] std::string_view name() const override { return "semi_join"; }
-  [[nodiscard]] std::size_t state_bytes() const override { return delta_left_.bytes() + delta_right_.bytes(); }
+  [[nodiscard]] std::size_t state_bytes() const override {
+    return delta_left_.bytes() + delta_right_.bytes();
+  }
 
  private:
   struct Globals {

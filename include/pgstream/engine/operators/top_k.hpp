@@ -31,7 +31,8 @@ struct SortKey {
 };
 
 // Compares two rows by sort keys (then bytes if `total` is set).
-int compare_rows(RowRef a, RowRef b, const std::vector<SortKey>& keys, const Collation& collation, bool total);
+int compare_rows(RowRef a, RowRef b, const std::vector<SortKey>& keys, const Collation& collation,
+                 bool total);
 
 struct TopKSpec {
   std::vector<std::uint32_t> partition;
