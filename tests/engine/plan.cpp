@@ -7,6 +7,7 @@
 #include "pgstream/engine/operators/concat.hpp"
 #include "pgstream/engine/operators/distinct.hpp"
 #include "pgstream/engine/operators/map_filter.hpp"
+#include "pgstream/engine/operators/scalar_subquery.hpp"
 #include "pgstream/engine/row_index.hpp"
 
 namespace pgstream::engine::testing {
@@ -79,6 +80,8 @@ NodeId build(const Plan& plan, Dataflow& df, const std::vector<NodeId>& sources)
     case Plan::Kind::Reduce: return df.add<Reduce>(in, plan.reduce);
     case Plan::Kind::TopK: return df.add<TopK>(in, plan.top_k);
     case Plan::Kind::SetOperation: return df.add<SetOperation>(in, plan.set_kind);
+    case Plan::Kind::FlatMap: return df.add<FlatMap>(in, plan.table_function);
+    case Plan::Kind::ScalarSubquery: return add_scalar_subquery(df, in[0], in[1]);
   }
   return 0;
 }
@@ -369,6 +372,51 @@ Multiset evaluate(const Plan& plan, const std::vector<Multiset>& sources) {
     case Plan::Kind::Reduce: return eval_reduce(plan.reduce, in[0]);
     case Plan::Kind::TopK: return eval_top_k(plan.top_k, in[0]);
     case Plan::Kind::SetOperation: return eval_set(plan.set_kind, in[0], in[1]);
+    case Plan::Kind::FlatMap: {
+      RowPacker scratch;
+      RowPacker row;
+      for (const auto& [b, w] : in[0]) {
+        struct Ctx {
+          Multiset* out;
+          RowPacker* row;
+          RowRef input;
+          std::int64_t w;
+        } ctx{&out, &row, row_of(b), w};
+        plan.table_function->expand(
+            row_of(b), scratch,
+            [](void* raw, RowRef generated) {
+              auto* c = static_cast<Ctx*>(raw);
+              c->row->clear();
+              c->row->push_row(c->input);
+              c->row->push_row(generated);
+              add_to(*c->out, c->row->row(), c->w);
+            },
+            &ctx);
+      }
+      return out;
+    }
+    case Plan::Kind::ScalarSubquery: {
+      std::int64_t rows = 0;
+      std::string value;
+      for (const auto& [b, w] : in[1]) {
+        rows += w;
+        value = b;
+      }
+      if (rows > 1)
+        throw pgstream::Error(pgstream::ErrorKind::Database, "more than one row", {.sqlstate = "21000"});
+      RowPacker p;
+      for (const auto& [b, w] : in[0]) {
+        p.clear();
+        p.push_row(row_of(b));
+        if (rows == 0) {
+          p.push_null();
+        } else {
+          p.push_row(row_of(value));
+        }
+        add_to(out, p.row(), w);
+      }
+      return out;
+    }
   }
   return out;
 }

@@ -11,6 +11,7 @@
 
 #include "pgstream/engine/dataflow.hpp"
 #include "pgstream/engine/evaluator.hpp"
+#include "pgstream/engine/operators/flat_map.hpp"
 #include "pgstream/engine/operators/join.hpp"
 #include "pgstream/engine/operators/reduce.hpp"
 #include "pgstream/engine/operators/semi_join.hpp"
@@ -62,7 +63,9 @@ struct Plan {
     SemiJoin,
     Reduce,
     TopK,
-    SetOperation
+    SetOperation,
+    FlatMap,
+    ScalarSubquery
   };
   Kind kind = Kind::Source;
   std::uint32_t source = 0;  // Source
@@ -74,7 +77,8 @@ struct Plan {
   ReduceSpec reduce;
   TopKSpec top_k;
   SetOperationKind set_kind = SetOperationKind::Intersect;
-  std::vector<DatumKind> columns;  // output column kinds
+  std::shared_ptr<const TableFunction> table_function;  // FlatMap
+  std::vector<DatumKind> columns;                       // output column kinds
 
   [[nodiscard]] std::string describe() const;
 };

@@ -4,7 +4,9 @@
 
 #include "pgstream/common/error.hpp"
 #include "pgstream/engine/operators/concat.hpp"
+#include "pgstream/engine/operators/flat_map.hpp"
 #include "pgstream/engine/operators/map_filter.hpp"
+#include "pgstream/engine/operators/scalar_subquery.hpp"
 #include "plan.hpp"
 
 using namespace pgstream::engine;
@@ -321,4 +323,47 @@ TEST_CASE("a dataflow feeds another in the same epoch (stream table over stream 
   RowPacker expected;
   expected.push_int8(3);
   CHECK(sink.rows.count(key_of(expected.row())) == 1);
+}
+
+TEST_CASE("a scalar subquery with two rows raises 21000; its value change re-derives the outer rows",
+          "[engine][scalar_subquery]") {
+  Dataflow df;
+  NodeId outer = df.add_source("outer");
+  NodeId sub = df.add_source("sub");
+  NodeId s = add_scalar_subquery(df, outer, sub);
+  df.output(s);
+  Sink sink;
+  RowPacker p;
+  df.input(outer).add(ints(p, {1}).row(), 1);
+  df.step();
+  sink.take(df, s);
+  CHECK(sink.str() == "(1, NULL) x1\n");
+  df.input(sub).add(ints(p, {7}).row(), 1);
+  df.step();
+  sink.take(df, s);
+  CHECK(sink.str() == "(1, 7) x1\n");
+  df.input(sub).add(ints(p, {8}).row(), 1);
+  try {
+    df.step();
+    FAIL("expected an error");
+  } catch (const pgstream::Error& e) {
+    CHECK(e.sqlstate() == "21000");
+  }
+}
+
+TEST_CASE("unnest expands arrays, NULL elements included", "[engine][flat_map]") {
+  Dataflow df;
+  NodeId src = df.add_source("t");
+  NodeId f = df.add<FlatMap>({src}, std::make_shared<Unnest>(0));
+  df.output(f);
+  RowPacker elements;
+  elements.push_int4(1);
+  elements.push_null();
+  RowPacker p;
+  p.push_array(type_oid::kInt4, elements.row());
+  df.input(src).add(p.row(), 2);
+  df.step();
+  Sink sink;
+  sink.take(df, f);
+  CHECK(sink.str() == "({1,NULL}, NULL) x2\n({1,NULL}, 1) x2\n");
 }

@@ -234,7 +234,40 @@ class Generator {
     return p;
   }
 
-  // Applies operator `which` (0..8) on top of `in`.
+  PlanPtr flat_map(PlanPtr in) {
+    auto ints = columns_of(*in, is_int);
+    if (ints.empty()) return distinct(in);
+    auto p = std::make_shared<Plan>();
+    p->kind = Plan::Kind::FlatMap;
+    p->inputs = {in};
+    std::uint32_t first = ints[pick(static_cast<std::uint32_t>(ints.size()))];
+    std::uint32_t second = ints[pick(static_cast<std::uint32_t>(ints.size()))];
+    p->table_function = std::make_shared<GenerateSeries>(first, second);
+    p->columns = in->columns;
+    p->columns.push_back(DatumKind::Int8);
+    return p;
+  }
+
+  // The outer rows extended with a scalar aggregate of a source.
+  PlanPtr scalar_subquery(PlanPtr in) {
+    auto sub = std::make_shared<Plan>();
+    sub->kind = Plan::Kind::Reduce;
+    sub->inputs = {chance(0.5) ? source() : filter(source(), false)};
+    AggregateSpec a;
+    a.kind = chance(0.5) ? AggregateKind::Max : AggregateKind::Count;
+    a.column = pick(2);
+    a.input = DatumKind::Int4;
+    sub->reduce.aggregates = {a};
+    sub->columns = {a.kind == AggregateKind::Max ? DatumKind::Int4 : DatumKind::Int8};
+    auto p = std::make_shared<Plan>();
+    p->kind = Plan::Kind::ScalarSubquery;
+    p->inputs = {in, sub};
+    p->columns = in->columns;
+    p->columns.push_back(sub->columns[0]);
+    return p;
+  }
+
+  // Applies operator `which` (0..10) on top of `in`.
   PlanPtr apply(std::uint32_t which, PlanPtr in) {
     switch (which) {
       case 0: return filter(in, true);
@@ -245,7 +278,9 @@ class Generator {
       case 5: return reduce(in);
       case 6: return top_k(in);
       case 7: return set_operation(in);
-      default: return join(in, reduce(source()));
+      case 8: return join(in, reduce(source()));
+      case 9: return flat_map(in);
+      default: return scalar_subquery(in);
     }
   }
 
@@ -323,6 +358,8 @@ TEST_CASE("reduce matches the reference", "[engine][property]") { run_operator(5
 TEST_CASE("top_k matches the reference", "[engine][property]") { run_operator(6, 60, 150); }
 TEST_CASE("set_operation matches the reference", "[engine][property]") { run_operator(7, 60, 150); }
 TEST_CASE("join over reduce matches the reference", "[engine][property]") { run_operator(8, 40, 150); }
+TEST_CASE("flat_map matches the reference", "[engine][property]") { run_operator(9, 30, 150); }
+TEST_CASE("scalar_subquery matches the reference", "[engine][property]") { run_operator(10, 30, 150); }
 
 namespace {
 
@@ -332,7 +369,7 @@ void run_compositions(std::uint64_t first_seed, int count, int epochs) {
     Generator gen(seed);
     std::uint32_t ops = 2 + gen.pick(4);  // 2..5 operators
     PlanPtr plan = gen.source();
-    for (std::uint32_t k = 0; k < ops; ++k) plan = gen.apply(gen.pick(9), plan);
+    for (std::uint32_t k = 0; k < ops; ++k) plan = gen.apply(gen.pick(11), plan);
     CAPTURE(seed);
     run_plan(plan, gen, seed, epochs);
   }
