@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "pgstream/common/error.hpp"
+#include "pgstream/engine/datum_io.hpp"
 #include "pgstream/engine/row.hpp"
 #include "pgstream/engine/zset.hpp"
 
@@ -197,4 +198,56 @@ TEST_CASE("zset consolidation merges rows and drops zero weights", "[engine][zse
   CHECK(z[1].row.at(0).as_int4() == 3);
   CHECK(z[1].weight == 2);
   CHECK(z.total_weight() == 0);
+}
+
+TEST_CASE("text input round-trips PostgreSQL's text output", "[engine][datum]") {
+  struct Case {
+    std::uint32_t oid;
+    const char* text;
+  };
+  const Case cases[] = {
+      {type_oid::kBool, "t"},
+      {type_oid::kInt2, "-32768"},
+      {type_oid::kInt4, "2147483647"},
+      {type_oid::kInt8, "-9223372036854775808"},
+      {type_oid::kFloat8, "1.5e-07"},
+      {type_oid::kFloat8, "-Infinity"},
+      {type_oid::kFloat4, "3.25"},
+      {type_oid::kNumeric, "-12.3400"},
+      {type_oid::kText, "héllo, world"},
+      {type_oid::kBytea, "\\x00ff10"},
+      {type_oid::kUuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+      {type_oid::kDate, "1999-01-08"},
+      {type_oid::kDate, "0044-03-15 BC"},
+      {type_oid::kDate, "-infinity"},
+      {type_oid::kTime, "04:05:06.789"},
+      {type_oid::kTimestamp, "2026-11-25 19:02:06.5"},
+      {type_oid::kTimestamptz, "2026-11-25 19:02:06+00"},
+      {type_oid::kInterval, "1 year 2 mons -3 days +04:05:06.5"},
+      {type_oid::kInterval, "-00:00:01"},
+      {type_oid::kInterval, "00:00:00"},
+      {type_oid::kJsonb, "{\"a\": [1, 2]}"},
+      {1007, "{1,NULL,3}"},
+      {1009, "{\"a b\",c,\"\"}"},
+      {1007, "{{1,2},{3,4}}"},
+      {1007, "[0:1]={7,8}"},
+      {1007, "{}"},
+      {600, "(1,2)"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.oid, c.text);
+    RowPacker p;
+    parse_datum(c.oid, c.text, p);
+    std::string back;
+    format_datum(p.row().at(0), back);
+    CHECK(back == c.text);
+  }
+  RowPacker p;
+  parse_datum(type_oid::kTimestamptz, "2026-11-25 21:02:06+02", p);
+  std::string back;
+  format_datum(p.row().at(0), back);
+  CHECK(back == "2026-11-25 19:02:06+00");
+  CHECK_THROWS_AS(parse_datum(type_oid::kInt4, "12x", p), pgstream::Error);
+  CHECK_THROWS_AS(parse_datum(type_oid::kInt2, "40000", p), pgstream::Error);
+  CHECK_THROWS_AS(parse_datum(type_oid::kBool, "maybe", p), pgstream::Error);
 }
