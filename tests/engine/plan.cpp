@@ -82,6 +82,7 @@ NodeId build(const Plan& plan, Dataflow& df, const std::vector<NodeId>& sources)
     case Plan::Kind::SetOperation: return df.add<SetOperation>(in, plan.set_kind);
     case Plan::Kind::FlatMap: return df.add<FlatMap>(in, plan.table_function);
     case Plan::Kind::ScalarSubquery: return add_scalar_subquery(df, in[0], in[1]);
+    case Plan::Kind::Window: return df.add<Window>(in, plan.window);
   }
   return 0;
 }
@@ -308,6 +309,92 @@ Multiset eval_top_k(const TopKSpec& spec, const Multiset& input) {
   return out;
 }
 
+// Window functions from scratch: sort each partition, then compute every
+// function for every row directly from its definition.
+Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
+  std::map<std::string, std::vector<std::string>> partitions;
+  for (const auto& [bytes, w] : input) {
+    for (std::int64_t i = 0; i < w; ++i)
+      partitions[pack_key_of(row_of(bytes), spec.partition)].push_back(bytes);
+  }
+  Multiset out;
+  RowPacker p;
+  for (auto& [key, rows] : partitions) {
+    std::sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
+      return compare_rows(row_of(a), row_of(b), spec.order, *spec.collation, true) < 0;
+    });
+    const std::size_t n = rows.size();
+    auto cmp = [&](std::size_t a, std::size_t b) {
+      return compare_rows(row_of(rows[a]), row_of(rows[b]), spec.order, *spec.collation, false);
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      std::size_t end = n;  // frame end
+      if (!spec.order.empty()) {
+        end = i + 1;
+        if (spec.frame == WindowFrame::Range) {
+          end = 0;
+          for (std::size_t j = 0; j < n; ++j) {
+            if (cmp(j, i) <= 0) end = j + 1;
+          }
+        }
+      }
+      p.clear();
+      p.push_row(row_of(rows[i]));
+      for (const WindowFunction& fn : spec.functions) {
+        switch (fn.kind) {
+          case WindowFunctionKind::RowNumber: p.push_int8(static_cast<std::int64_t>(i) + 1); break;
+          case WindowFunctionKind::Rank: {
+            std::int64_t before = 0;
+            for (std::size_t j = 0; j < n; ++j) before += cmp(j, i) < 0 ? 1 : 0;
+            p.push_int8(before + 1);
+            break;
+          }
+          case WindowFunctionKind::DenseRank: {
+            std::int64_t groups = 1;
+            for (std::size_t j = 1; j <= i; ++j) groups += cmp(j - 1, j) != 0 ? 1 : 0;
+            p.push_int8(groups);
+            break;
+          }
+          case WindowFunctionKind::Ntile: {
+            // Rows are dealt to buckets in order; bucket sizes differ by at most one.
+            auto buckets = static_cast<std::size_t>(fn.argument);
+            std::size_t bucket = 0;
+            std::size_t start = 0;
+            for (std::size_t b = 0; b < buckets; ++b) {
+              std::size_t size = n / buckets + (b < n % buckets ? 1 : 0);
+              if (i >= start && i < start + size) bucket = b;
+              start += size;
+            }
+            p.push_int4(static_cast<std::int32_t>(bucket + 1));
+            break;
+          }
+          case WindowFunctionKind::Lag:
+          case WindowFunctionKind::Lead: {
+            std::int64_t j = static_cast<std::int64_t>(i) +
+                             (fn.kind == WindowFunctionKind::Lag ? -fn.argument : fn.argument);
+            if (j < 0 || j >= static_cast<std::int64_t>(n)) {
+              p.push_null();
+            } else {
+              p.push_datum(row_of(rows[static_cast<std::size_t>(j)]).at(fn.column));
+            }
+            break;
+          }
+          case WindowFunctionKind::FirstValue: p.push_datum(row_of(rows[0]).at(fn.column)); break;
+          case WindowFunctionKind::LastValue: p.push_datum(row_of(rows[end - 1]).at(fn.column)); break;
+          case WindowFunctionKind::Aggregate: {
+            std::vector<std::pair<std::string, std::int64_t>> frame;
+            for (std::size_t j = 0; j < end; ++j) frame.emplace_back(rows[j], 1);
+            eval_aggregate(fn.aggregate, frame, *spec.collation, p);
+            break;
+          }
+        }
+      }
+      add_to(out, p.row(), 1);
+    }
+  }
+  return out;
+}
+
 Multiset eval_set(SetOperationKind kind, const Multiset& left, const Multiset& right) {
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> counts;
   RowPacker scratch;
@@ -395,6 +482,7 @@ Multiset evaluate(const Plan& plan, const std::vector<Multiset>& sources) {
       }
       return out;
     }
+    case Plan::Kind::Window: return eval_window(plan.window, in[0]);
     case Plan::Kind::ScalarSubquery: {
       std::int64_t rows = 0;
       std::string value;

@@ -17,6 +17,7 @@
 #include "pgstream/engine/operators/semi_join.hpp"
 #include "pgstream/engine/operators/set_operation.hpp"
 #include "pgstream/engine/operators/top_k.hpp"
+#include "pgstream/engine/operators/window.hpp"
 
 namespace pgstream::engine::testing {
 
@@ -65,7 +66,8 @@ struct Plan {
     TopK,
     SetOperation,
     FlatMap,
-    ScalarSubquery
+    ScalarSubquery,
+    Window
   };
   Kind kind = Kind::Source;
   std::uint32_t source = 0;  // Source
@@ -78,7 +80,8 @@ struct Plan {
   TopKSpec top_k;
   SetOperationKind set_kind = SetOperationKind::Intersect;
   std::shared_ptr<const TableFunction> table_function;  // FlatMap
-  std::vector<DatumKind> columns;                       // output column kinds
+  WindowSpec window;
+  std::vector<DatumKind> columns;  // output column kinds
 
   [[nodiscard]] std::string describe() const;
 };

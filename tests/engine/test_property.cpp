@@ -267,7 +267,52 @@ class Generator {
     return p;
   }
 
-  // Applies operator `which` (0..10) on top of `in`.
+  PlanPtr window(PlanPtr in) {
+    auto p = std::make_shared<Plan>();
+    p->kind = Plan::Kind::Window;
+    p->inputs = {in};
+    p->columns = in->columns;
+    auto n = static_cast<std::uint32_t>(in->columns.size());
+    if (chance(0.6)) p->window.partition.push_back(pick(n));
+    std::uint32_t keys = pick(3);
+    for (std::uint32_t i = 0; i < keys; ++i)
+      p->window.order.push_back(chance(0.5) ? SortKey::asc(pick(n)) : SortKey::desc(pick(n)));
+    p->window.frame = chance(0.5) ? WindowFrame::Range : WindowFrame::Rows;
+    std::uint32_t functions = 1 + pick(3);
+    auto ints = columns_of(*in, is_int);
+    for (std::uint32_t i = 0; i < functions; ++i) {
+      WindowFunction fn;
+      fn.kind = static_cast<WindowFunctionKind>(pick(9));
+      fn.column = pick(n);
+      fn.argument = 1 + pick(3);
+      DatumKind kind = DatumKind::Int8;
+      switch (fn.kind) {
+        case WindowFunctionKind::Ntile: kind = DatumKind::Int4; break;
+        case WindowFunctionKind::Lag:
+        case WindowFunctionKind::Lead:
+        case WindowFunctionKind::FirstValue:
+        case WindowFunctionKind::LastValue: kind = in->columns[fn.column]; break;
+        case WindowFunctionKind::Aggregate:
+          if (!ints.empty() && chance(0.5)) {
+            fn.aggregate = {chance(0.5) ? AggregateKind::Sum : AggregateKind::Max,
+                            ints[pick(static_cast<std::uint32_t>(ints.size()))]};
+            fn.aggregate.input = in->columns[fn.aggregate.column];
+            kind = fn.aggregate.kind == AggregateKind::Max ? fn.aggregate.input
+                   : fn.aggregate.input == DatumKind::Int8 ? DatumKind::Numeric
+                                                           : DatumKind::Int8;
+          } else {
+            fn.aggregate = {AggregateKind::Count, pick(n)};
+          }
+          break;
+        default: break;
+      }
+      p->window.functions.push_back(fn);
+      p->columns.push_back(kind);
+    }
+    return p;
+  }
+
+  // Applies operator `which` (0..11) on top of `in`.
   PlanPtr apply(std::uint32_t which, PlanPtr in) {
     switch (which) {
       case 0: return filter(in, true);
@@ -280,7 +325,8 @@ class Generator {
       case 7: return set_operation(in);
       case 8: return join(in, reduce(source()));
       case 9: return flat_map(in);
-      default: return scalar_subquery(in);
+      case 10: return scalar_subquery(in);
+      default: return window(in);
     }
   }
 
@@ -360,6 +406,7 @@ TEST_CASE("set_operation matches the reference", "[engine][property]") { run_ope
 TEST_CASE("join over reduce matches the reference", "[engine][property]") { run_operator(8, 40, 150); }
 TEST_CASE("flat_map matches the reference", "[engine][property]") { run_operator(9, 30, 150); }
 TEST_CASE("scalar_subquery matches the reference", "[engine][property]") { run_operator(10, 30, 150); }
+TEST_CASE("window matches the reference", "[engine][property]") { run_operator(11, 60, 150); }
 
 namespace {
 
@@ -369,7 +416,7 @@ void run_compositions(std::uint64_t first_seed, int count, int epochs) {
     Generator gen(seed);
     std::uint32_t ops = 2 + gen.pick(4);  // 2..5 operators
     PlanPtr plan = gen.source();
-    for (std::uint32_t k = 0; k < ops; ++k) plan = gen.apply(gen.pick(11), plan);
+    for (std::uint32_t k = 0; k < ops; ++k) plan = gen.apply(gen.pick(12), plan);
     CAPTURE(seed);
     run_plan(plan, gen, seed, epochs);
   }
