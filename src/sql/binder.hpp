@@ -124,6 +124,7 @@ class Binder {
   void resolve_routine(Expr& expr, const ProbeResult& probe);
   void check_cast_volatility(Expr& expr);
   void coerce_arguments(Expr& expr, const std::vector<Oid>& declared);
+  [[nodiscard]] bool natively_typed(const Expr& expr);
   enum class ProbeShape { Value, NullTest, FromItem, FromItemWithOrdinality };
   std::string probe_sql(const Expr& top, ProbeShape shape = ProbeShape::Value);
 

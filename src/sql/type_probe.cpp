@@ -114,6 +114,15 @@ const std::set<std::string>& native_routines() {
   return names;
 }
 
+// Types the engine's datums represent natively: bool, int2/4/8, float4/8,
+// numeric, text, varchar, name, bpchar, bytea, date, time, timestamp[tz],
+// interval, uuid, json, jsonb (and arrays of them).
+const std::set<Oid>& native_types() {
+  static const std::set<Oid> oids = {16,   21, 23,   20,   700,  701,  1700, 25,   1043, 19,
+                                     1042, 17, 1082, 1083, 1114, 1184, 1186, 2950, 114,  3802};
+  return oids;
+}
+
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
@@ -308,6 +317,21 @@ void Binder::resolve_routine(Expr& expr, const ProbeResult& probe) {
   expr.evaluation = chosen->in_pg_catalog && native_routines().count(chosen->name) != 0 ? Evaluation::Native
                                                                                         : Evaluation::Server;
   coerce_arguments(expr, chosen->arg_types);
+  if (expr.evaluation == Evaluation::Native && !natively_typed(expr)) expr.evaluation = Evaluation::Server;
+}
+
+// True when the node's result and arguments are of types the engine packs
+// natively (so a native implementation can see the values as they are).
+bool Binder::natively_typed(const Expr& expr) {
+  auto native = [&](Oid type) {
+    if (native_types().count(type) != 0) return true;
+    const Oid element = catalog_.element_type(type);
+    return element != 0 && native_types().count(element) != 0;
+  };
+  if (!native(expr.type.oid)) return false;
+  return std::all_of(expr.args.begin(), expr.args.end(), [&](const ExprPtr& arg) {
+    return !arg || native(arg->type.oid) || arg->type.oid == kUnknownOid;
+  });
 }
 
 // Makes the server's implicit coercions explicit: an argument whose type

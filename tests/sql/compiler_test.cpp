@@ -292,3 +292,16 @@ TEST_CASE_METHOD(SchemaDatabase, "compiling refuses to run inside the caller's t
   CHECK(PQtransactionStatus(connection().get()) == PQTRANS_INTRANS);  // the caller's transaction is untouched
   exec("ROLLBACK");
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "native evaluation needs a known routine on natively packed types",
+                 "[pg][sql]") {
+  const LogicalPlan plan =
+      compile("SELECT length(name) AS a, length(B'101') AS b, upper(name) || 'x' AS c FROM customers");
+  const auto& exprs = plan.root->exprs;
+  REQUIRE(exprs.size() == 3);
+  CHECK(exprs[0]->evaluation == pgstream::sql::Evaluation::Native);
+  CHECK(exprs[1]->evaluation ==
+        pgstream::sql::Evaluation::Server);  // length(bit): bit is not packed natively
+  CHECK(exprs[2]->evaluation == pgstream::sql::Evaluation::Native);
+  CHECK(exprs[2]->args[0]->evaluation == pgstream::sql::Evaluation::Native);
+}
