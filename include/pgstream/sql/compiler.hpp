@@ -5,7 +5,8 @@
 // pushdown, projection pruning).
 //
 // Contract:
-// - The connection must be idle; compile_query opens and rolls back its own
+// - The connection must be idle (Error{Internal} otherwise, the caller's
+//   transaction untouched); compile_query opens and rolls back its own
 //   transaction, so it changes nothing in the database.
 // - Output column names are PostgreSQL's (from the server's description of
 //   the query); every output type equals the server's (OID and typmod), or
