@@ -52,8 +52,9 @@ void AddConst::evaluate(RowRef input, RowPacker& out) const {
 }
 
 std::string Plan::describe() const {
-  static const char* names[] = {"source",    "map_filter", "concat", "distinct",     "join",
-                                "semi_join", "reduce",     "top_k",  "set_operation"};
+  static const char* names[] = {"source", "map_filter", "concat",          "distinct",
+                                "join",   "semi_join",  "reduce",          "top_k",
+                                "set_op", "flat_map",   "scalar_subquery", "window"};
   std::string out = names[static_cast<int>(kind)];
   if (kind == Kind::Source) out += std::to_string(source);
   if (kind == Kind::Join) out += "/" + std::to_string(static_cast<int>(join.kind));
