@@ -33,15 +33,15 @@ tree AS (SELECT r.ev_action::text AS t FROM pg_catalog.pg_rewrite r WHERE r.ev_c
 funcs AS (SELECT DISTINCT (pg_catalog.regexp_matches(t, ':(?:funcid|aggfnoid|winfnoid) (\d+)', 'g'))[1]::oid AS oid FROM tree),
 opers AS (SELECT DISTINCT (pg_catalog.regexp_matches(t, ':opno (\d+)', 'g'))[1]::oid AS oid FROM tree)
 SELECT 'c', a.attnum::int, a.attname::text, a.atttypid, a.atttypmod, a.attcollation::oid, false, ''::text, ''::text,
-       ''::text
+       ''::text, false
 FROM pg_catalog.pg_attribute a WHERE a.attrelid = (SELECT oid FROM probe_view) AND a.attnum > 0
 UNION ALL
 SELECT 'f', 0, p.proname::text, p.oid, 0, p.oid, p.pronamespace = 'pg_catalog'::regnamespace,
-       p.provolatile::text, p.proargtypes::text, p.prokind::text
+       p.provolatile::text, p.proargtypes::text, p.prokind::text, p.proisstrict
 FROM funcs JOIN pg_catalog.pg_proc p ON p.oid = funcs.oid
 UNION ALL
 SELECT 'o', 0, o.oprname::text, o.oid, 0, o.oprcode::oid, o.oprnamespace = 'pg_catalog'::regnamespace,
-       p.provolatile::text, p.proargtypes::text, 'o'::text
+       p.provolatile::text, p.proargtypes::text, 'o'::text, p.proisstrict
 FROM opers JOIN pg_catalog.pg_operator o ON o.oid = opers.oid JOIN pg_catalog.pg_proc p ON p.oid = o.oprcode
 ORDER BY 1, 2)";
 
@@ -242,6 +242,7 @@ ProbeResult SqlCatalog::probe(const std::string& select_sql) {
     routine.volatility = volatility_of(value(result.get(), row, 7));
     routine.arg_types = parse_oidvector(value(result.get(), row, 8));
     routine.is_aggregate = value(result.get(), row, 9) == "a";
+    routine.strict = value(result.get(), row, 10) == "t";
     probe.routines.push_back(std::move(routine));
   }
   return probe;

@@ -1,5 +1,6 @@
 #include "pgstream/sql/rewrite.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -64,6 +65,40 @@ bool simple(const ExprPtr& expr) {
          e->kind != ExprKind::Window && e->kind != ExprKind::Subquery && e->kind != ExprKind::Grouping;
   });
   return ok;
+}
+
+// True if `expr` is NULL whenever every column in `side` is NULL: a column
+// of the side, or a strict function, operator or cast of such a value.
+bool null_when_null(const ExprPtr& expr, const Bindings& side) {
+  switch (expr->kind) {
+    case ExprKind::Column: return side.count(expr->binding) != 0;
+    case ExprKind::Cast: return null_when_null(expr->args[0], side);
+    case ExprKind::Function:
+    case ExprKind::Operator:
+      return expr->strict && std::any_of(expr->args.begin(), expr->args.end(), [&](const ExprPtr& arg) {
+               return arg && null_when_null(arg, side);
+             });
+    default: return false;
+  }
+}
+
+// True if the WHERE conjunct cannot be true when every column of `side` is
+// NULL (PostgreSQL's "null-rejecting" test for reducing outer joins).
+bool rejects_nulls(const ExprPtr& expr, const Bindings& side) {
+  switch (expr->kind) {
+    case ExprKind::NullTest: return expr->negated && null_when_null(expr->args[0], side);
+    case ExprKind::Bool:
+      if (expr->bool_op == BoolOp::And) {
+        return std::any_of(expr->args.begin(), expr->args.end(),
+                           [&](const ExprPtr& a) { return rejects_nulls(a, side); });
+      }
+      if (expr->bool_op == BoolOp::Or) {
+        return std::all_of(expr->args.begin(), expr->args.end(),
+                           [&](const ExprPtr& a) { return rejects_nulls(a, side); });
+      }
+      return false;
+    default: return null_when_null(expr, side);
+  }
 }
 
 PlanPtr make_filter(PlanPtr input, std::vector<ExprPtr> conjuncts) {
@@ -163,9 +198,39 @@ class Pushdown {
     }
   }
 
+  // A WHERE conjunct that rejects the NULLs an outer join would add turns
+  // that side's outer join into an inner one.
+  static void reduce_outer_join(PlanNode& join, const std::vector<ExprPtr>& conjuncts, const Bindings& left,
+                                const Bindings& right) {
+    auto rejected = [&](const Bindings& side) {
+      return std::any_of(conjuncts.begin(), conjuncts.end(),
+                         [&](const ExprPtr& c) { return rejects_nulls(c, side); });
+    };
+    const bool no_null_left = rejected(left);
+    const bool no_null_right = rejected(right);
+    switch (join.join_type) {
+      case JoinType::Left:
+        if (no_null_right) join.join_type = JoinType::Inner;
+        break;
+      case JoinType::Right:
+        if (no_null_left) join.join_type = JoinType::Inner;
+        break;
+      case JoinType::Full:
+        if (no_null_left && no_null_right)
+          join.join_type = JoinType::Inner;
+        else if (no_null_right)
+          join.join_type = JoinType::Right;
+        else if (no_null_left)
+          join.join_type = JoinType::Left;
+        break;
+      default: break;
+    }
+  }
+
   PlanPtr push_join(const PlanPtr& join, const std::vector<ExprPtr>& conjuncts) {
     const Bindings left = outputs(*join->inputs[0]);
     const Bindings right = outputs(*join->inputs[1]);
+    reduce_outer_join(*join, conjuncts, left, right);
     const bool left_ok = join->join_type != JoinType::Right && join->join_type != JoinType::Full;
     const bool right_ok = join->join_type == JoinType::Inner || join->join_type == JoinType::Right;
     std::vector<ExprPtr> to_left;

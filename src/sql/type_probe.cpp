@@ -314,6 +314,7 @@ void Binder::resolve_routine(Expr& expr, const ProbeResult& probe) {
   expr.function_oid = chosen->function_oid;
   if (chosen->is_operator) expr.operator_oid = chosen->oid;
   expr.volatility = chosen->volatility;
+  expr.strict = chosen->strict;
   expr.evaluation = chosen->in_pg_catalog && native_routines().count(chosen->name) != 0 ? Evaluation::Native
                                                                                         : Evaluation::Server;
   coerce_arguments(expr, chosen->arg_types);

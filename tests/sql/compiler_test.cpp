@@ -235,10 +235,20 @@ TEST_CASE_METHOD(SchemaDatabase, "pushdown stops where it would change the resul
       "orders) t "
       "WHERE r = 1");
   CHECK(windowed.find("Filter (rank = 1)\n      Window") != std::string::npos);
+  // A WHERE that rejects the NULL-extended rows turns the outer join inner; one that keeps them stays above.
   CHECK(plan_of("SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id WHERE o.amount > 5 "
-                "AND c.vip")
-            .find("Filter (o.amount > CAST(5 AS numeric))\n    Join left on (o.customer_id = c.id)\n      "
-                  "Filter c.vip") != std::string::npos);
+                "AND c.vip") ==
+        "Project c.id\n"
+        "  Join inner on (o.customer_id = c.id)\n"
+        "    Filter c.vip\n"
+        "      Scan public.customers AS c [id, vip] key=(id)\n"
+        "    Filter (o.amount > CAST(5 AS numeric))\n"
+        "      Scan public.orders AS o [customer_id, amount] key=(id)\n");
+  CHECK(plan_of("SELECT a.id FROM orders a FULL JOIN customers b ON a.customer_id = b.id WHERE b.vip")
+            .find("Join right on (a.customer_id = b.id)") != std::string::npos);
+  CHECK(plan_of("SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id WHERE o.id IS NULL "
+                "OR c.vip")
+            .find("Filter ((o.id IS NULL) OR c.vip)\n    Join left") != std::string::npos);
   // A shared CTE keeps its rows: the filter stays above it, per reference.
   CHECK(plan_of("WITH t AS (SELECT id, amount FROM orders) SELECT a.id FROM t a JOIN t b ON a.id = b.id "
                 "WHERE a.amount > 5")

@@ -48,6 +48,7 @@ struct ResolvedRoutine {
   Volatility volatility = Volatility::Immutable;
   std::vector<Oid> arg_types;  // declared argument types of the function
   bool is_aggregate = false;   // pg_proc.prokind = 'a'
+  bool strict = false;         // pg_proc.proisstrict: NULL in, NULL out
 };
 
 struct ProbeColumn {

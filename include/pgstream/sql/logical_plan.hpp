@@ -107,6 +107,7 @@ struct Expr {
   Oid operator_oid = 0;
   Volatility volatility = Volatility::Immutable;
   Evaluation evaluation = Evaluation::Native;
+  bool strict = false;  // the function returns NULL on any NULL argument
   // Bool: op; NullTest/BoolTest/Distinct/InList: negated; MinMax: greatest
   BoolOp bool_op = BoolOp::And;
   bool negated = false;

@@ -6,7 +6,9 @@
 //   scans as its columns allow: into the sides of inner joins (or into the
 //   join condition when it needs both), into the preserved side of outer,
 //   semi and anti joins, below projections of simple expressions, below
-//   DISTINCT and below GROUP BY when it only reads group keys.
+//   DISTINCT and below GROUP BY when it only reads group keys. First, a
+//   conjunct that rejects the NULLs an outer join adds reduces that join
+//   (LEFT/RIGHT to INNER, FULL to LEFT/RIGHT/INNER), as PostgreSQL does.
 // - prune_columns: each Scan keeps only the columns some expression (or the
 //   query's output) reads; collect_columns_used() then lists them per source.
 #pragma once
