@@ -58,7 +58,8 @@ struct Target {
 
 class Binder {
  public:
-  Binder(SqlCatalog& catalog, const std::string& text) : catalog_(catalog), text_(&text) {}
+  Binder(SqlCatalog& catalog, const std::string& text, Oid target = 0)
+      : catalog_(catalog), text_(&text), target_(target) {}
 
   // Binds the statement (a SelectStmt) of the user's query.
   PlanPtr bind_statement(const PgQuery__Node& statement);
@@ -142,6 +143,7 @@ class Binder {
  private:
   SqlCatalog& catalog_;
   const std::string* text_;  // the text the nodes being bound point into (user's query or a view)
+  Oid target_ = 0;           // the stream table being defined
   int next_table_ = 0;
   bool set_branch_ = false;
   const PgQuery__SelectStmt* window_block_ =

@@ -121,6 +121,11 @@ PlanPtr Binder::bind_range_var(const PgQuery__RangeVar& range, Scope& scope, Cte
   std::optional<RelationRef> ref = catalog_.find_relation(schema, name);
   if (!ref) throw Error(ErrorKind::Config, "relation \"" + name + "\" does not exist");
   const std::string qualified = ref->schema + "." + ref->name;
+  if (target_ != 0 && ref->oid == target_) {
+    throw unsupported_at(
+        "the stream table " + qualified + " reading itself", range.location,
+        "A stream table cannot depend on its own contents; use WITH RECURSIVE for recursion.");
+  }
   if (ref->persistence == 't') {
     throw unsupported_at("the temporary table " + ref->name, range.location,
                          "Temporary tables are invisible to other sessions and to logical replication; "

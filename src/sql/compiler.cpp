@@ -75,7 +75,7 @@ LogicalPlan compile_query(PgConnection& connection, const std::string& query, co
   plan.original_query = query;
   {
     SqlCatalog catalog(connection, options.catalog_schema);
-    Binder binder(catalog, tree.text());
+    Binder binder(catalog, tree.text(), options.target);
     if (statement.node_case != PG_QUERY__NODE__NODE_SELECT_STMT) (void)binder.bind_statement(statement);
     const std::vector<DescribedColumn> described = describe_query(connection, query);
     plan.root = binder.bind_statement(statement);

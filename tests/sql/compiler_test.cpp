@@ -315,3 +315,22 @@ TEST_CASE_METHOD(SchemaDatabase, "native evaluation needs a known routine on nat
   CHECK(exprs[2]->evaluation == pgstream::sql::Evaluation::Native);
   CHECK(exprs[2]->args[0]->evaluation == pgstream::sql::Evaluation::Native);
 }
+
+TEST_CASE_METHOD(SchemaDatabase, "a stream table may not read itself, not even through a view", "[pg][sql]") {
+  exec("CREATE TABLE totals (region text, n bigint)");
+  exec("CREATE VIEW totals_view AS SELECT region, n FROM totals");
+  pgstream::sql::CompileOptions options;
+  options.target = static_cast<pgstream::sql::Oid>(std::stoul(query_value("SELECT 'totals'::regclass::oid")));
+  try {
+    (void)pgstream::sql::compile_query(
+        connection(), "SELECT region, count(*) FROM customers\nJOIN totals USING (region) GROUP BY 1",
+        options);
+    FAIL("compiled");
+  } catch (const pgstream::Error& error) {
+    CHECK(error.message() ==
+          "the stream table public.totals reading itself is not supported (line 2, column 6)");
+  }
+  CHECK_THROWS_AS(pgstream::sql::compile_query(connection(), "SELECT * FROM totals_view", options),
+                  pgstream::Error);
+  CHECK_NOTHROW(pgstream::sql::compile_query(connection(), "SELECT * FROM totals_view"));
+}

@@ -28,6 +28,7 @@ namespace pgstream::sql {
 struct CompileOptions {
   std::string catalog_schema = "pgstream";  // where pgs_stream_tables lives (other stream tables)
   bool rewrite = true;                      // apply predicate pushdown and projection pruning
+  Oid target = 0;                           // the stream table being (re)defined: reading it is a cycle
 };
 
 [[nodiscard]] LogicalPlan compile_query(PgConnection& connection, const std::string& query,
