@@ -163,9 +163,72 @@ Multiset eval_semi(const SemiJoinSpec& spec, const Multiset& left, const Multise
   return out;
 }
 
+// string_agg / array_agg / json_agg from scratch: collect (key, value) pairs,
+// sort them, print them.
+void eval_collect(const AggregateSpec& agg, const std::vector<std::pair<std::string, std::int64_t>>& rows,
+                  const Collation& collation, RowPacker& out) {
+  std::vector<std::pair<RowRef, RowRef>> items;  // (row for the key, row for the value)
+  std::vector<std::pair<DatumRef, DatumRef>> entries;
+  for (const auto& [bytes, w] : rows) {
+    RowRef row = row_of(bytes);
+    if (agg.filter_column >= 0) {
+      DatumRef f = row.at(static_cast<std::size_t>(agg.filter_column));
+      if (f.is_null() || !f.as_bool()) continue;
+    }
+    DatumRef v = row.at(agg.column);
+    if (v.is_null() && agg.kind == AggregateKind::StringAgg) continue;
+    DatumRef k = agg.order_column >= 0 ? row.at(static_cast<std::size_t>(agg.order_column)) : v;
+    if (agg.distinct) {
+      bool seen = false;
+      for (const auto& e : entries) seen = seen || compare_datums(e.second, v, collation) == 0;
+      if (seen) continue;
+      entries.emplace_back(k, v);
+      continue;
+    }
+    for (std::int64_t i = 0; i < w; ++i) entries.emplace_back(k, v);
+  }
+  if (entries.empty()) {
+    out.push_null();
+    return;
+  }
+  std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
+    int c = compare_datums(a.first, b.first, collation);
+    if (c != 0) return agg.order_descending ? c > 0 : c < 0;
+    return compare_datums(a.second, b.second, collation) < 0;
+  });
+  if (agg.kind == AggregateKind::ArrayAgg) {
+    RowPacker elements;
+    for (const auto& e : entries) elements.push_datum(e.second);
+    out.push_array(type_oid_for_kind(agg.input), elements.row());
+    return;
+  }
+  std::string text = agg.kind == AggregateKind::JsonAgg ? "[" : "";
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0) text += agg.kind == AggregateKind::JsonAgg ? ", " : agg.delimiter;
+    DatumRef v = entries[i].second;
+    if (agg.kind == AggregateKind::JsonAgg && v.is_null()) {
+      text += "null";
+    } else if (agg.kind == AggregateKind::JsonAgg && v.kind() == DatumKind::Text) {
+      text += "\"" + std::string(v.as_text()) + "\"";
+    } else {
+      format_datum(v, text);
+    }
+  }
+  if (agg.kind == AggregateKind::JsonAgg) {
+    out.push_json(text + "]");
+  } else {
+    out.push_text(text);
+  }
+}
+
 // One aggregate from scratch over the group's rows.
 void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::string, std::int64_t>>& rows,
                     const Collation& collation, RowPacker& out) {
+  if (agg.kind == AggregateKind::StringAgg || agg.kind == AggregateKind::ArrayAgg ||
+      agg.kind == AggregateKind::JsonAgg) {
+    eval_collect(agg, rows, collation, out);
+    return;
+  }
   std::vector<std::pair<std::string, std::int64_t>> values;  // encoded datum, multiplicity
   std::int64_t count_star = 0;
   for (const auto& [bytes, w] : rows) {
@@ -229,6 +292,26 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
       } else {
         out.push_int8(static_cast<std::int64_t>(sum));
       }
+      return;
+    }
+    case AggregateKind::VarPop:
+    case AggregateKind::VarSamp: {
+      bool sample = agg.kind == AggregateKind::VarSamp;
+      if (sample && n < 2) {
+        out.push_null();
+        return;
+      }
+      Numeric sum;
+      Numeric sq;
+      for (const auto& v : values) {
+        Numeric x = Numeric::from_int(datum(v.first).as_int());
+        for (std::int64_t i = 0; i < v.second; ++i) {
+          sum = sum.add(x);
+          sq = sq.add(x.mul(x));
+        }
+      }
+      Numeric numerator = Numeric::from_int(n).mul(sq).sub(sum.mul(sum));
+      out.push_numeric(numerator.is_zero() ? Numeric() : numerator.div_int(n * (sample ? n - 1 : n)));
       return;
     }
     case AggregateKind::Min:

@@ -367,3 +367,37 @@ TEST_CASE("unnest expands arrays, NULL elements included", "[engine][flat_map]")
   sink.take(df, f);
   CHECK(sink.str() == "({1,NULL}, NULL) x2\n({1,NULL}, 1) x2\n");
 }
+
+TEST_CASE("string_agg, array_agg, json_agg with ORDER BY; var_samp and var_pop as PostgreSQL prints them",
+          "[engine][reduce]") {
+  Dataflow df;
+  NodeId src = df.add_source("t");
+  ReduceSpec spec;
+  AggregateSpec names{AggregateKind::StringAgg, 1, DatumKind::Text};
+  names.order_column = 0;
+  names.order_descending = true;
+  names.delimiter = ", ";
+  AggregateSpec ids{AggregateKind::ArrayAgg, 0, DatumKind::Int4};
+  AggregateSpec json{AggregateKind::JsonAgg, 1, DatumKind::Text};
+  json.order_column = 0;
+  spec.aggregates = {names,
+                     ids,
+                     json,
+                     {AggregateKind::VarSamp, 0, DatumKind::Int4},
+                     {AggregateKind::VarPop, 0, DatumKind::Int4}};
+  NodeId red = df.add<Reduce>({src}, spec);
+  df.output(red);
+  Sink sink;
+  RowPacker p;
+  for (int i = 1; i <= 4; ++i) {
+    p.clear();
+    p.push_int4(i);
+    p.push_text(std::string(1, static_cast<char>('a' + i - 1)));
+    df.input(src).add(p.row(), 1);
+  }
+  df.step();
+  sink.take(df, red);
+  CHECK(
+      sink.str() ==
+      "('d, c, b, a', {1,2,3,4}, [\"a\", \"b\", \"c\", \"d\"], 1.6666666666666667, 1.2500000000000000) x1\n");
+}

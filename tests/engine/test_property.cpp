@@ -165,7 +165,7 @@ class Generator {
       std::uint32_t c = pick(static_cast<std::uint32_t>(in->columns.size()));
       a.column = c;
       a.input = in->columns[c];
-      std::uint32_t choice = pick(9);
+      std::uint32_t choice = pick(13);
       bool numeric_ok = is_int(a.input) || a.input == DatumKind::Numeric;
       if (choice == 0) {
         a.kind = AggregateKind::CountStar;
@@ -177,12 +177,27 @@ class Generator {
         a.distinct = chance(0.2);
       } else if (choice == 4 || choice == 5) {
         a.kind = choice == 4 ? AggregateKind::Min : AggregateKind::Max;
-      } else if (choice >= 6 && is_int(a.input)) {
+      } else if (choice >= 6 && choice <= 8 && is_int(a.input)) {
         a.kind = choice == 6   ? AggregateKind::BitAnd
                  : choice == 7 ? AggregateKind::BitOr
                                : AggregateKind::BitXor;
+      } else if (choice == 9 && a.input == DatumKind::Text) {
+        a.kind = AggregateKind::StringAgg;
+        a.delimiter = ",";
+      } else if (choice == 10 && a.input != DatumKind::Numeric) {
+        a.kind = AggregateKind::ArrayAgg;
+      } else if (choice == 11 && (a.input == DatumKind::Text || is_int(a.input))) {
+        a.kind = AggregateKind::JsonAgg;
+      } else if (choice == 12 && is_int(a.input) && a.input != DatumKind::Int8) {
+        a.kind = chance(0.5) ? AggregateKind::VarPop : AggregateKind::VarSamp;
       } else {
         a.kind = AggregateKind::Count;
+      }
+      bool collect = a.kind == AggregateKind::StringAgg || a.kind == AggregateKind::ArrayAgg ||
+                     a.kind == AggregateKind::JsonAgg;
+      if (collect && !a.distinct && chance(0.5)) {
+        a.order_column = static_cast<std::int32_t>(pick(static_cast<std::uint32_t>(in->columns.size())));
+        a.order_descending = chance(0.5);
       }
       p->reduce.aggregates.push_back(a);
       switch (a.kind) {
@@ -192,7 +207,12 @@ class Generator {
           p->columns.push_back(a.input == DatumKind::Int4 || a.input == DatumKind::Int2 ? DatumKind::Int8
                                                                                         : DatumKind::Numeric);
           break;
-        case AggregateKind::Avg: p->columns.push_back(DatumKind::Numeric); break;
+        case AggregateKind::Avg:
+        case AggregateKind::VarPop:
+        case AggregateKind::VarSamp: p->columns.push_back(DatumKind::Numeric); break;
+        case AggregateKind::StringAgg: p->columns.push_back(DatumKind::Text); break;
+        case AggregateKind::ArrayAgg: p->columns.push_back(DatumKind::Array); break;
+        case AggregateKind::JsonAgg: p->columns.push_back(DatumKind::Json); break;
         default: p->columns.push_back(a.input); break;
       }
     }

@@ -1,6 +1,7 @@
 #include "pgstream/engine/operators/aggregate.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "pgstream/common/error.hpp"
@@ -8,9 +9,74 @@
 namespace pgstream::engine {
 namespace {
 
+bool collects(AggregateKind kind) {
+  return kind == AggregateKind::StringAgg || kind == AggregateKind::ArrayAgg ||
+         kind == AggregateKind::JsonAgg;
+}
+
 bool keeps_values(const AggregateSpec& spec) {
   return spec.distinct || spec.kind == AggregateKind::Min || spec.kind == AggregateKind::Max ||
-         spec.kind == AggregateKind::BitAnd || spec.kind == AggregateKind::BitOr;
+         spec.kind == AggregateKind::BitAnd || spec.kind == AggregateKind::BitOr || collects(spec.kind);
+}
+
+// Neumaier's compensated summation step.
+void compensated_add(double& sum, double& comp, double x) {
+  double t = sum + x;
+  comp += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+  sum = t;
+}
+
+void append_json_string(std::string_view text, std::string& out) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// A datum as a JSON value (to_json's rules for the common kinds).
+void append_json(DatumRef d, std::string& out) {
+  if (d.is_null()) {
+    out += "null";
+    return;
+  }
+  std::string text;
+  format_datum(d, text);
+  switch (d.kind()) {
+    case DatumKind::Bool: out += d.as_bool() ? "true" : "false"; return;
+    case DatumKind::Int2:
+    case DatumKind::Int4:
+    case DatumKind::Int8:
+    case DatumKind::Json:
+    case DatumKind::Jsonb: out += text; return;
+    case DatumKind::Float4:
+    case DatumKind::Float8:
+    case DatumKind::Numeric:
+      // NaN and infinities are not JSON numbers: to_json quotes them.
+      if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
+        append_json_string(text, out);
+      } else {
+        out += text;
+      }
+      return;
+    default: append_json_string(text, out); return;
+  }
 }
 
 void push_int_of_kind(DatumKind kind, std::int64_t v, RowPacker& out) {
@@ -23,9 +89,24 @@ void push_int_of_kind(DatumKind kind, std::int64_t v, RowPacker& out) {
 
 }  // namespace
 
+bool ValueMultiset::Less::operator()(const std::string& a, const std::string& b) const {
+  RowRef x(reinterpret_cast<const std::byte*>(a.data()), static_cast<std::uint32_t>(a.size()));
+  RowRef y(reinterpret_cast<const std::byte*>(b.data()), static_cast<std::uint32_t>(b.size()));
+  auto ix = x.begin();
+  auto iy = y.begin();
+  for (bool first = true; ix != x.end() && iy != y.end(); ++ix, ++iy, first = false) {
+    int c = compare_datums(*ix, *iy, *collation);
+    if (c != 0) return (first && descending) ? c > 0 : c < 0;
+  }
+  return false;  // equal under SQL order (1.0 and 1.00 are one value)
+}
+
 int ValueMultiset::add(DatumRef value, std::int64_t weight) {
-  auto bytes = value.encoded();
-  std::string key(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return add_entry(RowRef(value.encoded()), weight);
+}
+
+int ValueMultiset::add_entry(RowRef entry, std::int64_t weight) {
+  std::string key(reinterpret_cast<const char*>(entry.data()), entry.size());
   auto [it, inserted] = values_.try_emplace(std::move(key), 0);
   std::int64_t before = it->second;
   it->second += weight;
@@ -44,7 +125,7 @@ void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t we
   }
   if (value.is_null()) return;
   if (keeps_values(spec)) {
-    if (!values_) values_ = std::make_unique<ValueMultiset>(&collation);
+    if (!values_) values_ = std::make_unique<ValueMultiset>(&collation, false);
     int change = values_->add(value, weight);
     if (spec.distinct) {
       if (change == 0) return;
@@ -52,6 +133,30 @@ void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t we
     }
   }
   add_value(spec, value, weight);
+}
+
+void Accumulator::add_row(const AggregateSpec& spec, RowRef row, std::int64_t weight,
+                          const Collation& collation) {
+  if (spec.filter_column >= 0) {
+    DatumRef flag = row.at(static_cast<std::size_t>(spec.filter_column));
+    if (flag.is_null() || !flag.as_bool()) return;
+  }
+  if (spec.kind == AggregateKind::CountStar) {
+    count_ += weight;
+    return;
+  }
+  DatumRef value = row.at(spec.column);
+  if (!collects(spec.kind)) {
+    add(spec, value, weight, collation);
+    return;
+  }
+  if (value.is_null() && spec.kind == AggregateKind::StringAgg) return;
+  if (!values_) values_ = std::make_unique<ValueMultiset>(&collation, spec.order_descending);
+  RowPacker entry;
+  if (spec.order_column >= 0) entry.push_datum(row.at(static_cast<std::size_t>(spec.order_column)));
+  entry.push_datum(value);
+  int change = values_->add_entry(entry.row(), weight);
+  count_ += spec.distinct ? change : weight;
 }
 
 void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight) {
@@ -94,6 +199,26 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
     case AggregateKind::BoolAnd:
     case AggregateKind::BoolOr:
       if (!value.as_bool()) int_sum_ += weight;  // number of false values
+      return;
+    case AggregateKind::VarPop:
+    case AggregateKind::VarSamp:
+    case AggregateKind::StddevPop:
+    case AggregateKind::StddevSamp:
+      if (value.is_float()) {
+        double v = value.as_double();
+        compensated_add(float_sum_, float_comp_, v * static_cast<double>(weight));
+        compensated_add(float_sq_, float_sq_comp_, v * v * static_cast<double>(weight));
+      } else {
+        Numeric n = value.is_integer() ? Numeric::from_int(value.as_int()) : value.as_numeric();
+        if (!n.is_finite())
+          throw Error(ErrorKind::Unsupported,
+                      "variance of NaN or infinite numerics is not maintained incrementally");
+        if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
+        if (!numeric_sq_) numeric_sq_ = std::make_unique<Numeric>();
+        Numeric w = Numeric::from_int(weight);
+        *numeric_sum_ = numeric_sum_->add(n.mul(w));
+        *numeric_sq_ = numeric_sq_->add(n.mul(n).mul(w));
+      }
       return;
     case AggregateKind::BitXor:
       if (weight % 2 != 0) int_sum_ ^= static_cast<Int128>(static_cast<std::uint64_t>(value.as_int()));
@@ -171,6 +296,69 @@ void Accumulator::finish_avg(const AggregateSpec& spec, RowPacker& out) const {
   out.push_numeric(Numeric::from_int128(int_sum_).div_int(count_));
 }
 
+void Accumulator::finish_variance(const AggregateSpec& spec, RowPacker& out) const {
+  bool sample = spec.kind == AggregateKind::VarSamp || spec.kind == AggregateKind::StddevSamp;
+  if (sample && count_ < 2) {
+    out.push_null();
+    return;
+  }
+  bool stddev = spec.kind == AggregateKind::StddevPop || spec.kind == AggregateKind::StddevSamp;
+  if (spec.input == DatumKind::Float4 || spec.input == DatumKind::Float8) {
+    auto n = static_cast<double>(count_);
+    double sum = float_sum_ + float_comp_;
+    double numerator = n * (float_sq_ + float_sq_comp_) - sum * sum;
+    double v = numerator <= 0 ? 0.0 : numerator / (n * (sample ? n - 1 : n));
+    out.push_float8(stddev ? std::sqrt(v) : v);
+    return;
+  }
+  if (stddev) throw Error(ErrorKind::Unsupported, "stddev of integer or numeric input is not supported yet");
+  // PostgreSQL's numeric_stddev_internal: (n * sum(x^2) - sum(x)^2) / (n * (n - 1) or n * n).
+  Numeric n = Numeric::from_int(count_);
+  Numeric sum = numeric_sum_ ? *numeric_sum_ : Numeric();
+  Numeric sq = numeric_sq_ ? *numeric_sq_ : Numeric();
+  Numeric numerator = n.mul(sq).sub(sum.mul(sum));
+  if (numerator.compare(Numeric()) <= 0) {
+    out.push_numeric(Numeric());
+    return;
+  }
+  out.push_numeric(numerator.div_int(count_ * (sample ? count_ - 1 : count_)));
+}
+
+void Accumulator::finish_collect(const AggregateSpec& spec, RowPacker& out) const {
+  bool ordered = spec.order_column >= 0;
+  auto value_of = [&](RowRef entry) { return ordered ? entry.at(1) : entry.at(0); };
+  if (spec.kind == AggregateKind::ArrayAgg) {
+    RowPacker elements;
+    values_->for_each_entry([&](RowRef entry, std::int64_t count) {
+      for (std::int64_t i = 0; i < (spec.distinct ? 1 : count); ++i) elements.push_datum(value_of(entry));
+    });
+    out.push_array(type_oid_for_kind(spec.input), elements.row());
+    return;
+  }
+  std::string text;
+  if (spec.kind == AggregateKind::JsonAgg) text.push_back('[');
+  bool first = true;
+  values_->for_each_entry([&](RowRef entry, std::int64_t count) {
+    for (std::int64_t i = 0; i < (spec.distinct ? 1 : count); ++i) {
+      if (!first)
+        text +=
+            spec.kind == AggregateKind::JsonAgg ? std::string_view(", ") : std::string_view(spec.delimiter);
+      first = false;
+      if (spec.kind == AggregateKind::JsonAgg) {
+        append_json(value_of(entry), text);
+      } else {
+        format_datum(value_of(entry), text);
+      }
+    }
+  });
+  if (spec.kind == AggregateKind::JsonAgg) {
+    text.push_back(']');
+    out.push_json(text);
+  } else {
+    out.push_text(text);
+  }
+}
+
 void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
   if (spec.kind == AggregateKind::CountStar || spec.kind == AggregateKind::Count) {
     out.push_int8(count_);
@@ -199,6 +387,13 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
     case AggregateKind::BitXor:
       push_int_of_kind(spec.input, static_cast<std::int64_t>(static_cast<std::uint64_t>(int_sum_)), out);
       return;
+    case AggregateKind::StringAgg:
+    case AggregateKind::ArrayAgg:
+    case AggregateKind::JsonAgg: finish_collect(spec, out); return;
+    case AggregateKind::VarPop:
+    case AggregateKind::VarSamp:
+    case AggregateKind::StddevPop:
+    case AggregateKind::StddevSamp: finish_variance(spec, out); return;
     default: out.push_null(); return;
   }
 }
@@ -206,6 +401,7 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
 std::size_t Accumulator::bytes() const noexcept {
   std::size_t total = sizeof(Accumulator);
   if (numeric_sum_) total += sizeof(Numeric) + numeric_sum_->packed_size();
+  if (numeric_sq_) total += sizeof(Numeric) + numeric_sq_->packed_size();
   if (scales_) total += scales_->size() * 48;
   if (values_) total += values_->distinct_count() * 64;  // map node + short string
   return total;

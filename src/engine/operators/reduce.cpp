@@ -54,13 +54,7 @@ void Reduce::step(std::span<const ZSet* const> inputs, ZSet& output) {
     std::uint32_t g = touch(key_.row());
     groups_[g].rows += u.weight;
     for (std::size_t a = 0; a < n; ++a) {
-      const AggregateSpec& agg = spec_.aggregates[a];
-      if (agg.filter_column >= 0) {
-        DatumRef f = u.row.at(static_cast<std::size_t>(agg.filter_column));
-        if (f.is_null() || !f.as_bool()) continue;
-      }
-      DatumRef value = agg.kind == AggregateKind::CountStar ? DatumRef() : u.row.at(agg.column);
-      accumulators_[g * n + a].add(agg, value, u.weight, *spec_.collation);
+      accumulators_[g * n + a].add_row(spec_.aggregates[a], u.row, u.weight, *spec_.collation);
     }
   }
   for (std::size_t i = 0; i < touched_.size(); ++i) {

@@ -70,16 +70,8 @@ void compute_window(const WindowSpec& spec, const std::vector<RowRef>& rows,
         case WindowFunctionKind::FirstValue: out.push_datum(rows[0].at(fn.column)); break;
         case WindowFunctionKind::LastValue: out.push_datum(rows[end - 1].at(fn.column)); break;
         case WindowFunctionKind::Aggregate: {
-          for (; added[f] < end; ++added[f]) {
-            RowRef r = rows[added[f]];
-            const AggregateSpec& agg = fn.aggregate;
-            if (agg.filter_column >= 0) {
-              DatumRef flag = r.at(static_cast<std::size_t>(agg.filter_column));
-              if (flag.is_null() || !flag.as_bool()) continue;
-            }
-            running[f].add(agg, agg.kind == AggregateKind::CountStar ? DatumRef() : r.at(agg.column), 1,
-                           *spec.collation);
-          }
+          for (; added[f] < end; ++added[f])
+            running[f].add_row(fn.aggregate, rows[added[f]], 1, *spec.collation);
           running[f].finish(fn.aggregate, out);
           break;
         }

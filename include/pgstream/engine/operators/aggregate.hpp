@@ -11,9 +11,14 @@
 //   min, max (any ordered type)   -> the input type
 //   bool_and / every, bool_or      -> bool
 //   bit_and, bit_or, bit_xor (int) -> the input type
-// Algebraic aggregates (count, sum, avg, bool_*, bit_xor) keep O(1) state and
-// never look at the group's other rows. min, max, bit_and, bit_or and every
-// DISTINCT aggregate keep the group's values in an ordered multiset, so the
+//   string_agg -> text; array_agg -> array of the input; json_agg -> json
+//   (elements in ORDER BY order, else in value order; ties by value)
+//   var_pop/var_samp(int|numeric) -> numeric, exact, with numeric_div's
+//   scale; var_*/stddev_*(float) -> float8 (compensated sums)
+// Algebraic aggregates (count, sum, avg, variance, bool_*, bit_xor) keep O(1) state and
+// never look at the group's other rows. min, max, bit_and, bit_or, the collecting
+// aggregates and every DISTINCT aggregate keep the group's values (with their
+// ORDER BY key) in an ordered multiset, so the
 // deletion of the current extreme is O(log n) and never rescans the source.
 // Errors: sum overflowing int8 raises 22003.
 #pragma once
@@ -22,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "pgstream/engine/datum.hpp"
 #include "pgstream/engine/int128.hpp"
@@ -41,6 +47,13 @@ enum class AggregateKind : std::uint8_t {
   BitAnd,
   BitOr,
   BitXor,
+  StringAgg,   // string_agg(x, delimiter [ORDER BY ...])
+  ArrayAgg,    // array_agg(x [ORDER BY ...]), NULL elements kept
+  JsonAgg,     // json_agg / jsonb_agg(x [ORDER BY ...])
+  VarPop,      // var_pop / variance over int and numeric (exact), float
+  VarSamp,     // var_samp / variance
+  StddevPop,   // float input only
+  StddevSamp,  // float input only
 };
 
 struct AggregateSpec {
@@ -49,14 +62,27 @@ struct AggregateSpec {
   DatumKind input = DatumKind::Int8;  // the argument's kind (decides the result type)
   bool distinct = false;              // agg(DISTINCT x)
   std::int32_t filter_column = -1;    // FILTER (WHERE c): a bool column; -1 = none
+  std::int32_t order_column = -1;     // agg(x ORDER BY c): -1 = by the value itself
+  bool order_descending = false;
+  std::string delimiter;  // string_agg's (constant) delimiter
 };
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
+// Entries are one datum, or two (ORDER BY key, value) ordered by the key
+// first (descending if asked) and the value second.
 class ValueMultiset {
  public:
-  explicit ValueMultiset(const Collation* collation) : values_(Less{collation}) {}
+  ValueMultiset(const Collation* collation, bool descending) : values_(Less{collation, descending}) {}
   // Returns +1 when the value became present, -1 when it left, else 0.
   int add(DatumRef value, std::int64_t weight);
+  int add_entry(RowRef entry, std::int64_t weight);
+  template <class F>
+  void for_each_entry(F&& fn) const {
+    for (const auto& [bytes, count] : values_) {
+      fn(RowRef(reinterpret_cast<const std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())),
+         count);
+    }
+  }
   [[nodiscard]] bool empty() const noexcept { return values_.empty(); }
   [[nodiscard]] std::size_t distinct_count() const noexcept { return values_.size(); }
   template <class F>
@@ -73,9 +99,8 @@ class ValueMultiset {
   }
   struct Less {
     const Collation* collation;
-    bool operator()(const std::string& a, const std::string& b) const {
-      return compare_datums(decode(a), decode(b), *collation) < 0;
-    }
+    bool descending;
+    bool operator()(const std::string& a, const std::string& b) const;
   };
   std::map<std::string, std::int64_t, Less> values_;
 };
@@ -86,6 +111,9 @@ class Accumulator {
   // Folds in `weight` copies of the aggregate's input (NULLs are counted by
   // count(*) only). REQUIRES: the same spec on every call.
   void add(const AggregateSpec& spec, DatumRef value, std::int64_t weight, const Collation& collation);
+  // Applies FILTER, extracts the argument (and ORDER BY key) from the input
+  // row and folds it in.
+  void add_row(const AggregateSpec& spec, RowRef row, std::int64_t weight, const Collation& collation);
   // Appends the aggregate's current result to `out`.
   void finish(const AggregateSpec& spec, RowPacker& out) const;
   [[nodiscard]] std::size_t bytes() const noexcept;
@@ -94,15 +122,20 @@ class Accumulator {
   void add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight);
   void finish_sum(const AggregateSpec& spec, RowPacker& out) const;
   void finish_avg(const AggregateSpec& spec, RowPacker& out) const;
+  void finish_variance(const AggregateSpec& spec, RowPacker& out) const;
+  void finish_collect(const AggregateSpec& spec, RowPacker& out) const;
 
   std::int64_t count_ = 0;  // rows (count(*)) or non-NULL values
   Int128 int_sum_ = 0;      // integer sums, bool_* false/true counts, bit_xor
   double float_sum_ = 0;    // Neumaier compensated sum of finite floats
   double float_comp_ = 0;
+  double float_sq_ = 0;  // sum of squares (float variance)
+  double float_sq_comp_ = 0;
   std::int64_t nan_ = 0;  // specials of float/numeric sums
   std::int64_t pos_inf_ = 0;
   std::int64_t neg_inf_ = 0;
   std::unique_ptr<Numeric> numeric_sum_;
+  std::unique_ptr<Numeric> numeric_sq_;                            // sum of squares (numeric variance)
   std::unique_ptr<std::map<std::uint16_t, std::int64_t>> scales_;  // numeric sum: count per dscale
   std::unique_ptr<ValueMultiset> values_;                          // min/max/bit_and/bit_or/DISTINCT
 };
