@@ -4,13 +4,15 @@
 # present. Run as root (or: sudo scripts/install-deps.sh).
 #
 #   libraries:  libpqxx, libpq, Boost (Asio, Beast), spdlog, yaml-cpp,
-#               prometheus-cpp (core + pull), Catch2 v2, libpg_query
+#               prometheus-cpp (core + pull), Catch2 v2, libpg_query (+ the protobuf-c
+#               headers its parse-tree header includes)
 #   server:     PostgreSQL 15 (tests start their own throwaway clusters)
 #   tools:      the compilers, CMake and linters the Makefile calls, when missing
 #   locale:     en_US.UTF-8, which the test clusters use as their collation
 set -euo pipefail
 
-LIBRARIES=(libpqxx-dev libpq-dev libboost-dev libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev catch2 libpg-query-dev)
+LIBRARIES=(libpqxx-dev libpq-dev libboost-dev libspdlog-dev libyaml-cpp-dev prometheus-cpp-dev catch2 libpg-query-dev
+           libprotobuf-c-dev)  # pg_query.pb-c.h includes protobuf-c.h; libpg-query-dev does not depend on it
 SERVER=(postgresql-15 postgresql-client-15)
 TOOLS=(cmake make g++ pkg-config clang clang-format clang-tidy cppcheck libclang-rt-14-dev locales)
 LOCALE=en_US.UTF-8
