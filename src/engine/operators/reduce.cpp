@@ -69,6 +69,11 @@ void Reduce::step(std::span<const ZSet* const> inputs, ZSet& output) {
       output.add(out_.row(), 1);
     }
     if (had) output.add(old_row, -1);
+    if (!present(g)) {
+      // An empty group keeps only its key: release its accumulators' state
+      // (multisets of min/max/DISTINCT, numeric sums).
+      for (std::size_t a = 0; a < n; ++a) accumulators_[g * n + a] = Accumulator();
+    }
   }
 }
 
