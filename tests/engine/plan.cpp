@@ -403,7 +403,8 @@ Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
   }
   Multiset out;
   RowPacker p;
-  for (auto& [key, rows] : partitions) {
+  for (auto& partition : partitions) {
+    std::vector<std::string>& rows = partition.second;
     std::sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
       return compare_rows(row_of(a), row_of(b), spec.order, *spec.collation, true) < 0;
     });

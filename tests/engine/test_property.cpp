@@ -14,7 +14,10 @@ namespace {
 std::atomic<std::int64_t> g_epochs{0};
 std::atomic<std::int64_t> g_nonempty{0};  // epochs whose expected result has rows
 
-const std::vector<DatumKind> kSourceColumns = {DatumKind::Int4, DatumKind::Int4, DatumKind::Text};
+const std::vector<DatumKind>& source_columns() {
+  static const std::vector<DatumKind> columns = {DatumKind::Int4, DatumKind::Int4, DatumKind::Text};
+  return columns;
+}
 constexpr std::uint32_t kSources = 3;
 
 class Generator {
@@ -45,7 +48,7 @@ class Generator {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Source;
     p->source = pick(kSources);
-    p->columns = kSourceColumns;
+    p->columns = source_columns();
     return p;
   }
 
@@ -61,7 +64,7 @@ class Generator {
   }
   static bool any(DatumKind) { return true; }
 
-  PlanPtr filter(PlanPtr in, bool project) {
+  PlanPtr filter(const PlanPtr& in, bool project) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::MapFilter;
     p->inputs = {in};
@@ -91,7 +94,7 @@ class Generator {
 
   // A second input with the same columns as `in`.
   PlanPtr sibling(const PlanPtr& in) {
-    if (in->columns == kSourceColumns && chance(0.6)) {
+    if (in->columns == source_columns() && chance(0.6)) {
       auto s = source();
       return chance(0.5) ? filter(s, false) : s;
     }
@@ -116,7 +119,7 @@ class Generator {
     return true;
   }
 
-  PlanPtr join(PlanPtr l, PlanPtr r) {
+  PlanPtr join(const PlanPtr& l, const PlanPtr& r) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Join;
     if (!pick_keys(*l, *r, p->join.left_key, p->join.right_key, 2)) return distinct(l);
@@ -129,7 +132,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr semi_join(PlanPtr l, PlanPtr r) {
+  PlanPtr semi_join(const PlanPtr& l, const PlanPtr& r) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::SemiJoin;
     p->semi.kind = static_cast<SemiJoinKind>(pick(4));
@@ -140,7 +143,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr distinct(PlanPtr in) {
+  PlanPtr distinct(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Distinct;
     p->inputs = {in};
@@ -148,7 +151,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr reduce(PlanPtr in) {
+  PlanPtr reduce(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Reduce;
     p->inputs = {in};
@@ -219,7 +222,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr top_k(PlanPtr in) {
+  PlanPtr top_k(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::TopK;
     p->inputs = {in};
@@ -237,7 +240,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr set_operation(PlanPtr in) {
+  PlanPtr set_operation(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::SetOperation;
     p->set_kind = static_cast<SetOperationKind>(pick(4));
@@ -246,7 +249,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr concat(PlanPtr in) {
+  PlanPtr concat(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Concat;
     p->inputs = {in, sibling(in)};
@@ -254,7 +257,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr flat_map(PlanPtr in) {
+  PlanPtr flat_map(const PlanPtr& in) {
     auto ints = columns_of(*in, is_int);
     if (ints.empty()) return distinct(in);
     auto p = std::make_shared<Plan>();
@@ -269,7 +272,7 @@ class Generator {
   }
 
   // The outer rows extended with a scalar aggregate of a source.
-  PlanPtr scalar_subquery(PlanPtr in) {
+  PlanPtr scalar_subquery(const PlanPtr& in) {
     auto sub = std::make_shared<Plan>();
     sub->kind = Plan::Kind::Reduce;
     sub->inputs = {chance(0.5) ? source() : filter(source(), false)};
@@ -287,7 +290,7 @@ class Generator {
     return p;
   }
 
-  PlanPtr window(PlanPtr in) {
+  PlanPtr window(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Window;
     p->inputs = {in};
@@ -333,7 +336,7 @@ class Generator {
   }
 
   // Applies operator `which` (0..11) on top of `in`.
-  PlanPtr apply(std::uint32_t which, PlanPtr in) {
+  PlanPtr apply(std::uint32_t which, const PlanPtr& in) {
     switch (which) {
       case 0: return filter(in, true);
       case 1: return concat(in);
@@ -405,7 +408,7 @@ void run_plan(const PlanPtr& plan, Generator& gen, std::uint64_t seed, int epoch
 
 void run_operator(std::uint32_t which, int seeds, int epochs) {
   for (int s = 0; s < seeds; ++s) {
-    std::uint64_t seed = 1000 * (which + 1) + static_cast<std::uint64_t>(s);
+    std::uint64_t seed = 1000 * static_cast<std::uint64_t>(which + 1) + static_cast<std::uint64_t>(s);
     Generator gen(seed);
     PlanPtr plan = gen.apply(which, gen.chance(0.3) ? gen.filter(gen.source(), true) : gen.source());
     CAPTURE(seed);
