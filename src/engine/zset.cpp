@@ -36,24 +36,32 @@ void ZSet::add_all(const ZSet& other, std::int64_t scale) {
 
 void ZSet::consolidate() {
   if (entries_.empty()) return;
+  // Sort by (hash, bytes): integer comparisons decide almost every pair,
+  // so consolidation costs one hash per row instead of many memcmps.
   const std::byte* base = bytes_.data();
-  auto less = [base](const Entry& a, const Entry& b) {
-    return RowRef(base + a.offset, a.size).compare_bytes(RowRef(base + b.offset, b.size)) < 0;
-  };
-  std::sort(entries_.begin(), entries_.end(), less);
-  std::size_t out = 0;
-  for (std::size_t i = 0; i < entries_.size();) {
-    Entry merged = entries_[i];
+  order_.resize(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    order_[i] = {hash_bytes(base + e.offset, e.size), static_cast<std::uint32_t>(i)};
+  }
+  auto row = [&](std::uint32_t i) { return RowRef(base + entries_[i].offset, entries_[i].size); };
+  std::sort(order_.begin(), order_.end(), [&](const Keyed& a, const Keyed& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    return row(a.index).compare_bytes(row(b.index)) < 0;
+  });
+  sorted_.clear();
+  for (std::size_t i = 0; i < order_.size();) {
+    Entry merged = entries_[order_[i].index];
     std::size_t j = i + 1;
-    while (j < entries_.size() &&
-           RowRef(base + entries_[j].offset, entries_[j].size) == RowRef(base + merged.offset, merged.size)) {
-      merged.weight += entries_[j].weight;
+    while (j < order_.size() && order_[j].hash == order_[i].hash &&
+           row(order_[j].index) == row(order_[i].index)) {
+      merged.weight += entries_[order_[j].index].weight;
       ++j;
     }
-    if (merged.weight != 0) entries_[out++] = merged;
+    if (merged.weight != 0) sorted_.push_back(merged);
     i = j;
   }
-  entries_.resize(out);
+  entries_.swap(sorted_);
 }
 
 std::int64_t ZSet::total_weight() const noexcept {

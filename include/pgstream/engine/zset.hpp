@@ -3,7 +3,8 @@
 // Contract: a ZSet owns its rows in one arena (no allocation per row once the
 // arena has grown); weights are signed multiplicities (+n inserts n copies,
 // -n deletes n). After consolidate() every row appears once, rows are in a
-// deterministic order (by bytes), and no weight is zero: a consolidated
+// deterministic order (by row hash, then bytes: not SQL order), and no
+// weight is zero: a consolidated
 // ZSet is DBSP's canonical Z-set and DD's consolidated Batch. Views handed
 // out by rows() are invalidated by the next mutation. Not thread-safe.
 #pragma once
@@ -37,7 +38,7 @@ class ZSet {
   // Appends every update of `other` with its weight multiplied by `scale`.
   void add_all(const ZSet& other, std::int64_t scale = 1);
 
-  // Merges equal rows, drops zero weights, sorts by row bytes.
+  // Merges equal rows, drops zero weights, sorts by (row hash, row bytes).
   void consolidate();
 
   [[nodiscard]] Update operator[](std::size_t i) const noexcept {
@@ -66,7 +67,8 @@ class ZSet {
   [[nodiscard]] std::int64_t total_weight() const noexcept;
   // Bytes held (arena and index), for state accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return bytes_.capacity() + entries_.capacity() * sizeof(Entry);
+    return bytes_.capacity() + (entries_.capacity() + sorted_.capacity()) * sizeof(Entry) +
+           order_.capacity() * sizeof(Keyed);
   }
 
  private:
@@ -76,8 +78,15 @@ class ZSet {
     std::int64_t weight;
   };
 
+  struct Keyed {
+    std::uint64_t hash;
+    std::uint32_t index;
+  };
+
   std::vector<std::byte> bytes_;
   std::vector<Entry> entries_;
+  std::vector<Keyed> order_;  // consolidate()'s scratch, kept to reuse its memory
+  std::vector<Entry> sorted_;
 };
 
 }  // namespace pgstream::engine
