@@ -12,7 +12,14 @@ constexpr std::uint32_t kMaxChunkUnits = 1U << 16;  // bytes: offsets fit in 16 
 constexpr std::size_t kMaxChunks = 1U << 16;
 constexpr std::uint32_t kEmpty = UINT32_MAX;
 
-std::size_t slot_of(std::uint64_t hash, std::size_t capacity) { return hash & (capacity - 1); }
+// Tables have any capacity (grown by 1.5x, not 2x, to keep memory close to
+// what the rows need): a hash maps to a slot by multiply-shift, and probing
+// wraps around.
+std::size_t slot_of(std::uint64_t hash, std::size_t capacity) {
+  return static_cast<std::size_t>((static_cast<UInt128>(hash) * capacity) >> 64);
+}
+std::size_t next_slot(std::size_t i, std::size_t capacity) { return i + 1 == capacity ? 0 : i + 1; }
+std::size_t grown(std::size_t capacity) { return std::max<std::size_t>(16, capacity + capacity / 2); }
 // One byte of the hash beside each slot: most probes of other rows or keys
 // are rejected without touching the chunk memory they point at.
 std::uint8_t tag_of(std::uint64_t hash) { return static_cast<std::uint8_t>(hash >> 56); }
@@ -45,7 +52,7 @@ bool Arrangement::key_matches(std::uint32_t ref, RowRef key) const {
 
 std::uint32_t Arrangement::find_key(RowRef key, std::uint64_t hash) const {
   if (keys_.empty()) return kNil;
-  for (std::size_t i = slot_of(hash, keys_.size());; i = (i + 1) & (keys_.size() - 1)) {
+  for (std::size_t i = slot_of(hash, keys_.size());; i = next_slot(i, keys_.size())) {
     std::uint32_t ref = keys_[i];
     if (ref == kEmpty) return kNil;
     if (key_tags_[i] == tag_of(hash) && key_matches(ref, key)) return ref;
@@ -54,7 +61,7 @@ std::uint32_t Arrangement::find_key(RowRef key, std::uint64_t hash) const {
 
 std::uint32_t Arrangement::find_row(RowRef row, std::uint64_t hash) const {
   if (rows_.empty()) return kNil;
-  for (std::size_t i = slot_of(hash, rows_.size());; i = (i + 1) & (rows_.size() - 1)) {
+  for (std::size_t i = slot_of(hash, rows_.size());; i = next_slot(i, rows_.size())) {
     std::uint32_t ref = rows_[i];
     if (ref == kEmpty) return kNil;
     if (row_tags_[i] == tag_of(hash) && RowRef(row_bytes(ref), header(ref).size) == row) return ref;
@@ -94,14 +101,14 @@ std::uint32_t Arrangement::allocate(RowRef row, std::int64_t weight) {
 }
 
 void Arrangement::grow_rows() {
-  std::size_t capacity = std::max<std::size_t>(16, rows_.size() * 2);
+  std::size_t capacity = grown(rows_.size());
   std::vector<std::uint32_t> next(capacity, kEmpty);
   std::vector<std::uint8_t> tags(capacity, 0);
   for (std::uint32_t ref : rows_) {
     if (ref == kEmpty) continue;
     std::uint64_t hash = RowRef(row_bytes(ref), header(ref).size).hash();
     std::size_t i = slot_of(hash, capacity);
-    while (next[i] != kEmpty) i = (i + 1) & (capacity - 1);
+    while (next[i] != kEmpty) i = next_slot(i, capacity);
     next[i] = ref;
     tags[i] = tag_of(hash);
   }
@@ -110,7 +117,7 @@ void Arrangement::grow_rows() {
 }
 
 void Arrangement::grow_keys() {
-  std::size_t capacity = std::max<std::size_t>(16, keys_.size() * 2);
+  std::size_t capacity = grown(keys_.size());
   std::vector<std::uint32_t> next(capacity, kEmpty);
   std::vector<std::uint8_t> tags(capacity, 0);
   for (std::uint32_t ref : keys_) {
@@ -119,7 +126,7 @@ void Arrangement::grow_keys() {
     scratch_.pack_key(RowRef(row_bytes(ref), header(ref).size), key_columns_);
     std::uint64_t hash = scratch_.row().hash();
     std::size_t i = slot_of(hash, capacity);
-    while (next[i] != kEmpty) i = (i + 1) & (capacity - 1);
+    while (next[i] != kEmpty) i = next_slot(i, capacity);
     next[i] = ref;
     tags[i] = tag_of(hash);
   }
@@ -128,11 +135,11 @@ void Arrangement::grow_keys() {
 }
 
 void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t weight) {
-  if ((row_count_ + 1) * 10 > rows_.size() * 7) grow_rows();
-  if ((key_count_ + 1) * 10 > keys_.size() * 7) grow_keys();
+  if ((row_count_ + 1) * 10 > rows_.size() * 8) grow_rows();  // tags keep probes cheap at 80%
+  if ((key_count_ + 1) * 10 > keys_.size() * 8) grow_keys();
   std::uint32_t ref = allocate(row, weight);
   std::size_t i = slot_of(row_hash, rows_.size());
-  while (rows_[i] != kEmpty) i = (i + 1) & (rows_.size() - 1);
+  while (rows_[i] != kEmpty) i = next_slot(i, rows_.size());
   rows_[i] = ref;
   row_tags_[i] = tag_of(row_hash);
   ++row_count_;
@@ -141,7 +148,7 @@ void Arrangement::insert_new(RowRef row, std::uint64_t row_hash, std::int64_t we
   scratch_.clear();
   scratch_.pack_key(row, key_columns_);
   std::uint64_t key_hash = scratch_.row().hash();
-  for (std::size_t k = slot_of(key_hash, keys_.size());; k = (k + 1) & (keys_.size() - 1)) {
+  for (std::size_t k = slot_of(key_hash, keys_.size());; k = next_slot(k, keys_.size())) {
     std::uint32_t head = keys_[k];
     if (head == kEmpty) {
       keys_[k] = ref;
