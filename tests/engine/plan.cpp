@@ -1,6 +1,7 @@
 #include "plan.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "pgstream/common/error.hpp"
@@ -292,6 +293,45 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
       } else {
         out.push_int8(static_cast<std::int64_t>(sum));
       }
+      return;
+    }
+    case AggregateKind::Mode:
+    case AggregateKind::PercentileDisc:
+    case AggregateKind::PercentileCont: {
+      std::vector<std::string> sorted;
+      for (const auto& v : values) {
+        for (std::int64_t i = 0; i < v.second; ++i) sorted.push_back(v.first);
+      }
+      std::stable_sort(sorted.begin(), sorted.end(), [&](const std::string& a, const std::string& b) {
+        return compare_datums(datum(a), datum(b), collation) < 0;
+      });
+      if (agg.kind == AggregateKind::Mode) {
+        std::size_t best = 0;
+        std::size_t best_run = 0;
+        for (std::size_t i = 0; i < sorted.size();) {
+          std::size_t j = i;
+          while (j < sorted.size() && compare_datums(datum(sorted[i]), datum(sorted[j]), collation) == 0) ++j;
+          if (j - i > best_run) {
+            best = i;
+            best_run = j - i;
+          }
+          i = j;
+        }
+        out.push_datum(datum(sorted[best]));
+        return;
+      }
+      auto count = static_cast<double>(sorted.size());
+      if (agg.kind == AggregateKind::PercentileDisc) {
+        auto row = static_cast<std::size_t>(std::max(1.0, std::ceil(agg.fraction * count)));
+        out.push_datum(datum(sorted[row - 1]));
+        return;
+      }
+      double position = agg.fraction * (count - 1);
+      auto lo = static_cast<std::size_t>(std::floor(position));
+      auto hi = static_cast<std::size_t>(std::ceil(position));
+      auto a = static_cast<double>(datum(sorted[lo]).as_int());
+      auto b = static_cast<double>(datum(sorted[hi]).as_int());
+      out.push_float8(lo == hi ? a : a + (position - static_cast<double>(lo)) * (b - a));
       return;
     }
     case AggregateKind::VarPop:

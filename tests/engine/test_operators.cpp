@@ -401,3 +401,24 @@ TEST_CASE("string_agg, array_agg, json_agg with ORDER BY; var_samp and var_pop a
       sink.str() ==
       "('d, c, b, a', {1,2,3,4}, [\"a\", \"b\", \"c\", \"d\"], 1.6666666666666667, 1.2500000000000000) x1\n");
 }
+
+TEST_CASE("ordered-set aggregates: mode, percentile_disc, percentile_cont", "[engine][reduce]") {
+  Dataflow df;
+  NodeId src = df.add_source("t");
+  ReduceSpec spec;
+  AggregateSpec disc{AggregateKind::PercentileDisc, 0, DatumKind::Int4};
+  AggregateSpec cont{AggregateKind::PercentileCont, 0, DatumKind::Int4};
+  spec.aggregates = {{AggregateKind::Mode, 0, DatumKind::Int4}, disc, cont};
+  NodeId red = df.add<Reduce>({src}, spec);
+  df.output(red);
+  Sink sink;
+  RowPacker p;
+  for (int v : {3, 1, 2, 3, 2, 4}) df.input(src).add(ints(p, {v}).row(), 1);
+  df.step();
+  sink.take(df, red);
+  CHECK(sink.str() == "(2, 2, 2.5) x1\n");    // ties in mode: the smallest value
+  df.input(src).add(ints(p, {2}).row(), -1);  // now 3 is the mode
+  df.step();
+  sink.take(df, red);
+  CHECK(sink.str() == "(3, 3, 3) x1\n");
+}

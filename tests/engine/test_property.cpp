@@ -168,7 +168,7 @@ class Generator {
       std::uint32_t c = pick(static_cast<std::uint32_t>(in->columns.size()));
       a.column = c;
       a.input = in->columns[c];
-      std::uint32_t choice = pick(13);
+      std::uint32_t choice = pick(16);
       bool numeric_ok = is_int(a.input) || a.input == DatumKind::Numeric;
       if (choice == 0) {
         a.kind = AggregateKind::CountStar;
@@ -193,6 +193,12 @@ class Generator {
         a.kind = AggregateKind::JsonAgg;
       } else if (choice == 12 && is_int(a.input) && a.input != DatumKind::Int8) {
         a.kind = chance(0.5) ? AggregateKind::VarPop : AggregateKind::VarSamp;
+      } else if (choice == 13 && a.input != DatumKind::Numeric) {
+        a.kind = AggregateKind::Mode;
+      } else if (choice >= 14 && is_int(a.input)) {
+        a.kind = choice == 14 ? AggregateKind::PercentileDisc : AggregateKind::PercentileCont;
+        static const double fractions[] = {0.0, 0.25, 0.5, 0.9, 1.0};
+        a.fraction = fractions[pick(5)];
       } else {
         a.kind = AggregateKind::Count;
       }
@@ -216,6 +222,7 @@ class Generator {
         case AggregateKind::StringAgg: p->columns.push_back(DatumKind::Text); break;
         case AggregateKind::ArrayAgg: p->columns.push_back(DatumKind::Array); break;
         case AggregateKind::JsonAgg: p->columns.push_back(DatumKind::Json); break;
+        case AggregateKind::PercentileCont: p->columns.push_back(DatumKind::Float8); break;
         default: p->columns.push_back(a.input); break;
       }
     }

@@ -16,7 +16,9 @@ bool collects(AggregateKind kind) {
 
 bool keeps_values(const AggregateSpec& spec) {
   return spec.distinct || spec.kind == AggregateKind::Min || spec.kind == AggregateKind::Max ||
-         spec.kind == AggregateKind::BitAnd || spec.kind == AggregateKind::BitOr || collects(spec.kind);
+         spec.kind == AggregateKind::BitAnd || spec.kind == AggregateKind::BitOr || collects(spec.kind) ||
+         spec.kind == AggregateKind::Mode || spec.kind == AggregateKind::PercentileDisc ||
+         spec.kind == AggregateKind::PercentileCont;
 }
 
 // Neumaier's compensated summation step.
@@ -359,6 +361,53 @@ void Accumulator::finish_collect(const AggregateSpec& spec, RowPacker& out) cons
   }
 }
 
+// The ordered-set aggregates read the group's sorted multiset.
+void Accumulator::finish_ordered_set(const AggregateSpec& spec, RowPacker& out) const {
+  if (spec.kind == AggregateKind::Mode) {
+    DatumRef best;
+    std::int64_t best_count = 0;
+    values_->for_each([&](DatumRef v, std::int64_t count) {
+      if (count > best_count) {
+        best = v;
+        best_count = count;
+      }
+    });
+    out.push_datum(best);
+    return;
+  }
+  // PostgreSQL: percentile_disc takes the first value at or past position
+  // ceil(f * n); percentile_cont interpolates between positions
+  // floor(f * (n - 1)) and ceil(f * (n - 1)) (0-based).
+  auto n = static_cast<double>(count_);
+  auto target_disc = static_cast<std::int64_t>(std::ceil(spec.fraction * n));
+  double position = spec.fraction * (n - 1);
+  auto lo = static_cast<std::int64_t>(std::floor(position));
+  auto hi = static_cast<std::int64_t>(std::ceil(position));
+  DatumRef disc;
+  DatumRef lo_value;
+  DatumRef hi_value;
+  std::int64_t seen = 0;
+  values_->for_each([&](DatumRef v, std::int64_t count) {
+    std::int64_t first = seen;  // 0-based positions [first, first + count)
+    seen += count;
+    if (disc.is_null() && seen >= std::max<std::int64_t>(target_disc, 1)) disc = v;
+    if (lo >= first && lo < seen) lo_value = v;
+    if (hi >= first && hi < seen) hi_value = v;
+  });
+  if (spec.kind == AggregateKind::PercentileDisc) {
+    out.push_datum(disc);
+    return;
+  }
+  auto as_double = [](DatumRef d) {
+    if (d.is_integer()) return static_cast<double>(d.as_int());
+    if (d.is_float()) return d.as_double();
+    return d.as_numeric().to_double();
+  };
+  double a = as_double(lo_value);
+  double b = as_double(hi_value);
+  out.push_float8(lo == hi ? a : a + (position - static_cast<double>(lo)) * (b - a));
+}
+
 void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
   if (spec.kind == AggregateKind::CountStar || spec.kind == AggregateKind::Count) {
     out.push_int8(count_);
@@ -390,6 +439,9 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
     case AggregateKind::StringAgg:
     case AggregateKind::ArrayAgg:
     case AggregateKind::JsonAgg: finish_collect(spec, out); return;
+    case AggregateKind::Mode:
+    case AggregateKind::PercentileDisc:
+    case AggregateKind::PercentileCont: finish_ordered_set(spec, out); return;
     case AggregateKind::VarPop:
     case AggregateKind::VarSamp:
     case AggregateKind::StddevPop:

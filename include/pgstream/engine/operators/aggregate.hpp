@@ -13,6 +13,7 @@
 //   bit_and, bit_or, bit_xor (int) -> the input type
 //   string_agg -> text; array_agg -> array of the input; json_agg -> json
 //   (elements in ORDER BY order, else in value order; ties by value)
+//   mode, percentile_disc -> the input type; percentile_cont -> float8
 //   var_pop/var_samp(int|numeric) -> numeric, exact, with numeric_div's
 //   scale; var_*/stddev_*(float) -> float8 (compensated sums)
 // Algebraic aggregates (count, sum, avg, variance, bool_*, bit_xor) keep O(1) state and
@@ -47,13 +48,16 @@ enum class AggregateKind : std::uint8_t {
   BitAnd,
   BitOr,
   BitXor,
-  StringAgg,   // string_agg(x, delimiter [ORDER BY ...])
-  ArrayAgg,    // array_agg(x [ORDER BY ...]), NULL elements kept
-  JsonAgg,     // json_agg / jsonb_agg(x [ORDER BY ...])
-  VarPop,      // var_pop / variance over int and numeric (exact), float
-  VarSamp,     // var_samp / variance
-  StddevPop,   // float input only
-  StddevSamp,  // float input only
+  StringAgg,       // string_agg(x, delimiter [ORDER BY ...])
+  ArrayAgg,        // array_agg(x [ORDER BY ...]), NULL elements kept
+  JsonAgg,         // json_agg / jsonb_agg(x [ORDER BY ...])
+  VarPop,          // var_pop / variance over int and numeric (exact), float
+  VarSamp,         // var_samp / variance
+  StddevPop,       // float input only
+  StddevSamp,      // float input only
+  Mode,            // mode() WITHIN GROUP (ORDER BY x): most frequent, smallest on ties
+  PercentileDisc,  // percentile_disc(fraction) WITHIN GROUP (ORDER BY x)
+  PercentileCont,  // percentile_cont(fraction) WITHIN GROUP (ORDER BY x) -> float8
 };
 
 struct AggregateSpec {
@@ -65,6 +69,7 @@ struct AggregateSpec {
   std::int32_t order_column = -1;     // agg(x ORDER BY c): -1 = by the value itself
   bool order_descending = false;
   std::string delimiter;  // string_agg's (constant) delimiter
+  double fraction = 0.5;  // percentile_*'s (constant) fraction, in [0, 1]
 };
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
@@ -124,6 +129,7 @@ class Accumulator {
   void finish_avg(const AggregateSpec& spec, RowPacker& out) const;
   void finish_variance(const AggregateSpec& spec, RowPacker& out) const;
   void finish_collect(const AggregateSpec& spec, RowPacker& out) const;
+  void finish_ordered_set(const AggregateSpec& spec, RowPacker& out) const;
 
   std::int64_t count_ = 0;  // rows (count(*)) or non-NULL values
   Int128 int_sum_ = 0;      // integer sums, bool_* false/true counts, bit_xor
