@@ -83,15 +83,17 @@ NodePtr make_column(const Compiler& c, const Expr& expr) {
 // written, strings quoted by PQescapeLiteral ('it''s', or " E'a\\b'" when it
 // holds a backslash).
 std::string literal_value(const std::string& literal) {
-  std::size_t at = literal.find_first_not_of(' ');
-  if (at == std::string::npos) return literal;
-  const bool escaped = literal[at] == 'E';
-  if (escaped) ++at;
-  if (at >= literal.size() || literal[at] != '\'' || literal.back() != '\'') return literal;
+  std::string_view quoted = literal;
+  while (quoted.starts_with(' ')) quoted.remove_prefix(1);
+  const bool escaped = quoted.starts_with("E'");
+  if (escaped) quoted.remove_prefix(1);
+  if (quoted.size() < 2 || !quoted.starts_with('\'') || !quoted.ends_with('\'')) return literal;
+  const std::string_view body = quoted.substr(1, quoted.size() - 2);
   std::string out;
-  for (std::size_t i = at + 1; i + 1 < literal.size(); ++i) {
-    out += literal[i];
-    if ((literal[i] == '\'' || (escaped && literal[i] == '\\')) && literal[i + 1] == literal[i]) ++i;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    out += body[i];
+    const bool doubled = body[i] == '\'' || (escaped && body[i] == '\\');
+    if (doubled && i + 1 < body.size() && body[i + 1] == body[i]) ++i;
   }
   return out;
 }
@@ -158,6 +160,21 @@ bool comparable(DatumKind a, DatumKind b) {
   if (a == DatumKind::Null || b == DatumKind::Null) return true;  // NULL constant: the result is NULL
   if (!orderable(a) || !orderable(b)) return false;
   return a == b || (is_int(a) && is_int(b)) || (is_flt(a) && is_flt(b));
+}
+
+// The ordering of text for an ordering comparison: "C"/"POSIX" are bytewise,
+// the database default is the caller's Collation, any other is not native.
+const engine::Collation& ordering(const Compiler& c, const Expr& expr) {
+  constexpr Oid kDefault = 100;
+  constexpr Oid kC = 950;
+  constexpr Oid kPosix = 951;
+  for (const ExprPtr& arg : expr.args) {
+    const Oid collation = arg ? arg->type.collation : 0;
+    if (collation == 0 || collation == kDefault) continue;
+    if (collation == kC || collation == kPosix) return engine::c_collation();
+    throw NotNative{describe(expr) + " under collation " + std::to_string(collation)};
+  }
+  return *c.collation;
 }
 
 void require_comparable(const Expr& expr, const Node& a, const Node& b) {
@@ -438,7 +455,7 @@ NodePtr make_operator(const Compiler& c, const Expr& expr) {
   if (expr.args.size() == 2 && parse_cmp(expr.name, op)) {
     std::vector<NodePtr> args = c.compile_args(expr);
     require_comparable(expr, *args[0], *args[1]);
-    return std::make_unique<CompareNode>(op, std::move(args[0]), std::move(args[1]), *c.collation);
+    return std::make_unique<CompareNode>(op, std::move(args[0]), std::move(args[1]), ordering(c, expr));
   }
   static constexpr std::array<std::string_view, 5> kArith = {"+", "-", "*", "/", "%"};
   if (std::find(kArith.begin(), kArith.end(), expr.name) != kArith.end()) {
@@ -485,7 +502,7 @@ NodePtr make_node(const Compiler& c, const Expr& expr) {
       for (NodePtr& arg : args) require_kind(arg, kind);
       if (expr.kind == ExprKind::Coalesce) return std::make_unique<CoalesceNode>(kind, std::move(args));
       if (!orderable(kind)) throw NotNative{"GREATEST/LEAST on this type"};
-      return std::make_unique<MinMaxNode>(kind, expr.test == 1, std::move(args), *c.collation);
+      return std::make_unique<MinMaxNode>(kind, expr.test == 1, std::move(args), ordering(c, expr));
     }
     case ExprKind::NullIf: {
       std::vector<NodePtr> args = c.compile_args(expr);

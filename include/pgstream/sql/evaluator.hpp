@@ -11,8 +11,11 @@
 //   row's columns in order; a binding not in `input` is an Internal error.
 // - Evaluation throws pgstream::Error{Database} with PostgreSQL's SQLSTATE
 //   (22003 out of range, 22012 division by zero, 22P02 bad input, ...).
-// - Text is ordered through `collation` (kept by reference: it must outlive
-//   the compiled objects); equality is bytewise (deterministic collations).
+// - Text ordering (< <= > >=, GREATEST/LEAST): under the "C"/"POSIX"
+//   collations bytewise; under the database default collation through
+//   `collation`, which must implement the database's datcollate (kept by
+//   reference: it must outlive the compiled objects); under any other
+//   collation not native. Equality is bytewise (deterministic collations).
 // - Compiled objects keep per-node scratch buffers (no allocation per row once
 //   grown, except numeric arithmetic): one thread at a time, as the engine's
 //   evaluator contract already requires.
