@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "pgstream/engine/datum.hpp"
 #include "pgstream/replication/replication_connection.hpp"
+#include "pgstream/replication/row_conversion.hpp"
 #include "stream_probe.hpp"
 #include "support/pg_cluster.hpp"
 
@@ -153,11 +155,31 @@ TEST_CASE_METHOD(PgDatabase, "stream: an UPDATE leaving a >8 kB TOASTed value un
   const std::string big = query_value("SELECT big FROM toasty");
   REQUIRE(big.size() > 8192);
   StreamProbe probe(*this, "s", {"pub"});
+  // As engine rows: the unchanged value comes from the row's previous version.
+  const TypeMap types;
+  engine::RowPacker inserted;
+  engine::RowPacker updated;
+  probe.hook = [&](const ChangeBatch& batch) {
+    for (const Change& c : batch.changes()) {
+      if (c.kind == ChangeKind::Insert)
+        REQUIRE(pack_row(batch.new_tuple(c), types, {}, inserted) == PackResult::Packed);
+      if (c.kind != ChangeKind::Update) continue;
+      REQUIRE(pack_row(batch.new_tuple(c), types, {}, updated) == PackResult::NeedsPrevious);
+      CHECK(updated.size() == 0);
+      REQUIRE(pack_row(batch.new_tuple(c), types, inserted.row(), updated) == PackResult::Packed);
+    }
+  };
   REQUIRE(probe.sync(*this));
   const auto txns = data_transactions(probe);
   REQUIRE(txns.size() == 2);
   CHECK(txns[0].changes[1] == "I public.toasty: 1," + big + ",0");
   CHECK(txns[1].changes == std::vector<std::string>{"U public.toasty: 1,TOAST,1"});
+  REQUIRE(updated.row().arity() == 3);
+  CHECK(updated.row().at(1).kind() == engine::DatumKind::Text);
+  std::string text;
+  engine::format_datum(updated.row().at(1), text);
+  CHECK(text == big);
+  CHECK(updated.row().at(2).kind() == engine::DatumKind::Int4);
 }
 
 TEST_CASE_METHOD(PgDatabase, "stream: logical messages, transactional and not", "[pg]") {
@@ -231,12 +253,16 @@ TEST_CASE_METHOD(PgDatabase, "stream: every listed type round-trips exactly, and
   StreamProbe probe(*this, "s", {"pub"});
   probe.keep_changes = false;
   std::map<int, std::vector<std::pair<ColumnKind, std::string>>> received;
+  std::map<int, engine::RowPacker> packed;
+  const TypeMap domain_types = TypeMap::load(connection());
   std::vector<std::uint32_t> type_oids;
   probe.hook = [&](const ChangeBatch& batch) {
     for (const Change& c : batch.changes()) {
       if (c.kind != ChangeKind::Insert) continue;
       const TupleView row = batch.new_tuple(c);
-      auto& out = received[std::stoi(std::string(row[0].bytes))];
+      const int id = std::stoi(std::string(row[0].bytes));
+      REQUIRE(pack_row(row, domain_types, engine::RowRef(), packed[id]) == PackResult::Packed);
+      auto& out = received[id];
       type_oids.clear();
       for (std::size_t i = 0; i < row.size(); ++i) {
         out.emplace_back(row[i].kind, std::string(row[i].bytes));
@@ -263,6 +289,33 @@ TEST_CASE_METHOD(PgDatabase, "stream: every listed type round-trips exactly, and
       }
     }
   }
+  // As engine datums: text -> datum -> text gives the server's text back.
+  for (int row = 0; row < 4; ++row) {
+    INFO("row " << row + 1);
+    REQUIRE(packed.count(row + 1) == 1);
+    const engine::RowRef datums = packed[row + 1].row();
+    REQUIRE(datums.arity() == 24);
+    for (int col = 0; col < 24; ++col) {
+      INFO("column " << col << " (" << PQfname(expected.get(), col) << ")");
+      const engine::DatumRef datum = datums.at(static_cast<std::size_t>(col));
+      if (PQgetisnull(expected.get(), row, col) != 0) {
+        CHECK(datum.kind() == engine::DatumKind::Null);
+        continue;
+      }
+      std::string text;
+      engine::format_datum(datum, text);
+      std::string server_text = PQgetvalue(expected.get(), row, col);
+      if (datum.kind() == engine::DatumKind::Bpchar) {
+        // char(n)'s padding is no part of its value in PostgreSQL (length(), =, ORDER BY ignore
+        // it) and the engine keeps the value unpadded; the column's typmod pads it on output.
+        server_text.erase(server_text.find_last_not_of(' ') + 1);
+      }
+      CHECK(text == server_text);
+    }
+  }
+  CHECK(packed[1].row().at(22).kind() == engine::DatumKind::PassThrough);  // the enum
+  CHECK(packed[1].row().at(23).kind() == engine::DatumKind::Int4);         // the domain, as its base type
+
   PgResult oids = exec(
       "SELECT atttypid FROM pg_attribute WHERE attrelid = 'types'::regclass AND attnum > 0 ORDER BY attnum");
   for (int i = 0; i < PQntuples(oids.get()); ++i) {
