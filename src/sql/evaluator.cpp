@@ -450,10 +450,29 @@ NodePtr make_case(const Compiler& c, const Expr& expr) {
                                     *c.collation);
 }
 
+// The halves of BETWEEN reach us unresolved: compare an integer with a
+// numeric as numeric, and an integer or numeric with a float8 as float8, as
+// PostgreSQL's operator resolution does.
+void unify_numeric(NodePtr& a, NodePtr& b) {
+  const DatumKind ka = a->kind();
+  const DatumKind kb = b->kind();
+  const auto widen_to = [&](DatumKind to) {
+    if (ka != to) a = coerce(std::move(a), to);
+    if (kb != to) b = coerce(std::move(b), to);
+  };
+  if ((is_int(ka) && kb == DatumKind::Numeric) || (ka == DatumKind::Numeric && is_int(kb))) {
+    widen_to(DatumKind::Numeric);
+  } else if ((ka == DatumKind::Float8 && (is_int(kb) || kb == DatumKind::Numeric)) ||
+             (kb == DatumKind::Float8 && (is_int(ka) || ka == DatumKind::Numeric))) {
+    widen_to(DatumKind::Float8);
+  }
+}
+
 NodePtr make_operator(const Compiler& c, const Expr& expr) {
   CmpOp op{};
   if (expr.args.size() == 2 && parse_cmp(expr.name, op)) {
     std::vector<NodePtr> args = c.compile_args(expr);
+    unify_numeric(args[0], args[1]);
     require_comparable(expr, *args[0], *args[1]);
     return std::make_unique<CompareNode>(op, std::move(args[0]), std::move(args[1]), ordering(c, expr));
   }
