@@ -76,7 +76,7 @@ class EvalDatabase : public pgstream::testing::PgDatabase {
 
   // The engine's datum encoding stores float -0 as 0 (datum.hpp: canonical
   // bytes, so that = is byte equality): PostgreSQL's "-0" reads back as "0".
-  static std::string engine_form(std::string server) { return server == "-0" ? "0" : server; }
+  static std::string engine_form(const std::string& server) { return server == "-0" ? "0" : server; }
 
   // Native result for one row, in server_value()'s form.
   static std::string native_value(const pgstream::engine::ScalarExpr& expr, pgstream::engine::RowRef row) {
@@ -267,7 +267,7 @@ TEST_CASE_METHOD(EvalDatabase, "native conditionals and text functions match Pos
 
 TEST_CASE_METHOD(EvalDatabase, "seeded random integer and numeric expressions match PostgreSQL",
                  "[pg][sql]") {
-  const char* fixed = std::getenv("PGSTREAM_TEST_SEED");  // to replay a failure
+  const char* fixed = std::getenv("PGSTREAM_TEST_SEED");  // NOLINT(concurrency-mt-unsafe): replays a failure
   const auto seed = fixed != nullptr ? static_cast<unsigned>(std::stoul(fixed))
                                      : static_cast<unsigned>(std::random_device{}());
   std::printf("evaluator random seed: %u\n", seed);
@@ -278,19 +278,19 @@ TEST_CASE_METHOD(EvalDatabase, "seeded random integer and numeric expressions ma
   std::vector<std::string> exprs;
   const std::vector<std::string> fleaves = {"f8", "f4", "i4", "2.5::float8", "1e300::float8", "-3::real"};
   const std::vector<std::string> fops = {"+", "-", "*", "/"};
-  for (int k = 0; k < 8; ++k) {
-    std::string e = fleaves[rng() % fleaves.size()];
-    for (int d = 0; d < 2; ++d) {
-      e = "(" + e + " " + fops[rng() % fops.size()] + " " + fleaves[rng() % fleaves.size()] + ")";
+  // A random tree of `depth` binary operations over the leaves.
+  const auto tree = [&](const std::vector<std::string>& leaf, const std::vector<std::string>& op, int depth) {
+    std::string e = leaf[rng() % leaf.size()];
+    for (int d = 0; d < depth; ++d) {
+      std::string next = "(";
+      next.append(e).append(" ").append(op[rng() % op.size()]).append(" ").append(leaf[rng() % leaf.size()]);
+      e = next + ")";
     }
-    exprs.push_back(e);
-  }
-  for (int k = 0; k < 12; ++k) {
-    std::string e = leaves[rng() % leaves.size()];
-    for (int d = 0; d < 3; ++d)
-      e = "(" + e + " " + ops[rng() % ops.size()] + " " + leaves[rng() % leaves.size()] + ")";
-    exprs.push_back(e);
-  }
+    return e;
+  };
+  exprs.reserve(20);
+  for (int k = 0; k < 8; ++k) exprs.push_back(tree(fleaves, fops, 2));
+  for (int k = 0; k < 12; ++k) exprs.push_back(tree(leaves, ops, 3));
   check_all(exprs);
 }
 
@@ -306,7 +306,7 @@ TEST_CASE_METHOD(EvalDatabase, "what the evaluator does not implement is reporte
                  "[pg][sql]") {
   CHECK(unsupported("lower(d)").find("lower") != std::string::npos);
   CHECK(unsupported("s COLLATE \"C\" < 'x'") == "COLLATE");
-  CHECK(unsupported("n / n2").find("/") != std::string::npos);
+  CHECK(unsupported("n / n2").find('/') != std::string::npos);
   CHECK(unsupported("d ILIKE 'a%'").find("~~*") != std::string::npos);
   CHECK(!unsupported("s::int4").empty());
   CHECK(!unsupported("i4::text").empty());  // the binder sends casts through text to the server
