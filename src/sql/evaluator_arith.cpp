@@ -126,6 +126,8 @@ class ArithNode final : public Node {
       case ArithOp::Add: return a.add(b);
       case ArithOp::Sub: return a.sub(b);
       case ArithOp::Mul: return a.mul(b);
+      case ArithOp::Div: return numeric_div(a, b);
+      case ArithOp::Mod: return numeric_mod(a, b);
       default: return Numeric().sub(a);
     }
   }
@@ -325,8 +327,7 @@ NodePtr make_arith(const Expr& expr, std::vector<NodePtr> args) {
   const ArithOp op = parse_arith(expr);
   const DatumKind kind = kind_of(expr.type);
   const bool ok = (is_int(kind) && all_of_kind(args, is_int)) ||
-                  (is_flt(kind) && all_of_kind(args, is_flt)) ||
-                  (is_num(kind) && all_of_kind(args, is_num) && op != ArithOp::Div && op != ArithOp::Mod);
+                  (is_flt(kind) && all_of_kind(args, is_flt)) || (is_num(kind) && all_of_kind(args, is_num));
   if (!ok || (is_flt(kind) && op == ArithOp::Mod)) throw NotNative{describe(expr) + " on these types"};
   if (kind == DatumKind::Float4 && !all_of_kind(args, [](DatumKind k) { return k == DatumKind::Float4; })) {
     throw NotNative{describe(expr) + " on these types"};

@@ -63,6 +63,9 @@ struct Compiler {
 [[nodiscard]] NodePtr make_cast(const Expr& expr, NodePtr arg);
 // `node` converted to `to` as PostgreSQL's implicit casts do, or NotNative.
 [[nodiscard]] NodePtr coerce(NodePtr node, engine::DatumKind to);
+// evaluator_numeric.cpp: PostgreSQL's numeric_div and numeric_mod.
+[[nodiscard]] engine::Numeric numeric_div(const engine::Numeric& a, const engine::Numeric& b);
+[[nodiscard]] engine::Numeric numeric_mod(const engine::Numeric& a, const engine::Numeric& b);
 // evaluator_text.cpp
 [[nodiscard]] NodePtr make_text_function(const Expr& expr, std::vector<NodePtr> args);
 

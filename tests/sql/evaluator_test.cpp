@@ -4,6 +4,7 @@
 // server returns for the same SELECT on the same row.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -37,6 +38,13 @@ INSERT INTO t VALUES
 ALTER TABLE t ADD COLUMN d text;  -- the database's default collation
 UPDATE t SET d = s;
 )sql";
+
+// A fresh seed, or PGSTREAM_TEST_SEED's to replay a failure.
+unsigned test_seed() {
+  const char* fixed = std::getenv("PGSTREAM_TEST_SEED");  // NOLINT(concurrency-mt-unsafe): set before the run
+  return fixed != nullptr ? static_cast<unsigned>(std::stoul(fixed))
+                          : static_cast<unsigned>(std::random_device{}());
+}
 
 class EvalDatabase : public pgstream::testing::PgDatabase {
  public:
@@ -160,9 +168,39 @@ TEST_CASE_METHOD(EvalDatabase, "native integer arithmetic matches PostgreSQL, er
 }
 
 TEST_CASE_METHOD(EvalDatabase, "native float and numeric arithmetic matches PostgreSQL", "[pg][sql]") {
-  check_all({"f8 + 1", "f8 * f8", "f8 / 0", "f8 / f8", "-f8", "f4 + f4", "f4 * 10::real", "f4 / f4",
-             "f8 * 1e-300::float8", "f8 - f8", "f4 + f8", "n + 1", "n - n2", "n * n2", "-n", "n2 * 1.5",
-             "n + 0.001", "n * n"});
+  check_all({"f8 + 1",
+             "f8 * f8",
+             "f8 / 0",
+             "f8 / f8",
+             "-f8",
+             "f4 + f4",
+             "f4 * 10::real",
+             "f4 / f4",
+             "f8 * 1e-300::float8",
+             "f8 - f8",
+             "f4 + f8",
+             "n + 1",
+             "n - n2",
+             "n * n2",
+             "-n",
+             "n2 * 1.5",
+             "n + 0.001",
+             "n / n2",
+             "n2 / 3",
+             "1 / 3.0",
+             "n / 7",
+             "n % n2",
+             "n2 % 0.3",
+             "n / 0",
+             "n % 0",
+             "'Infinity'::numeric / n",
+             "'-Infinity'::numeric % n2",
+             "n / 'Infinity'::numeric",
+             "n % '-Infinity'::numeric",
+             "n2 / 0.0001",
+             "0.000001 / n2",
+             "n2 / -99999999.99",
+             "n * n"});
 }
 
 TEST_CASE_METHOD(EvalDatabase, "native casts match PostgreSQL", "[pg][sql]") {
@@ -267,14 +305,12 @@ TEST_CASE_METHOD(EvalDatabase, "native conditionals and text functions match Pos
 
 TEST_CASE_METHOD(EvalDatabase, "seeded random integer and numeric expressions match PostgreSQL",
                  "[pg][sql]") {
-  const char* fixed = std::getenv("PGSTREAM_TEST_SEED");  // NOLINT(concurrency-mt-unsafe): replays a failure
-  const auto seed = fixed != nullptr ? static_cast<unsigned>(std::stoul(fixed))
-                                     : static_cast<unsigned>(std::random_device{}());
+  const unsigned seed = test_seed();
   std::printf("evaluator random seed: %u\n", seed);
   std::mt19937 rng(seed);
   INFO("seed " << seed);
   const std::vector<std::string> leaves = {"i2", "i4", "i8", "3", "-2", "n2", "n", "1.25", "0.5"};
-  const std::vector<std::string> ops = {"+", "-", "*"};
+  const std::vector<std::string> ops = {"+", "-", "*", "/", "%"};
   std::vector<std::string> exprs;
   const std::vector<std::string> fleaves = {"f8", "f4", "i4", "2.5::float8", "1e300::float8", "-3::real"};
   const std::vector<std::string> fops = {"+", "-", "*", "/"};
@@ -294,6 +330,28 @@ TEST_CASE_METHOD(EvalDatabase, "seeded random integer and numeric expressions ma
   check_all(exprs);
 }
 
+TEST_CASE_METHOD(EvalDatabase, "seeded random numeric division and modulo match PostgreSQL", "[pg][sql]") {
+  const unsigned seed = test_seed();
+  std::printf("evaluator numeric division seed: %u\n", seed);
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  // A decimal literal with 0..12 integer digits and 0..8 fraction digits.
+  const auto literal = [&] {
+    std::string text = rng() % 2 == 0 ? "-" : "";
+    const unsigned whole = rng() % 13;
+    for (unsigned i = 0; i < std::max(whole, 1U); ++i) text.push_back(static_cast<char>('0' + rng() % 10));
+    const unsigned frac = rng() % 9;
+    if (frac > 0) text.push_back('.');
+    for (unsigned i = 0; i < frac; ++i) text.push_back(static_cast<char>('0' + rng() % 10));
+    return "(" + text + ")::numeric";
+  };
+  for (int k = 0; k < 40; ++k) {
+    const std::string a = literal();
+    const std::string b = literal();
+    check(a + (k % 2 == 0 ? " / " : " % ") + b, {2});
+  }
+}
+
 TEST_CASE_METHOD(EvalDatabase, "native predicates keep the rows PostgreSQL keeps", "[pg][sql]") {
   for (const char* cond : {"i4 > 0", "NOT (i4 > 0)", "b", "NOT b", "b IS NOT TRUE", "s LIKE '%a%' OR n > 0",
                            "i4 IN (0, 7) AND s <> ''", "i4 NOT IN (0, NULL)", "COALESCE(b, false) = false",
@@ -306,7 +364,7 @@ TEST_CASE_METHOD(EvalDatabase, "what the evaluator does not implement is reporte
                  "[pg][sql]") {
   CHECK(unsupported("lower(d)").find("lower") != std::string::npos);
   CHECK(unsupported("s COLLATE \"C\" < 'x'") == "COLLATE");
-  CHECK(unsupported("n / n2").find('/') != std::string::npos);
+  CHECK(unsupported("s ~ 'a'").find('~') != std::string::npos);
   CHECK(unsupported("d ILIKE 'a%'").find("~~*") != std::string::npos);
   CHECK(!unsupported("s::int4").empty());
   CHECK(!unsupported("i4::text").empty());  // the binder sends casts through text to the server
