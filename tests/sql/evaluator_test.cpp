@@ -346,9 +346,9 @@ TEST_CASE_METHOD(EvalDatabase, "seeded random numeric division and modulo match 
     return "(" + text + ")::numeric";
   };
   for (int k = 0; k < 40; ++k) {
-    const std::string a = literal();
-    const std::string b = literal();
-    check(a + (k % 2 == 0 ? " / " : " % ") + b, {2});
+    std::string expr = literal();
+    expr.append(k % 2 == 0 ? " / " : " % ").append(literal());
+    check(expr, {2});
   }
 }
 
