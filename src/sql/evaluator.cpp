@@ -427,8 +427,25 @@ class MinMaxNode final : public Node {
 // CASE, GREATEST/LEAST): numeric widening, bpchar to text.
 void require_kind(NodePtr& node, DatumKind kind) { node = coerce(std::move(node), kind); }
 
+// The type of the first argument that is not an untyped literal (or null).
+const TypeRef* known_type(const Expr& expr) {
+  for (const ExprPtr& arg : expr.args) {
+    if (arg && arg->type.oid != 705 && arg->type.oid != 0) return &arg->type;
+  }
+  return nullptr;
+}
+
 NodePtr make_case(const Compiler& c, const Expr& expr) {
-  std::vector<NodePtr> args = c.compile_args(expr);
+  std::vector<NodePtr> args;
+  const TypeRef* subject_type = expr.negated ? &expr.args.at(0)->type : nullptr;
+  const std::size_t first = expr.negated ? 1 : 0;  // after the subject
+  const std::size_t end = expr.args.size() - (expr.test == 1 ? 1 : 0);
+  for (std::size_t k = 0; k < expr.args.size(); ++k) {
+    const TypeRef* as = &expr.type;  // THEN and ELSE take the result type
+    if (k < first) as = nullptr;
+    if (k >= first && k < end && (k - first) % 2 == 0) as = subject_type;  // WHEN: the subject's (or bool)
+    args.push_back(c.compile_as(*expr.args[k], as));
+  }
   const DatumKind kind = kind_of(expr.type);
   NodePtr subject;
   std::size_t i = 0;
@@ -471,12 +488,12 @@ void unify_numeric(NodePtr& a, NodePtr& b) {
 NodePtr make_operator(const Compiler& c, const Expr& expr) {
   CmpOp op{};
   if (expr.args.size() == 2 && parse_cmp(expr.name, op)) {
-    std::vector<NodePtr> args = c.compile_args(expr);
+    std::vector<NodePtr> args = c.compile_args(expr, known_type(expr));
     unify_numeric(args[0], args[1]);
     require_comparable(expr, *args[0], *args[1]);
     return std::make_unique<CompareNode>(op, std::move(args[0]), std::move(args[1]), ordering(c, expr));
   }
-  static constexpr std::array<std::string_view, 5> kArith = {"+", "-", "*", "/", "%"};
+  static constexpr std::array<std::string_view, 6> kArith = {"+", "-", "*", "/", "%", "@"};
   if (std::find(kArith.begin(), kArith.end(), expr.name) != kArith.end()) {
     return make_arith(expr, c.compile_args(expr));
   }
@@ -489,7 +506,9 @@ NodePtr make_node(const Compiler& c, const Expr& expr) {
     case ExprKind::Column: return make_column(c, expr);
     case ExprKind::Const: return make_const(expr);
     case ExprKind::Operator: return make_operator(c, expr);
-    case ExprKind::Function: return make_text_function(expr, c.compile_args(expr));
+    case ExprKind::Function:
+      if (expr.name == "abs" || expr.name == "pg_catalog.abs") return make_arith(expr, c.compile_args(expr));
+      return make_text_function(expr, c.compile_args(expr));
     case ExprKind::Cast: {
       const Expr& arg = *expr.args.at(0);
       if (arg.kind == ExprKind::Const && arg.type.oid == 705 && expr.type.typmod < 0) {
@@ -504,27 +523,27 @@ NodePtr make_node(const Compiler& c, const Expr& expr) {
     case ExprKind::BoolTest:
       return std::make_unique<TestNode>(expr.test, expr.negated, c.compile(*expr.args.at(0)));
     case ExprKind::Distinct: {
-      std::vector<NodePtr> args = c.compile_args(expr);
+      std::vector<NodePtr> args = c.compile_args(expr, known_type(expr));
       require_comparable(expr, *args.at(0), *args.at(1));
       return std::make_unique<DistinctNode>(expr.negated, std::move(args[0]), std::move(args[1]),
                                             *c.collation);
     }
     case ExprKind::InList: {
-      std::vector<NodePtr> args = c.compile_args(expr);
+      std::vector<NodePtr> args = c.compile_args(expr, known_type(expr));
       for (std::size_t i = 1; i < args.size(); ++i) require_comparable(expr, *args[0], *args[i]);
       return std::make_unique<InListNode>(expr.negated, std::move(args), *c.collation);
     }
     case ExprKind::Case: return make_case(c, expr);
     case ExprKind::Coalesce:
     case ExprKind::MinMax: {
-      std::vector<NodePtr> args = c.compile_args(expr);
+      std::vector<NodePtr> args = c.compile_args(expr, &expr.type);
       for (NodePtr& arg : args) require_kind(arg, kind);
       if (expr.kind == ExprKind::Coalesce) return std::make_unique<CoalesceNode>(kind, std::move(args));
       if (!orderable(kind)) throw NotNative{"GREATEST/LEAST on this type"};
       return std::make_unique<MinMaxNode>(kind, expr.test == 1, std::move(args), ordering(c, expr));
     }
     case ExprKind::NullIf: {
-      std::vector<NodePtr> args = c.compile_args(expr);
+      std::vector<NodePtr> args = c.compile_args(expr, known_type(expr));
       require_comparable(expr, *args.at(0), *args.at(1));
       if (args[0]->kind() != kind && args[0]->kind() != DatumKind::Null)
         throw NotNative{"NULLIF of this type"};
@@ -549,12 +568,21 @@ NodePtr Compiler::compile(const Expr& expr) const {
   return node;
 }
 
-std::vector<NodePtr> Compiler::compile_args(const Expr& expr) const {
+NodePtr Compiler::compile_as(const Expr& expr, const TypeRef* unknown_as) const {
+  if (unknown_as == nullptr || expr.kind != ExprKind::Const || expr.type.oid != 705 || expr.is_null) {
+    return compile(expr);
+  }
+  Expr typed = expr;
+  typed.type = {.oid = unknown_as->oid, .typmod = -1, .collation = unknown_as->collation};
+  return make_const(typed);
+}
+
+std::vector<NodePtr> Compiler::compile_args(const Expr& expr, const TypeRef* unknown_as) const {
   std::vector<NodePtr> out;
   out.reserve(expr.args.size());
   for (const ExprPtr& arg : expr.args) {
     if (!arg) throw NotNative{describe(expr)};
-    out.push_back(compile(*arg));
+    out.push_back(compile_as(*arg, unknown_as));
   }
   return out;
 }

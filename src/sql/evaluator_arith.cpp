@@ -19,10 +19,13 @@ using engine::DatumRef;
 using engine::Numeric;
 using engine::RowRef;
 
-enum class ArithOp : std::uint8_t { Add, Sub, Mul, Div, Mod, Neg };
+enum class ArithOp : std::uint8_t { Add, Sub, Mul, Div, Mod, Neg, Abs };
 
 ArithOp parse_arith(const Expr& expr) {
   if (expr.args.size() == 1 && expr.name == "-") return ArithOp::Neg;
+  if (expr.args.size() == 1 && (expr.name == "@" || expr.name == "abs" || expr.name == "pg_catalog.abs")) {
+    return ArithOp::Abs;
+  }
   if (expr.args.size() != 2) throw NotNative{describe(expr)};
   switch (expr.name[0]) {
     case '+': return ArithOp::Add;
@@ -62,6 +65,10 @@ std::int64_t int_arith(ArithOp op, std::int64_t a, std::int64_t b, DatumKind kin
     case ArithOp::Sub: overflow = __builtin_sub_overflow(a, b, &r); break;
     case ArithOp::Mul: overflow = __builtin_mul_overflow(a, b, &r); break;
     case ArithOp::Neg: overflow = __builtin_sub_overflow(std::int64_t{0}, a, &r); break;
+    case ArithOp::Abs:
+      r = a;
+      if (a < 0) overflow = __builtin_sub_overflow(std::int64_t{0}, a, &r);
+      break;
     case ArithOp::Div:
       if (b == 0) throw_sql("22012", "division by zero");
       overflow = b == -1 && a == INT64_MIN;
@@ -86,6 +93,7 @@ F float_arith(ArithOp op, F a, F b) {
     case ArithOp::Add: r = a + b; break;
     case ArithOp::Sub: r = a - b; break;
     case ArithOp::Neg: return -a;
+    case ArithOp::Abs: return std::fabs(a);
     case ArithOp::Mul:
       r = a * b;
       if (r == 0 && a != 0 && b != 0) throw_sql("22003", "value out of range: underflow");
@@ -128,6 +136,7 @@ class ArithNode final : public Node {
       case ArithOp::Mul: return a.mul(b);
       case ArithOp::Div: return numeric_div(a, b);
       case ArithOp::Mod: return numeric_mod(a, b);
+      case ArithOp::Abs: return a.negative() ? Numeric().sub(a) : a;
       default: return Numeric().sub(a);
     }
   }

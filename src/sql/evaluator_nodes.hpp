@@ -51,7 +51,11 @@ struct Compiler {
   std::span<const ColumnBinding> input;
   const engine::Collation* collation;
   [[nodiscard]] NodePtr compile(const Expr& expr) const;
-  [[nodiscard]] std::vector<NodePtr> compile_args(const Expr& expr) const;
+  // `unknown_as`: the type an untyped literal argument takes ('2020-01-01'
+  // beside a date), as PostgreSQL resolves unknown to its peers' type.
+  [[nodiscard]] std::vector<NodePtr> compile_args(const Expr& expr,
+                                                  const TypeRef* unknown_as = nullptr) const;
+  [[nodiscard]] NodePtr compile_as(const Expr& expr, const TypeRef* unknown_as) const;
 };
 
 [[noreturn]] void throw_sql(const char* sqlstate, std::string message);
