@@ -5,7 +5,7 @@
 // Contract:
 // - compile_scalar() / compile_predicate() never evaluate a node they do not
 //   implement exactly: they return a null `expr` and name the first such node
-//   in `unsupported` (e.g. "the function substr()"); the caller then sends the
+//   in `unsupported` (e.g. "the function md5()"); the caller then sends the
 //   expression to the server-side evaluator (or rejects the query).
 // - Column references resolve through `input`, the bindings of the input
 //   row's columns in order; a binding not in `input` is an Internal error.
@@ -17,8 +17,8 @@
 //   reference: it must outlive the compiled objects); under any other
 //   collation not native. Equality is bytewise (deterministic collations).
 // - Compiled objects keep per-node scratch buffers (no allocation per row once
-//   grown, except numeric arithmetic): one thread at a time, as the engine's
-//   evaluator contract already requires.
+//   grown, except numeric arithmetic, which allocates): evaluate them from
+//   one thread at a time, as the engine's evaluator contract requires.
 #pragma once
 
 #include <memory>
