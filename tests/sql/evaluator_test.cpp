@@ -373,6 +373,25 @@ TEST_CASE_METHOD(EvalDatabase, "seeded random numeric division and modulo match 
   }
 }
 
+TEST_CASE_METHOD(EvalDatabase, "seeded random LIKE patterns match PostgreSQL", "[pg][sql]") {
+  const unsigned seed = test_seed();
+  std::printf("evaluator LIKE seed: %u\n", seed);
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
+  const std::vector<std::string> pieces = {"a", "b", "c", "é", "ß", "%", "_", "\\", "l", " "};
+  const std::vector<std::string> subjects = {"s", "v", "'abcabc'", "'aéb'", "'%_\\'"};
+  std::vector<std::string> exprs;
+  exprs.reserve(30);
+  for (int k = 0; k < 30; ++k) {
+    std::string pattern;
+    for (unsigned n = rng() % 6; n > 0; --n) pattern += pieces[rng() % pieces.size()];
+    std::string expr = subjects[rng() % subjects.size()];
+    expr.append(k % 3 == 0 ? " NOT LIKE '" : " LIKE '").append(pattern).append("'");
+    exprs.push_back(expr);
+  }
+  check_all(exprs);
+}
+
 TEST_CASE_METHOD(EvalDatabase, "native predicates keep the rows PostgreSQL keeps", "[pg][sql]") {
   for (const char* cond : {"i4 > 0", "NOT (i4 > 0)", "b", "NOT b", "b IS NOT TRUE", "s LIKE '%a%' OR n > 0",
                            "i4 IN (0, 7) AND s <> ''", "i4 NOT IN (0, NULL)", "COALESCE(b, false) = false",
