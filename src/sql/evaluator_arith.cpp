@@ -286,6 +286,10 @@ class CastNode final : public Node {
       }
     } else if (to == DatumKind::Bpchar) {
       out.push_bpchar(in.as_text());
+    } else if (to == DatumKind::Bool) {
+      out.push_bool(from == DatumKind::Bool ? in.as_bool() : in.as_int4() != 0);  // int4::bool
+    } else if (from == DatumKind::Bool) {
+      out.push_int4(in.as_bool() ? 1 : 0);  // bool::int4
     } else if (is_int(to)) {
       if (is_int(from)) push_int(to, in.as_int(), out);
       if (from == DatumKind::Float4) push_float_as_int(in.as_float4(), to, out);
@@ -359,12 +363,19 @@ NodePtr coerce(NodePtr node, DatumKind to) {
 NodePtr make_cast(const Expr& expr, NodePtr arg) {
   const DatumKind to = kind_of(expr.type);
   const DatumKind from = arg->kind();
+  constexpr Oid kName = 19;  // text::name truncates to NAMEDATALEN - 1 bytes
+  if (expr.type.oid == kName) throw NotNative{describe(expr) + " (truncation to 63 bytes)"};
+  if (from == to && expr.type.typmod < 0 && to != DatumKind::PassThrough && to != DatumKind::Array) {
+    return arg;  // same representation: varchar::text, date::date, ...
+  }
   const bool numeric_kinds = is_int(from) || is_flt(from) || is_num(from);
   bool ok = false;
   if (to == DatumKind::Text) ok = castable_to_text(from) && expr.type.typmod < 0;
   if (to == DatumKind::Bpchar)
     ok = (from == DatumKind::Text || from == DatumKind::Bpchar) && expr.type.typmod < 0;
   if (is_int(to) || is_flt(to) || is_num(to)) ok = numeric_kinds;
+  if (to == DatumKind::Bool) ok = from == DatumKind::Int4 || from == DatumKind::Bool;
+  if (to == DatumKind::Int4 && from == DatumKind::Bool) ok = true;
   if (from == DatumKind::Null) ok = true;  // NULL::type
   if (!ok) throw NotNative{describe(expr) + " from this type"};
   return std::make_unique<CastNode>(to, is_num(to) ? numeric_typmod(expr.type.typmod) : NumericTypmod{},

@@ -210,18 +210,36 @@ TEST_CASE_METHOD(EvalDatabase, "native float and numeric arithmetic matches Post
 }
 
 TEST_CASE_METHOD(EvalDatabase, "native casts match PostgreSQL", "[pg][sql]") {
-  check_all({"f8::int4",         "f8::int8",
-             "f4::int2",         "n::int4",
-             "n::int8",          "n2::int2",
-             "i8::int4",         "i4::int2",
-             "i4::float8",       "i8::float4",
-             "n::float8",        "n::float4",
-             "f8::numeric",      "f4::numeric",
-             "i8::numeric",      "n::numeric(10,2)",
-             "n2::numeric(4,1)", "f8::real",
-             "s::varchar",       "v::text",
-             "i2::numeric(3,0)", "'12.50'::numeric + n2",
-             "'it''s' || s",     "E'a\\\\b' || s",
+  check_all({"f8::int4",
+             "f8::int8",
+             "f4::int2",
+             "n::int4",
+             "n::int8",
+             "n2::int2",
+             "i8::int4",
+             "i4::int2",
+             "i4::float8",
+             "i8::float4",
+             "n::float8",
+             "n::float4",
+             "f8::numeric",
+             "f4::numeric",
+             "i8::numeric",
+             "n::numeric(10,2)",
+             "n2::numeric(4,1)",
+             "f8::real",
+             "s::varchar",
+             "v::text",
+             "i2::numeric(3,0)",
+             "i4::bool",
+             "b::int4",
+             "b::bool",
+             "dt::date",
+             "ts::timestamp < ts",
+             "(i4 > 0)::int4 + 1",
+             "'12.50'::numeric + n2",
+             "'it''s' || s",
+             "E'a\\\\b' || s",
              "true AND b"});
 }
 
@@ -408,6 +426,7 @@ TEST_CASE_METHOD(EvalDatabase, "what the evaluator does not implement is reporte
   CHECK(unsupported("d ILIKE 'a%'").find("~~*") != std::string::npos);
   CHECK(!unsupported("s::int4").empty());
   CHECK(!unsupported("i4::text").empty());
+  CHECK(unsupported("s::name").find("truncation") != std::string::npos);
   CHECK(unsupported("ts > '2020-03-05 00:00'").find("literal") !=
         std::string::npos);  // parse_datum's subset  // the binder sends casts through text to the server
 }
