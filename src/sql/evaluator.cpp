@@ -28,7 +28,6 @@ std::string describe(const Expr& expr) {
     case ExprKind::Operator: return "the operator " + expr.name;
     case ExprKind::Cast: return "the cast to " + expr.name;
     case ExprKind::Column: return "a correlated column reference";
-    case ExprKind::Collate: return "COLLATE";
     case ExprKind::Array: return "ARRAY[...]";
     case ExprKind::Row: return "ROW(...)";
     case ExprKind::Subscript: return "an array subscript";
@@ -534,6 +533,7 @@ NodePtr make_node(const Compiler& c, const Expr& expr) {
       return std::make_unique<InListNode>(expr.negated, std::move(args), *c.collation);
     }
     case ExprKind::Case: return make_case(c, expr);
+    case ExprKind::Collate: return c.compile(*expr.args.at(0));  // the collation is in expr.type
     case ExprKind::Coalesce:
     case ExprKind::MinMax: {
       std::vector<NodePtr> args = c.compile_args(expr, &expr.type);
