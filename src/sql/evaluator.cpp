@@ -41,6 +41,23 @@ std::string describe(const Expr& expr) {
   }
 }
 
+Oid input_collation(const Expr& expr) {
+  for (const ExprPtr& arg : expr.args) {  // an explicit COLLATE wins
+    if (arg && arg->kind == ExprKind::Collate) return arg->type.collation;
+  }
+  for (const ExprPtr& arg : expr.args) {  // then a non-default implicit one
+    if (arg && arg->type.collation != 0 && arg->type.collation != kDefaultCollation)
+      return arg->type.collation;
+  }
+  return kDefaultCollation;
+}
+
+bool is_c_collation(Oid collation) {
+  constexpr Oid kC = 950;
+  constexpr Oid kPosix = 951;
+  return collation == kC || collation == kPosix;
+}
+
 DatumKind kind_of(const TypeRef& type) {
   if (type.oid == 705) return DatumKind::Text;  // unknown: an untyped literal
   return engine::kind_for_type_oid(type.oid);
@@ -164,16 +181,10 @@ bool comparable(DatumKind a, DatumKind b) {
 // The ordering of text for an ordering comparison: "C"/"POSIX" are bytewise,
 // the database default is the caller's Collation, any other is not native.
 const engine::Collation& ordering(const Compiler& c, const Expr& expr) {
-  constexpr Oid kDefault = 100;
-  constexpr Oid kC = 950;
-  constexpr Oid kPosix = 951;
-  for (const ExprPtr& arg : expr.args) {
-    const Oid collation = arg ? arg->type.collation : 0;
-    if (collation == 0 || collation == kDefault) continue;
-    if (collation == kC || collation == kPosix) return engine::c_collation();
-    throw NotNative{describe(expr) + " under collation " + std::to_string(collation)};
-  }
-  return *c.collation;
+  const Oid collation = input_collation(expr);
+  if (collation == kDefaultCollation) return *c.collation;
+  if (is_c_collation(collation)) return engine::c_collation();
+  throw NotNative{describe(expr) + " under collation " + std::to_string(collation)};
 }
 
 void require_comparable(const Expr& expr, const Node& a, const Node& b) {

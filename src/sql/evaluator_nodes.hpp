@@ -62,6 +62,13 @@ struct Compiler {
 [[nodiscard]] std::string describe(const Expr& expr);
 [[nodiscard]] engine::DatumKind kind_of(const TypeRef& type);
 
+inline constexpr Oid kDefaultCollation = 100;
+// The collation a routine applies to its arguments, as PostgreSQL derives it:
+// an explicit COLLATE, else a non-default implicit one, else the default.
+[[nodiscard]] Oid input_collation(const Expr& expr);
+// "C" or "POSIX": bytewise order, ASCII-only case mapping.
+[[nodiscard]] bool is_c_collation(Oid collation);
+
 // evaluator_arith.cpp
 [[nodiscard]] NodePtr make_arith(const Expr& expr, std::vector<NodePtr> args);
 [[nodiscard]] NodePtr make_cast(const Expr& expr, NodePtr arg);

@@ -246,18 +246,7 @@ std::string base_name(const std::string& name) {
 
 bool textual(DatumKind k) { return k == DatumKind::Text || k == DatumKind::Bpchar; }
 
-// Whether the function's input collation is "C" or "POSIX" (ASCII-only case
-// mapping): the first argument collation that is not the database default.
-bool c_collation_input(const Expr& expr) {
-  constexpr Oid kDefault = 100;
-  constexpr Oid kC = 950;
-  constexpr Oid kPosix = 951;
-  for (const ExprPtr& arg : expr.args) {
-    const Oid collation = arg->type.collation;
-    if (collation != 0 && collation != kDefault) return collation == kC || collation == kPosix;
-  }
-  return false;
-}
+bool c_collation_input(const Expr& expr) { return is_c_collation(input_collation(expr)); }
 
 bool all_text(const std::vector<NodePtr>& args, std::size_t from, std::size_t to) {
   if (args.size() < to) return false;

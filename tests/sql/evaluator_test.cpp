@@ -234,6 +234,7 @@ TEST_CASE_METHOD(EvalDatabase, "native casts match PostgreSQL", "[pg][sql]") {
              "d COLLATE \"C\" < 'b'",
              "lower(d COLLATE \"POSIX\")",
              "GREATEST(d COLLATE \"C\", 'b')",
+             "s < d COLLATE \"C\"",
              "i4::bool",
              "b::int4",
              "b::bool",
@@ -427,6 +428,7 @@ TEST_CASE_METHOD(EvalDatabase, "what the evaluator does not implement is reporte
   CHECK(unsupported("d COLLATE \"ucs_basic\" < 'x'").find("under collation") != std::string::npos);
   CHECK(unsupported("s ~ 'a'").find('~') != std::string::npos);
   CHECK(unsupported("d ILIKE 'a%'").find("~~*") != std::string::npos);
+  CHECK(unsupported("s ILIKE 'a%' COLLATE \"default\"").find("~~*") != std::string::npos);  // explicit wins
   CHECK(!unsupported("s::int4").empty());
   CHECK(!unsupported("i4::text").empty());
   CHECK(unsupported("s::name").find("truncation") != std::string::npos);
