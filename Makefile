@@ -44,12 +44,13 @@ test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD)/asan --output-on-failure --no-tests=error $(CTEST_ARGS)
 
-# Everything CI runs: .ci/run is `make test`.
+# Everything CI runs: .ci/run is `make test`. The sanitizer run comes last,
+# so that the output ends with ctest's summary.
 test: deps
 	$(MAKE) lint
 	$(MAKE) test-debug
-	$(MAKE) test-asan
 	@if [ -f fuzz/CMakeLists.txt ]; then $(MAKE) fuzz-smoke; fi
+	$(MAKE) test-asan
 
 lint: debug
 	@scripts/lint.sh $(BUILD)/debug
