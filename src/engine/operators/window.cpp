@@ -1,11 +1,11 @@
 #include "pgstream/engine/operators/window.hpp"
 
+#include "pgstream/engine/operators/ordered_partitions.hpp"
+
 namespace pgstream::engine {
 namespace {
 
-RowRef as_row(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), static_cast<std::uint32_t>(s.size())};
-}
+RowRef as_row(const std::string& s) { return OrderedPartitions::row_of(s); }
 
 bool peers(const WindowSpec& spec, RowRef a, RowRef b) {
   return compare_rows(a, b, spec.order, *spec.collation, false) == 0;
@@ -81,11 +81,15 @@ void compute_window(const WindowSpec& spec, const std::vector<RowRef>& rows,
   }
 }
 
-bool Window::Less::operator()(const std::string& a, const std::string& b) const {
-  return compare_rows(as_row(a), as_row(b), spec->order, *spec->collation, true) < 0;
-}
+Window::Window(WindowSpec spec)
+    : spec_(std::move(spec)),
+      partitions_(std::make_unique<OrderedPartitions>(spec_.partition, spec_.order, *spec_.collation)) {}
 
-void Window::emit_partition(const Rows& rows, std::int64_t sign, ZSet& out) {
+Window::~Window() = default;
+
+std::size_t Window::state_bytes() const { return partitions_->bytes(); }
+
+void Window::emit_partition(const OrderedPartitions::Rows& rows, std::int64_t sign, ZSet& out) {
   std::vector<RowRef> ordered;
   for (const auto& [bytes, count] : rows) {
     for (std::int64_t k = 0; k < count; ++k) ordered.push_back(as_row(bytes));
@@ -111,33 +115,10 @@ void Window::emit_partition(const Rows& rows, std::int64_t sign, ZSet& out) {
 void Window::step(std::span<const ZSet* const> inputs, ZSet& output) {
   const ZSet& delta = *inputs[0];
   if (delta.empty()) return;
-  ++epoch_;
-  touched_.clear();
   changes_.clear();
-  for (auto u : delta) {
-    key_.clear();
-    key_.pack_key(u.row, spec_.partition);
-    auto found = partitions_.find_or_insert(key_.row());
-    if (found.inserted) {
-      rows_.emplace_back(Less{&spec_});
-      touched_epoch_.push_back(0);
-    }
-    Rows& rows = rows_[found.id];
-    if (touched_epoch_[found.id] != epoch_) {
-      touched_epoch_[found.id] = epoch_;
-      touched_.push_back(found.id);
-      emit_partition(rows, -1, changes_);
-    }
-    std::string bytes(reinterpret_cast<const char*>(u.row.data()), u.row.size());
-    auto [it, inserted] = rows.try_emplace(std::move(bytes), 0);
-    if (inserted) row_bytes_ += u.row.size() + 64;
-    it->second += u.weight;
-    if (it->second == 0) {
-      row_bytes_ -= u.row.size() + 64;
-      rows.erase(it);
-    }
-  }
-  for (std::uint32_t id : touched_) emit_partition(rows_[id], 1, changes_);
+  partitions_->update(delta, [&](const OrderedPartitions::Rows& rows, std::int64_t sign) {
+    emit_partition(rows, sign, changes_);
+  });
   changes_.consolidate();
   output.add_all(changes_);
 }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,30 +43,20 @@ struct TopKSpec {
   const Collation* collation = &c_collation();
 };
 
+class OrderedPartitions;
+
 class TopK final : public Operator {
  public:
   explicit TopK(TopKSpec spec);
+  ~TopK() override;
   void step(std::span<const ZSet* const> inputs, ZSet& output) override;
   [[nodiscard]] std::string_view name() const override { return "top_k"; }
-  [[nodiscard]] std::size_t state_bytes() const override { return partitions_.bytes() + row_bytes_; }
+  [[nodiscard]] std::size_t state_bytes() const override;
 
  private:
-  struct Less {
-    const TopKSpec* spec;
-    bool operator()(const std::string& a, const std::string& b) const;
-  };
-  using Rows = std::map<std::string, std::int64_t, Less>;
-  void emit_window(const Rows& rows, std::int64_t sign, ZSet& out) const;
-
   TopKSpec spec_;
-  RowIndex partitions_;
-  std::vector<Rows> rows_;
-  std::vector<std::uint64_t> touched_epoch_;
-  std::vector<std::uint32_t> touched_;
-  std::uint64_t epoch_ = 0;
-  std::size_t row_bytes_ = 0;
+  std::unique_ptr<OrderedPartitions> partitions_;  // borrows spec_'s keys
   ZSet changes_;
-  RowPacker key_;
 };
 
 }  // namespace pgstream::engine

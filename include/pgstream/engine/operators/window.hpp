@@ -16,11 +16,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pgstream/engine/dataflow.hpp"
 #include "pgstream/engine/operators/aggregate.hpp"
+#include "pgstream/engine/operators/ordered_partitions.hpp"
 #include "pgstream/engine/operators/top_k.hpp"
 #include "pgstream/engine/row_index.hpp"
 
@@ -57,28 +59,18 @@ struct WindowSpec {
 
 class Window final : public Operator {
  public:
-  explicit Window(WindowSpec spec) : spec_(std::move(spec)) {}
+  explicit Window(WindowSpec spec);
+  ~Window() override;
   void step(std::span<const ZSet* const> inputs, ZSet& output) override;
   [[nodiscard]] std::string_view name() const override { return "window"; }
-  [[nodiscard]] std::size_t state_bytes() const override { return partitions_.bytes() + row_bytes_; }
+  [[nodiscard]] std::size_t state_bytes() const override;
 
  private:
-  struct Less {
-    const WindowSpec* spec;
-    bool operator()(const std::string& a, const std::string& b) const;
-  };
-  using Rows = std::map<std::string, std::int64_t, Less>;
-  void emit_partition(const Rows& rows, std::int64_t sign, ZSet& out);
+  void emit_partition(const OrderedPartitions::Rows& rows, std::int64_t sign, ZSet& out);
 
   WindowSpec spec_;
-  RowIndex partitions_;
-  std::vector<Rows> rows_;
-  std::vector<std::uint64_t> touched_epoch_;
-  std::vector<std::uint32_t> touched_;
-  std::uint64_t epoch_ = 0;
-  std::size_t row_bytes_ = 0;
+  std::unique_ptr<OrderedPartitions> partitions_;  // borrows spec_'s keys
   ZSet changes_;
-  RowPacker key_;
   RowPacker out_;
 };
 
