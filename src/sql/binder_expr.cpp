@@ -6,17 +6,11 @@
 #include <set>
 
 #include "binder.hpp"
+#include "pgstream/engine/datum.hpp"
 
 namespace pgstream::sql {
 
 namespace {
-
-constexpr Oid kBoolOid = 16;
-constexpr Oid kInt4Oid = 23;
-constexpr Oid kInt8Oid = 20;
-constexpr Oid kNumericOid = 1700;
-constexpr Oid kUnknownOid = 705;
-constexpr Oid kBitOid = 1560;
 
 ExprPtr make_expr(ExprKind kind, int location) {
   auto expr = std::make_shared<Expr>();
@@ -147,42 +141,42 @@ ExprPtr Binder::bind_const(const PgQuery__AConst& value) {
   if (value.isnull) {
     expr->is_null = true;
     expr->literal = "NULL";
-    expr->type.oid = kUnknownOid;
+    expr->type.oid = engine::type_oid::kUnknown;
     return expr;
   }
   switch (value.val_case) {
     case PG_QUERY__A__CONST__VAL_IVAL:
       expr->literal = std::to_string(value.ival->ival);
-      expr->type.oid = kInt4Oid;
+      expr->type.oid = engine::type_oid::kInt4;
       break;
     case PG_QUERY__A__CONST__VAL_FVAL: {
       expr->literal = value.fval->fval;
       const bool integral = expr->literal.find_first_of(".eE") == std::string::npos;
-      expr->type.oid = kNumericOid;
+      expr->type.oid = engine::type_oid::kNumeric;
       if (integral && expr->literal.size() <= 19) {
         try {
           (void)std::stoll(expr->literal);
-          expr->type.oid = kInt8Oid;
+          expr->type.oid = engine::type_oid::kInt8;
         } catch (const std::out_of_range&) {
-          expr->type.oid = kNumericOid;
+          expr->type.oid = engine::type_oid::kNumeric;
         }
       }
       break;
     }
     case PG_QUERY__A__CONST__VAL_BOOLVAL:
       expr->literal = value.boolval->boolval ? "true" : "false";
-      expr->type.oid = kBoolOid;
+      expr->type.oid = engine::type_oid::kBool;
       break;
     case PG_QUERY__A__CONST__VAL_SVAL:
       expr->literal = catalog_.connection().quote_literal(value.sval->sval);
-      expr->type.oid = kUnknownOid;
+      expr->type.oid = engine::type_oid::kUnknown;
       break;
     case PG_QUERY__A__CONST__VAL_BSVAL: {
       const std::string bits = value.bsval->bsval;
       expr->literal =
           std::string(1, static_cast<char>(std::toupper(static_cast<unsigned char>(bits.at(0))))) +
           catalog_.connection().quote_literal(bits.substr(1));
-      expr->type.oid = kBitOid;
+      expr->type.oid = engine::type_oid::kBit;
       break;
     }
     default: throw unsupported_at("this constant", value.location);

@@ -8,13 +8,11 @@
 #include <set>
 
 #include "binder.hpp"
+#include "pgstream/engine/datum.hpp"
 
 namespace pgstream::sql {
 
 namespace {
-
-constexpr Oid kUnknownOid = 705;
-constexpr Oid kTextOid = 25;
 
 using Replacer = std::function<ExprPtr(const ExprPtr&)>;
 
@@ -146,9 +144,11 @@ PlanPtr Binder::make_project(PlanPtr input, std::vector<Target> targets) {
   project->table_index = next_table_index();
   for (std::size_t i = 0; i < targets.size(); ++i) {
     Target& target = targets[i];
-    if (!set_branch_ && target.expr->type.oid == kUnknownOid) {
+    if (!set_branch_ && target.expr->type.oid == engine::type_oid::kUnknown) {
       auto resolved = std::make_shared<Expr>(*target.expr);
-      resolved->type = {.oid = kTextOid, .typmod = -1, .collation = catalog_.type_collation(kTextOid)};
+      resolved->type = {.oid = engine::type_oid::kText,
+                        .typmod = -1,
+                        .collation = catalog_.type_collation(engine::type_oid::kText)};
       target.expr = resolved;
     }
     project->output.push_back({.binding = {project->table_index, static_cast<int>(i)},
@@ -339,7 +339,7 @@ PlanPtr Binder::bind_set_operation(const PgQuery__SelectStmt& stmt, const Scope*
       const TypeRef& type = branch->output[i].type;
       if (literal)
         sql += branch->exprs[i]->literal;
-      else if (type.oid == kUnknownOid)
+      else if (type.oid == engine::type_oid::kUnknown)
         sql += "NULL";
       else
         sql += "NULL::" + catalog_.type_sql(type);

@@ -363,8 +363,8 @@ NodePtr coerce(NodePtr node, DatumKind to) {
 NodePtr make_cast(const Expr& expr, NodePtr arg) {
   const DatumKind to = kind_of(expr.type);
   const DatumKind from = arg->kind();
-  constexpr Oid kName = 19;  // text::name truncates to NAMEDATALEN - 1 bytes
-  if (expr.type.oid == kName) throw NotNative{describe(expr) + " (truncation to 63 bytes)"};
+  if (expr.type.oid == engine::type_oid::kName)  // text::name truncates to NAMEDATALEN - 1 bytes
+    throw NotNative{describe(expr) + " (truncation to 63 bytes)"};
   if (from == to && expr.type.typmod < 0 && to != DatumKind::PassThrough && to != DatumKind::Array) {
     return arg;  // same representation: varchar::text, date::date, ...
   }

@@ -8,15 +8,11 @@
 #include <set>
 
 #include "binder.hpp"
+#include "pgstream/engine/datum.hpp"
 
 namespace pgstream::sql {
 
 namespace {
-
-constexpr Oid kBoolOid = 16;
-constexpr Oid kInt4Oid = 23;
-constexpr Oid kUnknownOid = 705;
-constexpr Oid kRecordOid = 2249;
 
 // Functions and operators our native evaluator implements (pg_catalog only).
 const std::set<std::string>& native_routines() {
@@ -154,7 +150,7 @@ std::string Binder::probe_sql(const Expr& top, ProbeShape shape) {
       return row + ")";
     }
     // An anonymous record cannot be a placeholder column: print it in full.
-    if (c->type.oid == kRecordOid && c->kind != ExprKind::Column) return body_of(*c);
+    if (c->type.oid == engine::type_oid::kRecord && c->kind != ExprKind::Column) return body_of(*c);
     placeholders.push_back(c.get());
     return "c" + std::to_string(placeholders.size());
   };
@@ -331,7 +327,7 @@ bool Binder::natively_typed(const Expr& expr) {
   };
   if (!native(expr.type.oid)) return false;
   return std::all_of(expr.args.begin(), expr.args.end(), [&](const ExprPtr& arg) {
-    return !arg || native(arg->type.oid) || arg->type.oid == kUnknownOid;
+    return !arg || native(arg->type.oid) || arg->type.oid == engine::type_oid::kUnknown;
   });
 }
 
@@ -345,10 +341,10 @@ void Binder::coerce_arguments(Expr& expr, const std::vector<Oid>& declared) {
   if (!positional) return;
   for (std::size_t i = 0; i < expr.args.size() && i < declared.size(); ++i) {
     ExprPtr& arg = expr.args[i];
-    if (!arg || arg->type.oid == declared[i] || arg->type.oid == kRecordOid)
+    if (!arg || arg->type.oid == declared[i] || arg->type.oid == engine::type_oid::kRecord)
       continue;  // ROW(...) op ROW(...)
     if (catalog_.is_pseudo_type(declared[i])) continue;
-    if (arg->kind == ExprKind::Const && arg->type.oid == kUnknownOid) {
+    if (arg->kind == ExprKind::Const && arg->type.oid == engine::type_oid::kUnknown) {
       auto typed = std::make_shared<Expr>(*arg);
       typed->type = {.oid = declared[i], .typmod = -1, .collation = catalog_.type_collation(declared[i])};
       arg = typed;
@@ -397,18 +393,18 @@ void Binder::check_cast_volatility(Expr& expr) {
 void Binder::type_expr(const ExprPtr& expr) {
   if (!expr || expr->type.oid != 0) return;
   if (expr->kind == ExprKind::Array && expr->args.empty()) {
-    expr->type = {.oid = kUnknownOid};  // ARRAY[] takes its type from a cast around it
+    expr->type = {.oid = engine::type_oid::kUnknown};  // ARRAY[] takes its type from a cast around it
     return;
   }
   switch (expr->kind) {
     case ExprKind::Bool:
     case ExprKind::NullTest:
-    case ExprKind::BoolTest: expr->type = {.oid = kBoolOid}; return;
-    case ExprKind::Grouping: expr->type = {.oid = kInt4Oid}; return;
-    case ExprKind::Row: expr->type = {.oid = kRecordOid}; return;
+    case ExprKind::BoolTest: expr->type = {.oid = engine::type_oid::kBool}; return;
+    case ExprKind::Grouping: expr->type = {.oid = engine::type_oid::kInt4}; return;
+    case ExprKind::Row: expr->type = {.oid = engine::type_oid::kRecord}; return;
     case ExprKind::Subquery:
       if (expr->subquery_kind == SubqueryKind::Exists) {
-        expr->type = {.oid = kBoolOid};
+        expr->type = {.oid = engine::type_oid::kBool};
         return;
       }
       if (expr->subquery_kind == SubqueryKind::Scalar) {
@@ -427,7 +423,7 @@ void Binder::type_expr(const ExprPtr& expr) {
     } catch (const Error& error) {
       if (error.sqlstate() != "42P16") throw;  // "column has pseudo-type record": an anonymous record
       probe = catalog_.probe(probe_sql(*expr, ProbeShape::NullTest));
-      probe.columns.at(0).type = {.oid = kRecordOid, .typmod = -1, .collation = 0};
+      probe.columns.at(0).type = {.oid = engine::type_oid::kRecord, .typmod = -1, .collation = 0};
     }
   } catch (const Error& error) {
     if (error.kind() != ErrorKind::Database) throw;

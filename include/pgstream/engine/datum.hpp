@@ -51,6 +51,10 @@ inline constexpr std::uint32_t kInterval = 1186;
 inline constexpr std::uint32_t kNumeric = 1700;
 inline constexpr std::uint32_t kUuid = 2950;
 inline constexpr std::uint32_t kJsonb = 3802;
+// Types the engine does not pack, named where the SQL module resolves types.
+inline constexpr std::uint32_t kUnknown = 705;
+inline constexpr std::uint32_t kBit = 1560;
+inline constexpr std::uint32_t kRecord = 2249;
 }  // namespace type_oid
 
 enum class DatumKind : std::uint8_t {
