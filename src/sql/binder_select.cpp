@@ -558,7 +558,10 @@ class SelectBinder {
       sets = cross(sets, expand(*stmt_.group_clause[i], block, node->group_keys));
     }
     if (stmt_.group_distinct) {
-      for (auto& set : sets) std::sort(set.begin(), set.end());
+      for (auto& set : sets) {  // a grouping set is a set: (a, a) is (a)
+        std::sort(set.begin(), set.end());
+        set.erase(std::unique(set.begin(), set.end()), set.end());
+      }
       std::sort(sets.begin(), sets.end());
       sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
     }

@@ -18,9 +18,15 @@ void GenerateSeries::expand(RowRef input, RowPacker& scratch, void (*emit)(void*
   DatumRef start = input.at(start_);
   DatumRef stop = input.at(stop_);
   if (start.is_null() || stop.is_null()) return;
+  // generate_series(int4, int4) is int4; anything wider is int8.
+  const bool narrow = start.kind() != DatumKind::Int8 && stop.kind() != DatumKind::Int8;
   for (std::int64_t v = start.as_int(), end = stop.as_int(); v <= end; ++v) {
     scratch.clear();
-    scratch.push_int8(v);
+    if (narrow) {
+      scratch.push_int4(static_cast<std::int32_t>(v));
+    } else {
+      scratch.push_int8(v);
+    }
     emit(context, scratch.row());
     if (v == INT64_MAX) break;
   }

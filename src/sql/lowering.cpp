@@ -1,0 +1,1045 @@
+#include "pgstream/sql/lowering.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "pgstream/common/error.hpp"
+#include "pgstream/engine/operators/batch_map.hpp"
+#include "pgstream/engine/operators/concat.hpp"
+#include "pgstream/engine/operators/constant.hpp"
+#include "pgstream/engine/operators/distinct.hpp"
+#include "pgstream/engine/operators/flat_map.hpp"
+#include "pgstream/engine/operators/join.hpp"
+#include "pgstream/engine/operators/map_filter.hpp"
+#include "pgstream/engine/operators/reduce.hpp"
+#include "pgstream/engine/operators/semi_join.hpp"
+#include "pgstream/engine/operators/set_operation.hpp"
+#include "pgstream/engine/operators/top_k.hpp"
+#include "pgstream/engine/operators/window.hpp"
+#include "pgstream/sql/evaluator.hpp"
+#include "pgstream/sql/parse_tree.hpp"
+#include "pgstream/sql/server_evaluator.hpp"
+
+namespace pgstream::sql {
+namespace {
+
+using engine::DatumKind;
+using engine::NodeId;
+using engine::Projection;
+
+constexpr Oid kDefaultCollation = 100;
+constexpr Oid kCCollation = 950;
+constexpr Oid kPosixCollation = 951;
+
+// PostgreSQL's FRAMEOPTION_* bits (nodes/parsenodes.h).
+constexpr int kFrameRange = 0x2;
+constexpr int kFrameRows = 0x4;
+constexpr int kFrameStartUnboundedPreceding = 0x20;
+constexpr int kFrameEndCurrentRow = 0x400;
+constexpr int kFrameNonDefault = 0x1;
+constexpr int kFrameBetween = 0x10;
+
+// A lowered plan node: the engine node and the binding of each of its columns.
+struct Lowered {
+  NodeId node = 0;
+  std::vector<ColumnBinding> layout;
+};
+
+// Appends one NULL (the keys a grouping set leaves out).
+class NullValue final : public engine::ScalarExpr {
+ public:
+  void evaluate(engine::RowRef /*input*/, engine::RowPacker& out) const override { out.push_null(); }
+};
+
+// Appends a constant int4 (GROUPING() of one grouping set).
+class Int4Value final : public engine::ScalarExpr {
+ public:
+  explicit Int4Value(std::int32_t value) : value_(value) {}
+  void evaluate(engine::RowRef /*input*/, engine::RowPacker& out) const override { out.push_int4(value_); }
+
+ private:
+  std::int32_t value_;
+};
+
+// Widens an integer column to int8, so that join keys of int2/int4/int8
+// compare as PostgreSQL's cross-type equality operators do.
+class WidenToInt8 final : public engine::ScalarExpr {
+ public:
+  explicit WidenToInt8(std::uint32_t column) : column_(column) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    engine::DatumRef d = input.at(column_);
+    if (d.is_null()) {
+      out.push_null();
+      return;
+    }
+    switch (d.kind()) {
+      case DatumKind::Int2: out.push_int8(d.as_int2()); break;
+      case DatumKind::Int4: out.push_int8(d.as_int4()); break;
+      default: out.push_datum(d); break;
+    }
+  }
+
+ private:
+  std::uint32_t column_;
+};
+
+// Restores a numeric column's typmod scale after an operator that emits
+// normalized keys (GROUP BY, DISTINCT, set operations): PostgreSQL prints
+// such values at their column's scale (1.00, not 1).
+class RescaleNumeric final : public engine::ScalarExpr {
+ public:
+  RescaleNumeric(std::uint32_t column, std::uint16_t scale) : column_(column), scale_(scale) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    engine::DatumRef d = input.at(column_);
+    if (d.is_null() || d.kind() != DatumKind::Numeric) {
+      out.push_datum(d);
+      return;
+    }
+    engine::Numeric n = d.as_numeric();
+    out.push_numeric(n.is_finite() ? n.rescaled(scale_) : n);
+  }
+
+ private:
+  std::uint32_t column_;
+  std::uint16_t scale_;
+};
+
+// WHERE over a boolean column computed elsewhere (by the server).
+class ColumnIsTrue final : public engine::Predicate {
+ public:
+  explicit ColumnIsTrue(std::uint32_t column) : column_(column) {}
+  [[nodiscard]] engine::Truth test(engine::RowRef input) const override {
+    engine::DatumRef d = input.at(column_);
+    if (d.is_null()) return engine::Truth::Unknown;
+    return d.as_bool() ? engine::Truth::True : engine::Truth::False;
+  }
+
+ private:
+  std::uint32_t column_;
+};
+
+bool is_integer(DatumKind kind) {
+  return kind == DatumKind::Int2 || kind == DatumKind::Int4 || kind == DatumKind::Int8;
+}
+
+class Lowerer {
+ public:
+  Lowerer(const LogicalPlan& plan, engine::Dataflow& dataflow, const LoweringOptions& options)
+      : plan_(plan), dataflow_(dataflow), options_(options) {}
+
+  LoweredQuery run() {
+    create_sources(plan_.root);
+    Lowered root = lower(plan_.root);
+    std::vector<ColumnBinding> want;
+    for (const OutputColumn& column : plan_.root->output) want.push_back(column.binding);
+    root = project_to(root, want, plan_.root->output);
+    dataflow_.output(root.node);
+    LoweredQuery out;
+    out.output = root.node;
+    for (const auto& [oid, source] : sources_) out.sources.push_back(source);
+    return out;
+  }
+
+ private:
+  // ---- errors --------------------------------------------------------------
+
+  [[nodiscard]] Error not_supported(std::string_view construct, int location, std::string hint = {}) const {
+    // Locations inside expanded views point into the view's text, not the user's.
+    if (!plan_.views.empty()) location = -1;
+    if (hint.empty()) {
+      hint = "pg_stream cannot maintain this incrementally yet; use refresh_mode: FULL.";
+    }
+    return unsupported(plan_.original_query, construct, location, std::move(hint));
+  }
+
+  // ---- sources -------------------------------------------------------------
+
+  void create_sources(const PlanPtr& node) {
+    std::map<Oid, std::set<int>> columns;
+    std::map<Oid, std::shared_ptr<const SourceRelation>> relations;
+    std::set<const PlanNode*> seen;
+    collect_scans(node, columns, relations, seen);
+    for (const auto& [oid, used] : columns) {
+      LoweredSource source;
+      source.relation = relations[oid];
+      source.columns.assign(used.begin(), used.end());
+      source.node = dataflow_.add_source(source.relation->schema + "." + source.relation->name);
+      sources_.emplace(oid, std::move(source));
+    }
+  }
+
+  void collect_scans(const PlanPtr& node, std::map<Oid, std::set<int>>& columns,
+                     std::map<Oid, std::shared_ptr<const SourceRelation>>& relations,
+                     std::set<const PlanNode*>& seen) {
+    if (!seen.insert(node.get()).second) return;
+    if (node->kind == PlanKind::Scan) {
+      auto& used = columns[node->relation->oid];
+      used.insert(node->scan_columns.begin(), node->scan_columns.end());
+      relations[node->relation->oid] = node->relation;
+    }
+    for (const PlanPtr& input : node->inputs) collect_scans(input, columns, relations, seen);
+    for (const ExprPtr& expr : node_exprs(*node)) {
+      walk_expr(expr, [&](const ExprPtr& e) {
+        if (e->subplan) collect_scans(e->subplan, columns, relations, seen);
+      });
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------
+
+  ColumnBinding synthetic() { return {-2, next_synthetic_++}; }
+
+  static int position(const Lowered& in, const ColumnBinding& binding) {
+    auto it = std::find(in.layout.begin(), in.layout.end(), binding);
+    return it == in.layout.end() ? -1 : static_cast<int>(it - in.layout.begin());
+  }
+
+  [[nodiscard]] const engine::Collation& collation_for(Oid collation, int location) const {
+    if (collation == 0 || collation == kCCollation || collation == kPosixCollation)
+      return engine::c_collation();
+    if (collation == kDefaultCollation) {
+      if (options_.collation == nullptr) {
+        throw not_supported("ordering text under the database's ICU collation", location);
+      }
+      return *options_.collation;
+    }
+    throw not_supported("ordering text under a non-default collation", location,
+                        "Use COLLATE \"C\" or the database's default collation, or refresh_mode: FULL.");
+  }
+
+  [[nodiscard]] const engine::Collation& expr_collation(const Expr& expr) const {
+    return collation_for(expr.type.collation, expr.location);
+  }
+
+  // One operator orders all its text through one collation: `current`
+  // takes the expression's, unless it already holds another one.
+  void use_collation(const engine::Collation*& current, const Expr& expr, int location) const {
+    const engine::Collation* c = &expr_collation(expr);
+    if (current != nullptr && current != c) {
+      throw not_supported("ordering text under two different collations in one operator", location,
+                          "Give the text expressions the same COLLATE, or use refresh_mode: FULL.");
+    }
+    current = c;
+  }
+
+  std::shared_ptr<const engine::ScalarExpr> scalar(const Expr& expr, const Lowered& in) {
+    const engine::Collation& collation =
+        options_.collation != nullptr ? *options_.collation : engine::c_collation();
+    NativeScalar compiled = compile_scalar(expr, in.layout, collation);
+    if (!compiled.expr) throw not_supported(compiled.unsupported, expr.location);
+    return compiled.expr;
+  }
+
+  // Evaluates `exprs` over `in`: column references in place, natively
+  // compiled expressions as projections, and the rest by the server in one
+  // BatchMap whose columns are appended to the input.
+  struct Computed {
+    Lowered in;
+    std::vector<Projection> values;
+  };
+  Computed compute(const Lowered& in, const std::vector<ExprPtr>& exprs) {
+    Computed out{in, {}};
+    const engine::Collation& collation =
+        options_.collation != nullptr ? *options_.collation : engine::c_collation();
+    std::vector<ExprPtr> remote;
+    std::vector<std::size_t> remote_at;
+    std::string reason;
+    int location = -1;
+    for (std::size_t i = 0; i < exprs.size(); ++i) {
+      const Expr& e = *exprs[i];
+      int at = e.kind == ExprKind::Column && !e.outer ? position(in, e.binding) : -1;
+      if (at >= 0) {
+        out.values.push_back(Projection::of_column(static_cast<std::uint32_t>(at)));
+        continue;
+      }
+      NativeScalar compiled = compile_scalar(e, in.layout, collation);
+      if (compiled.expr) {
+        out.values.push_back(Projection::of_expr(compiled.expr));
+        continue;
+      }
+      if (reason.empty()) {
+        reason = compiled.unsupported;
+        location = e.location;
+      }
+      out.values.emplace_back();
+      remote.push_back(exprs[i]);
+      remote_at.push_back(i);
+    }
+    if (remote.empty()) return out;
+    if (options_.server == nullptr) throw not_supported(reason, location);
+    std::shared_ptr<const engine::BatchFunction> batch;
+    try {
+      batch = server_batch(*options_.server, remote, in.layout);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::Unsupported) throw;
+      throw not_supported(reason, location);
+    }
+    out.in.node = dataflow_.add<engine::BatchMap>({in.node}, std::move(batch));
+    for (std::size_t k = 0; k < remote.size(); ++k) {
+      out.values[remote_at[k]] = Projection::of_column(static_cast<std::uint32_t>(out.in.layout.size()));
+      out.in.layout.push_back(synthetic());
+    }
+    return out;
+  }
+
+  // The rows of `in` for which `condition` is true.
+  Lowered filtered(const Lowered& in, const ExprPtr& condition) {
+    const engine::Collation& collation =
+        options_.collation != nullptr ? *options_.collation : engine::c_collation();
+    NativePredicate compiled = compile_predicate(*condition, in.layout, collation);
+    Lowered out = in;
+    if (compiled.predicate) {
+      out.node = dataflow_.add<engine::MapFilter>({in.node}, compiled.predicate, std::vector<Projection>{});
+      return out;
+    }
+    Computed computed = compute(in, {condition});
+    out = computed.in;
+    out.node = dataflow_.add<engine::MapFilter>({computed.in.node},
+                                                std::make_shared<ColumnIsTrue>(computed.values[0].column),
+                                                std::vector<Projection>{});
+    return out;
+  }
+
+  // The value of a constant expression (a literal, possibly cast), as text;
+  // nullopt for NULL or anything that reads a column.
+  std::optional<std::string> constant_text(const Expr& expr) {
+    std::vector<ColumnBinding> used;
+    collect_bindings(std::make_shared<Expr>(expr), used);
+    if (!used.empty()) return std::nullopt;
+    const Lowered none;
+    engine::RowPacker empty;
+    engine::RowPacker value;
+    scalar(expr, none)->evaluate(empty.row(), value);
+    engine::DatumRef d = value.row().at(0);
+    if (d.is_null()) return std::nullopt;
+    std::string out;
+    engine::format_datum(d, out);
+    return out;
+  }
+
+  // Makes every expression a column of the input: column references are
+  // found in place, anything else is computed and appended. Returns the
+  // (possibly extended) input and each expression's column.
+  std::pair<Lowered, std::vector<std::uint32_t>> columns_for(const Lowered& in,
+                                                             const std::vector<ExprPtr>& exprs) {
+    Computed computed = compute(in, exprs);
+    std::vector<std::uint32_t> columns;
+    std::vector<Projection> projections =
+        engine::identity_projection(static_cast<std::uint32_t>(computed.in.layout.size()));
+    Lowered out = computed.in;
+    for (const Projection& value : computed.values) {
+      if (!value.expr) {
+        columns.push_back(value.column);
+        continue;
+      }
+      projections.push_back(value);
+      columns.push_back(static_cast<std::uint32_t>(out.layout.size()));
+      out.layout.push_back(synthetic());
+    }
+    if (out.layout.size() != computed.in.layout.size()) {
+      out.node = dataflow_.add<engine::MapFilter>({computed.in.node}, nullptr, std::move(projections));
+    }
+    return {out, columns};
+  }
+
+  // Projects `in` to exactly the `want` bindings (in that order), restoring
+  // numeric typmod scales when `rescale` says the input emits normalized keys.
+  Lowered project_to(const Lowered& in, const std::vector<ColumnBinding>& want,
+                     const std::vector<OutputColumn>& types, bool rescale = false) {
+    std::vector<Projection> projections;
+    bool identity = want.size() == in.layout.size();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      int at = position(in, want[i]);
+      if (at < 0) throw Error(ErrorKind::Internal, "lowering: a plan column is missing from its input");
+      identity = identity && at == static_cast<int>(i);
+      const TypeRef& type = types[i].type;
+      constexpr Oid kNumeric = 1700;
+      if (rescale && type.oid == kNumeric && type.typmod >= 4) {
+        auto scale = static_cast<std::uint16_t>((type.typmod - 4) & 0xffff);
+        projections.push_back(
+            Projection::of_expr(std::make_shared<RescaleNumeric>(static_cast<std::uint32_t>(at), scale)));
+        identity = false;
+      } else {
+        projections.push_back(Projection::of_column(static_cast<std::uint32_t>(at)));
+      }
+    }
+    if (identity) return in;
+    Lowered out;
+    out.node = dataflow_.add<engine::MapFilter>({in.node}, nullptr, std::move(projections));
+    out.layout = want;
+    return out;
+  }
+
+  Lowered finish(const PlanNode& node, const Lowered& in, bool rescale = false) {
+    std::vector<ColumnBinding> want;
+    for (const OutputColumn& column : node.output) want.push_back(column.binding);
+    return project_to(in, want, node.output, rescale);
+  }
+
+  std::vector<engine::SortKey> sort_keys(const std::vector<SortKey>& keys,
+                                         const std::vector<std::uint32_t>& columns,
+                                         const engine::Collation*& collation) {
+    std::vector<engine::SortKey> out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      out.push_back({columns[i], keys[i].descending, keys[i].nulls_first});
+      if (keys[i].expr->type.collation != 0) use_collation(collation, *keys[i].expr, keys[i].expr->location);
+    }
+    return out;
+  }
+
+  // ---- nodes ---------------------------------------------------------------
+
+  Lowered lower(const PlanPtr& node) {
+    if (auto it = memo_.find(node.get()); it != memo_.end()) return it->second;
+    Lowered out = lower_node(*node);
+    memo_.emplace(node.get(), out);
+    return out;
+  }
+
+  Lowered lower_node(const PlanNode& node) {
+    switch (node.kind) {
+      case PlanKind::Scan: return lower_scan(node);
+      case PlanKind::Values: return lower_values(node);
+      case PlanKind::Filter: return lower_filter(node);
+      case PlanKind::Project: return lower_project(node);
+      case PlanKind::Join: return lower_join(node);
+      case PlanKind::Aggregate: return lower_aggregate(node);
+      case PlanKind::Window: return lower_window(node);
+      case PlanKind::Distinct: return lower_distinct(node);
+      case PlanKind::SetOp: return lower_set_op(node);
+      case PlanKind::TopK: return lower_top_k(node);
+      case PlanKind::FunctionScan: return lower_function_scan(node, nullptr);
+      case PlanKind::RecursiveUnion:
+      case PlanKind::WorkTableScan: throw not_supported("WITH RECURSIVE", -1);
+    }
+    throw Error(ErrorKind::Internal, "lowering: unknown plan node");
+  }
+
+  Lowered lower_scan(const PlanNode& node) {
+    const LoweredSource& source = sources_.at(node.relation->oid);
+    std::vector<Projection> projections;
+    bool identity = node.scan_columns.size() == source.columns.size();
+    for (std::size_t i = 0; i < node.scan_columns.size(); ++i) {
+      auto at = std::find(source.columns.begin(), source.columns.end(), node.scan_columns[i]);
+      auto column = static_cast<std::uint32_t>(at - source.columns.begin());
+      identity = identity && column == i;
+      projections.push_back(Projection::of_column(column));
+    }
+    Lowered out;
+    out.node = identity ? source.node : dataflow_.add<engine::MapFilter>({source.node}, nullptr, projections);
+    for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+    return out;
+  }
+
+  Lowered lower_values(const PlanNode& node) {
+    engine::ZSet rows;
+    engine::RowPacker packer;
+    engine::RowPacker empty;
+    const Lowered none;
+    for (const auto& row : node.rows) {
+      packer.clear();
+      for (const ExprPtr& e : row) scalar(*e, none)->evaluate(empty.row(), packer);
+      rows.add(packer.row(), 1);
+    }
+    if (node.rows.empty()) rows.add(empty.row(), 1);  // a FROM-less SELECT: one empty row
+    Lowered out;
+    out.node = dataflow_.add<engine::Constant>({}, std::move(rows));
+    for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+    return out;
+  }
+
+  Lowered lower_filter(const PlanNode& node) {
+    Lowered in = lower(node.inputs[0]);
+    if (!node.predicate) return in;
+    return finish(node, filtered(in, node.predicate));
+  }
+
+  Lowered lower_project(const PlanNode& node) {
+    Lowered in = lower(node.inputs[0]);
+    Computed computed = compute(in, node.exprs);
+    bool identity = computed.values.size() == computed.in.layout.size();
+    for (std::size_t i = 0; i < computed.values.size(); ++i) {
+      identity = identity && !computed.values[i].expr && computed.values[i].column == i;
+    }
+    Lowered out;
+    out.node =
+        identity ? computed.in.node
+                 : dataflow_.add<engine::MapFilter>({computed.in.node}, nullptr, std::move(computed.values));
+    for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+    return out;
+  }
+
+  // ---- joins -----------------------------------------------------------------
+
+  struct EquiKeys {
+    std::vector<ExprPtr> left;
+    std::vector<ExprPtr> right;
+    std::vector<ExprPtr> residual;
+  };
+
+  static void conjuncts(const ExprPtr& e, std::vector<ExprPtr>& out) {
+    if (!e) return;
+    if (e->kind == ExprKind::Bool && e->bool_op == BoolOp::And) {
+      for (const ExprPtr& arg : e->args) conjuncts(arg, out);
+      return;
+    }
+    out.push_back(e);
+  }
+
+  static bool reads_only(const ExprPtr& e, const std::set<ColumnBinding>& side) {
+    std::vector<ColumnBinding> used;
+    collect_bindings(e, used);
+    return !used.empty() &&
+           std::all_of(used.begin(), used.end(), [&](const ColumnBinding& b) { return side.count(b) != 0; });
+  }
+
+  // `l = r` whose operator is an equality the engine's key bytes implement:
+  // both sides of the same kind (or integers of any width), no collation
+  // other than deterministic ones.
+  static bool is_key_equality(const Expr& e) {
+    if (e.kind != ExprKind::Operator || e.name != "=" || e.args.size() != 2) return false;
+    if (e.evaluation != Evaluation::Native) return false;
+    const DatumKind l = engine::kind_for_type_oid(e.args[0]->type.oid);
+    const DatumKind r = engine::kind_for_type_oid(e.args[1]->type.oid);
+    if (l == DatumKind::PassThrough || r == DatumKind::PassThrough) return false;
+    if (l == DatumKind::Float4 || l == DatumKind::Float8 || r == DatumKind::Float4 || r == DatumKind::Float8)
+      return l == r;
+    if (l == DatumKind::Json || r == DatumKind::Json) return false;  // json has no equality
+    return l == r || (is_integer(l) && is_integer(r));
+  }
+
+  EquiKeys split_condition(const ExprPtr& condition, const Lowered& left, const Lowered& right) {
+    std::set<ColumnBinding> lset(left.layout.begin(), left.layout.end());
+    std::set<ColumnBinding> rset(right.layout.begin(), right.layout.end());
+    std::vector<ExprPtr> all;
+    conjuncts(condition, all);
+    EquiKeys keys;
+    for (const ExprPtr& c : all) {
+      if (is_key_equality(*c)) {
+        if (reads_only(c->args[0], lset) && reads_only(c->args[1], rset)) {
+          keys.left.push_back(c->args[0]);
+          keys.right.push_back(c->args[1]);
+          continue;
+        }
+        if (reads_only(c->args[1], lset) && reads_only(c->args[0], rset)) {
+          keys.left.push_back(c->args[1]);
+          keys.right.push_back(c->args[0]);
+          continue;
+        }
+      }
+      if (c->kind == ExprKind::Const && !c->is_null && c->literal == "true") continue;
+      keys.residual.push_back(c);
+    }
+    return keys;
+  }
+
+  // Key columns of both sides, integers widened to int8 where the two sides' widths differ.
+  std::pair<Lowered, std::vector<std::uint32_t>> key_columns(const Lowered& in,
+                                                             const std::vector<ExprPtr>& keys,
+                                                             const std::vector<ExprPtr>& other) {
+    auto [extended, columns] = columns_for(in, keys);
+    std::vector<Projection> projections =
+        engine::identity_projection(static_cast<std::uint32_t>(extended.layout.size()));
+    Lowered out = extended;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const DatumKind mine = engine::kind_for_type_oid(keys[i]->type.oid);
+      const DatumKind theirs = engine::kind_for_type_oid(other[i]->type.oid);
+      if (mine == theirs || !is_integer(mine)) continue;
+      projections.push_back(Projection::of_expr(std::make_shared<WidenToInt8>(columns[i])));
+      columns[i] = static_cast<std::uint32_t>(out.layout.size());
+      out.layout.push_back(synthetic());
+    }
+    if (out.layout.size() != extended.layout.size()) {
+      out.node = dataflow_.add<engine::MapFilter>({extended.node}, nullptr, std::move(projections));
+    }
+    return {out, columns};
+  }
+
+  Lowered lower_join(const PlanNode& node) {
+    if (node.lateral) {
+      const PlanNode& right = *node.inputs[1];
+      if (right.kind == PlanKind::FunctionScan && node.join_type == JoinType::Inner) {
+        Lowered left = lower(node.inputs[0]);
+        Lowered out = lower_function_scan(right, &left);
+        if (node.predicate) out = filtered(out, node.predicate);
+        return finish(node, out);
+      }
+      throw not_supported("a LATERAL subquery", -1);
+    }
+    Lowered left = lower(node.inputs[0]);
+    Lowered right = lower(node.inputs[1]);
+    EquiKeys keys = split_condition(node.predicate, left, right);
+    auto [lkeyed, lcols] = key_columns(left, keys.left, keys.right);
+    auto [rkeyed, rcols] = key_columns(right, keys.right, keys.left);
+
+    if (node.join_type == JoinType::Semi || node.join_type == JoinType::Anti) {
+      if (!keys.residual.empty()) {
+        throw not_supported("a semi- or anti-join condition other than equalities",
+                            keys.residual[0]->location);
+      }
+      engine::SemiJoinSpec spec;
+      spec.kind = node.join_type == JoinType::Semi ? engine::SemiJoinKind::Exists
+                  : node.null_aware                ? engine::SemiJoinKind::NotIn
+                                                   : engine::SemiJoinKind::NotExists;
+      spec.left_key = lcols;
+      spec.right_key = rcols;
+      Lowered out;
+      out.node = engine::add_semi_join(dataflow_, lkeyed.node, rkeyed.node, spec);
+      out.layout = lkeyed.layout;
+      return finish(node, out);
+    }
+
+    if (!keys.residual.empty() && node.join_type != JoinType::Inner) {
+      throw not_supported("an outer join condition other than equalities", keys.residual[0]->location);
+    }
+    engine::JoinSpec spec;
+    switch (node.join_type) {
+      case JoinType::Inner: spec.kind = engine::JoinKind::Inner; break;
+      case JoinType::Left: spec.kind = engine::JoinKind::Left; break;
+      case JoinType::Right: spec.kind = engine::JoinKind::Right; break;
+      case JoinType::Full: spec.kind = engine::JoinKind::Full; break;
+      default: break;
+    }
+    spec.left_key = lcols;
+    spec.right_key = rcols;
+    spec.left_arity = static_cast<std::uint32_t>(lkeyed.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(rkeyed.layout.size());
+    Lowered out;
+    out.node = engine::add_join(dataflow_, lkeyed.node, rkeyed.node, spec);
+    out.layout = lkeyed.layout;
+    out.layout.insert(out.layout.end(), rkeyed.layout.begin(), rkeyed.layout.end());
+    if (!keys.residual.empty()) {
+      ExprPtr all = keys.residual.size() == 1 ? keys.residual[0] : nullptr;
+      if (!all) {
+        all = std::make_shared<Expr>();
+        all->kind = ExprKind::Bool;
+        all->bool_op = BoolOp::And;
+        all->type = keys.residual[0]->type;
+        all->args = keys.residual;
+      }
+      out = filtered(out, all);
+    }
+    return finish(node, out);
+  }
+
+  // ---- aggregates ------------------------------------------------------------
+
+  static std::optional<engine::AggregateKind> aggregate_kind(const Expr& e) {
+    using K = engine::AggregateKind;
+    static const std::map<std::string, K> kinds = {
+        {"count", K::Count},
+        {"sum", K::Sum},
+        {"avg", K::Avg},
+        {"min", K::Min},
+        {"max", K::Max},
+        {"bool_and", K::BoolAnd},
+        {"every", K::BoolAnd},
+        {"bool_or", K::BoolOr},
+        {"bit_and", K::BitAnd},
+        {"bit_or", K::BitOr},
+        {"bit_xor", K::BitXor},
+        {"string_agg", K::StringAgg},
+        {"array_agg", K::ArrayAgg},
+        {"json_agg", K::JsonAgg},
+        {"jsonb_agg", K::JsonAgg},
+        {"var_pop", K::VarPop},
+        {"var_samp", K::VarSamp},
+        {"variance", K::VarSamp},
+        {"stddev_pop", K::StddevPop},
+        {"stddev_samp", K::StddevSamp},
+        {"stddev", K::StddevSamp},
+        {"mode", K::Mode},
+        {"percentile_disc", K::PercentileDisc},
+        {"percentile_cont", K::PercentileCont},
+    };
+    if (e.evaluation != Evaluation::Native) return std::nullopt;
+    if (e.name == "count" && (e.agg_star || e.args.empty())) return K::CountStar;
+    auto it = kinds.find(e.name);
+    if (it == kinds.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // The value expression of an aggregate (the WITHIN GROUP key for ordered-set ones).
+  static ExprPtr aggregate_value(const Expr& e) {
+    if (e.within_group) return e.order_by.empty() ? nullptr : e.order_by[0].expr;
+    return e.args.empty() ? nullptr : e.args[0];
+  }
+
+  double constant_fraction(const Expr& e) {
+    std::optional<std::string> text = e.args.empty() ? std::nullopt : constant_text(*e.args[0]);
+    if (!text || text->front() == '{') return -1;  // arrays of fractions: not yet
+    return std::strtod(text->c_str(), nullptr);
+  }
+
+  Lowered lower_aggregate(const PlanNode& node) {
+    Lowered in = lower(node.inputs[0]);
+    // Every key, argument, FILTER and ORDER BY becomes a column of the input.
+    std::vector<ExprPtr> needed = node.group_keys;
+    struct AggColumns {
+      int value = -1;
+      int filter = -1;
+      int order = -1;
+    };
+    std::vector<AggColumns> agg_columns(node.aggregates.size());
+    for (std::size_t a = 0; a < node.aggregates.size(); ++a) {
+      const Expr& e = *node.aggregates[a];
+      if (e.kind == ExprKind::Grouping) continue;
+      if (ExprPtr value = aggregate_value(e)) {
+        agg_columns[a].value = static_cast<int>(needed.size());
+        needed.push_back(value);
+      }
+      if (e.filter) {
+        agg_columns[a].filter = static_cast<int>(needed.size());
+        needed.push_back(e.filter);
+      }
+      if (!e.within_group && !e.order_by.empty()) {
+        agg_columns[a].order = static_cast<int>(needed.size());
+        needed.push_back(e.order_by[0].expr);
+      }
+    }
+    auto [extended, columns] = columns_for(in, needed);
+
+    std::vector<engine::AggregateSpec> specs;
+    const engine::Collation* collation = nullptr;
+    for (std::size_t a = 0; a < node.aggregates.size(); ++a) {
+      const Expr& e = *node.aggregates[a];
+      if (e.kind == ExprKind::Grouping) continue;
+      std::optional<engine::AggregateKind> kind = aggregate_kind(e);
+      if (!kind) throw not_supported("the aggregate " + e.name + "()", e.location);
+      engine::AggregateSpec spec;
+      spec.kind = *kind;
+      spec.distinct = e.agg_distinct;
+      if (agg_columns[a].value >= 0) {
+        const ExprPtr value = aggregate_value(e);
+        spec.column = columns[static_cast<std::size_t>(agg_columns[a].value)];
+        spec.input = engine::kind_for_type_oid(value->type.oid);
+        // min/max, DISTINCT and the collecting aggregates order values by their collation.
+        if (value->type.collation != 0) use_collation(collation, *value, e.location);
+      }
+      if (agg_columns[a].filter >= 0) {
+        spec.filter_column =
+            static_cast<std::int32_t>(columns[static_cast<std::size_t>(agg_columns[a].filter)]);
+      }
+      if (agg_columns[a].order >= 0) {
+        if (e.order_by.size() > 1) {
+          throw not_supported("an aggregate ORDER BY with more than one key", e.order_by[1].expr->location);
+        }
+        if (e.order_by[0].expr->type.collation != 0) {
+          use_collation(collation, *e.order_by[0].expr, e.order_by[0].expr->location);
+        }
+        spec.order_column =
+            static_cast<std::int32_t>(columns[static_cast<std::size_t>(agg_columns[a].order)]);
+        spec.order_descending = e.order_by[0].descending;
+      }
+      if (spec.kind == engine::AggregateKind::StringAgg) {
+        std::optional<std::string> delimiter = e.args.size() < 2 ? std::nullopt : constant_text(*e.args[1]);
+        if (!delimiter)
+          throw not_supported("string_agg() with a delimiter that is not a constant", e.location);
+        spec.delimiter = *delimiter;
+      }
+      if (spec.kind == engine::AggregateKind::PercentileCont ||
+          spec.kind == engine::AggregateKind::PercentileDisc) {
+        spec.fraction = constant_fraction(e);
+        if (spec.fraction < 0 || spec.fraction > 1) {
+          throw not_supported(e.name + "() with a fraction that is not a constant between 0 and 1",
+                              e.location);
+        }
+      }
+      specs.push_back(std::move(spec));
+    }
+
+    // One Reduce per grouping set (one for plain GROUP BY), concatenated.
+    std::vector<std::vector<int>> sets = node.grouping_sets;
+    if (sets.empty()) {
+      std::vector<int> all(node.group_keys.size());
+      for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+      sets.push_back(all);
+    }
+    // Output layout: keys (node.table_index, i), then aggregates in node order.
+    std::vector<ColumnBinding> layout;
+    std::vector<ColumnBinding> key_bindings(node.group_keys.size());
+    std::vector<ColumnBinding> agg_bindings(node.aggregates.size());
+    for (const OutputColumn& column : node.output) {
+      if (column.binding.table == node.table_index) {
+        key_bindings[static_cast<std::size_t>(column.binding.column)] = column.binding;
+      } else {
+        agg_bindings[static_cast<std::size_t>(column.binding.column)] = column.binding;
+      }
+    }
+    for (std::size_t i = 0; i < node.group_keys.size(); ++i) {
+      if (key_bindings[i].table == -1) key_bindings[i] = synthetic();
+      layout.push_back(key_bindings[i]);
+    }
+    for (std::size_t a = 0; a < node.aggregates.size(); ++a) {
+      if (agg_bindings[a].table == -1) agg_bindings[a] = synthetic();
+      layout.push_back(agg_bindings[a]);
+    }
+
+    std::vector<NodeId> parts;
+    for (const std::vector<int>& set : sets) {
+      engine::ReduceSpec spec;
+      for (int k : set) spec.group_key.push_back(columns[static_cast<std::size_t>(k)]);
+      spec.aggregates = specs;
+      spec.collation = collation != nullptr ? collation : &engine::c_collation();
+      // A set of no keys is a scalar aggregate: Reduce emits its one row even over no input.
+      NodeId reduced = dataflow_.add<engine::Reduce>({extended.node}, std::move(spec));
+      // Reduce emits the set's keys then the aggregates; rearrange to the layout.
+      std::vector<Projection> projections;
+      for (std::size_t k = 0; k < node.group_keys.size(); ++k) {
+        auto at = std::find(set.begin(), set.end(), static_cast<int>(k));
+        if (at == set.end()) {
+          projections.push_back(Projection::of_expr(std::make_shared<NullValue>()));
+        } else {
+          projections.push_back(Projection::of_column(static_cast<std::uint32_t>(at - set.begin())));
+        }
+      }
+      std::uint32_t next = static_cast<std::uint32_t>(set.size());
+      for (std::size_t a = 0; a < node.aggregates.size(); ++a) {
+        const Expr& e = *node.aggregates[a];
+        if (e.kind != ExprKind::Grouping) {
+          projections.push_back(Projection::of_column(next++));
+          continue;
+        }
+        std::int32_t bits = 0;
+        for (const ExprPtr& arg : e.args) {
+          bits <<= 1;
+          int key = -1;
+          for (std::size_t k = 0; k < node.group_keys.size(); ++k) {
+            if (same_expr(*node.group_keys[k], *arg)) key = static_cast<int>(k);
+          }
+          if (key < 0 && arg->kind == ExprKind::Column) {
+            for (std::size_t k = 0; k < key_bindings.size(); ++k) {
+              if (key_bindings[k] == arg->binding) key = static_cast<int>(k);
+            }
+          }
+          if (key < 0)
+            throw not_supported("GROUPING() of an expression that is not a group key", arg->location);
+          if (std::find(set.begin(), set.end(), key) == set.end()) bits |= 1;
+        }
+        projections.push_back(Projection::of_expr(std::make_shared<Int4Value>(bits)));
+      }
+      parts.push_back(dataflow_.add<engine::MapFilter>({reduced}, nullptr, std::move(projections)));
+    }
+    Lowered out;
+    out.node = parts.size() == 1 ? parts[0] : dataflow_.add<engine::Concat>(parts);
+    out.layout = layout;
+    return finish(node, out, /*rescale=*/true);
+  }
+
+  // ---- window functions ------------------------------------------------------
+
+  Lowered lower_window(const PlanNode& node) {
+    Lowered in = lower(node.inputs[0]);
+    const WindowSpec& window = *node.window_functions.front()->window;
+    const int frame = window.frame_options;
+    engine::WindowFrame engine_frame = engine::WindowFrame::Range;
+    const int defaults = kFrameStartUnboundedPreceding | kFrameEndCurrentRow | kFrameBetween;
+    if ((frame & kFrameNonDefault) != 0) {
+      if ((frame & ~(kFrameNonDefault | kFrameRows | kFrameRange)) != defaults &&
+          (frame & ~(kFrameNonDefault | kFrameRows | kFrameRange)) != (defaults & ~kFrameBetween)) {
+        throw not_supported(
+            "this window frame", node.window_functions.front()->location,
+            "Supported frames: the default, and ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.");
+      }
+      if ((frame & kFrameRows) != 0) engine_frame = engine::WindowFrame::Rows;
+    }
+    std::vector<ExprPtr> needed = window.partition_by;
+    for (const SortKey& key : window.order_by) needed.push_back(key.expr);
+    std::vector<int> value_at(node.window_functions.size(), -1);
+    for (std::size_t f = 0; f < node.window_functions.size(); ++f) {
+      const Expr& e = *node.window_functions[f];
+      if (!e.args.empty() && e.name != "ntile") {
+        value_at[f] = static_cast<int>(needed.size());
+        needed.push_back(e.args[0]);
+      }
+    }
+    auto [extended, columns] = columns_for(in, needed);
+    engine::WindowSpec spec;
+    spec.frame = engine_frame;
+    const std::size_t parts = window.partition_by.size();
+    for (std::size_t i = 0; i < parts; ++i) spec.partition.push_back(columns[i]);
+    std::vector<std::uint32_t> order_columns(
+        columns.begin() + static_cast<std::ptrdiff_t>(parts),
+        columns.begin() + static_cast<std::ptrdiff_t>(parts + window.order_by.size()));
+    const engine::Collation* collation = nullptr;
+    spec.order = sort_keys(window.order_by, order_columns, collation);
+    for (std::size_t f = 0; f < node.window_functions.size(); ++f) {
+      const Expr& e = *node.window_functions[f];
+      engine::WindowFunction fn;
+      const std::uint32_t value = value_at[f] >= 0 ? columns[static_cast<std::size_t>(value_at[f])] : 0;
+      auto constant_argument = [&](std::size_t i, std::int64_t fallback) -> std::int64_t {
+        if (e.args.size() <= i) return fallback;
+        const Expr& arg = *e.args[i];
+        std::optional<std::string> text = constant_text(arg);
+        if (!text) throw not_supported("a window function argument that is not a constant", arg.location);
+        return std::stoll(*text);
+      };
+      if (e.name == "row_number") {
+        fn.kind = engine::WindowFunctionKind::RowNumber;
+      } else if (e.name == "rank") {
+        fn.kind = engine::WindowFunctionKind::Rank;
+      } else if (e.name == "dense_rank") {
+        fn.kind = engine::WindowFunctionKind::DenseRank;
+      } else if (e.name == "ntile") {
+        fn.kind = engine::WindowFunctionKind::Ntile;
+        fn.argument = constant_argument(0, 1);
+        if (fn.argument <= 0) throw not_supported("ntile() with a bucket count below 1", e.location);
+      } else if (e.name == "lag" || e.name == "lead") {
+        if (e.args.size() > 2) throw not_supported(e.name + "() with a default value", e.location);
+        fn.kind = e.name == "lag" ? engine::WindowFunctionKind::Lag : engine::WindowFunctionKind::Lead;
+        fn.column = value;
+        fn.argument = constant_argument(1, 1);
+      } else if (e.name == "first_value" || e.name == "last_value") {
+        fn.kind = e.name == "first_value" ? engine::WindowFunctionKind::FirstValue
+                                          : engine::WindowFunctionKind::LastValue;
+        fn.column = value;
+      } else {
+        std::optional<engine::AggregateKind> kind = aggregate_kind(e);
+        if (!kind || e.agg_distinct || !e.order_by.empty() || e.filter) {
+          throw not_supported("the window function " + e.name + "()", e.location);
+        }
+        fn.kind = engine::WindowFunctionKind::Aggregate;
+        fn.aggregate.kind = *kind;
+        if (!e.args.empty()) {
+          fn.aggregate.column = value;
+          fn.aggregate.input = engine::kind_for_type_oid(e.args[0]->type.oid);
+          if (e.args[0]->type.collation != 0 &&
+              (*kind == engine::AggregateKind::Min || *kind == engine::AggregateKind::Max)) {
+            use_collation(collation, *e.args[0], e.location);
+          }
+        }
+      }
+      spec.functions.push_back(fn);
+    }
+    spec.collation = collation != nullptr ? collation : &engine::c_collation();
+    Lowered out;
+    out.node = dataflow_.add<engine::Window>({extended.node}, std::move(spec));
+    out.layout = extended.layout;
+    const std::size_t base = node.inputs[0]->output.size();
+    for (std::size_t f = 0; f < node.window_functions.size(); ++f)
+      out.layout.push_back(node.output[base + f].binding);
+    return finish(node, out);
+  }
+
+  // ---- DISTINCT, set operations, top-k ---------------------------------------
+
+  Lowered lower_distinct(const PlanNode& node) {
+    Lowered in = lower(node.inputs[0]);
+    if (node.distinct_on.empty()) {
+      Lowered out = in;
+      out.node = dataflow_.add<engine::Distinct>({in.node});
+      return finish(node, out, /*rescale=*/true);
+    }
+    std::vector<ExprPtr> needed = node.distinct_on;
+    for (const SortKey& key : node.sort_keys) needed.push_back(key.expr);
+    auto [extended, columns] = columns_for(in, needed);
+    engine::TopKSpec spec;
+    spec.partition.assign(columns.begin(),
+                          columns.begin() + static_cast<std::ptrdiff_t>(node.distinct_on.size()));
+    std::vector<std::uint32_t> order(columns.begin() + static_cast<std::ptrdiff_t>(node.distinct_on.size()),
+                                     columns.end());
+    const engine::Collation* collation = nullptr;
+    spec.order = sort_keys(node.sort_keys, order, collation);
+    spec.collation = collation != nullptr ? collation : &engine::c_collation();
+    spec.limit = 1;
+    Lowered out = extended;
+    out.node = dataflow_.add<engine::TopK>({extended.node}, std::move(spec));
+    return finish(node, out);
+  }
+
+  Lowered lower_set_op(const PlanNode& node) {
+    std::vector<Lowered> inputs;
+    for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+      Lowered in = lower(node.inputs[i]);
+      // Branches are positional: keep each branch's own output columns only.
+      std::vector<ColumnBinding> want;
+      for (const OutputColumn& column : node.inputs[i]->output) want.push_back(column.binding);
+      inputs.push_back(project_to(in, want, node.inputs[i]->output));
+    }
+    Lowered out;
+    for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+    if (node.set_op == SetOpKind::Union) {
+      std::vector<NodeId> parts;
+      for (const Lowered& in : inputs) parts.push_back(in.node);
+      out.node = dataflow_.add<engine::Concat>(parts);
+      if (!node.all) out.node = dataflow_.add<engine::Distinct>({out.node});
+      return node.all ? out : finish(node, out, /*rescale=*/true);
+    }
+    if (inputs.size() != 2)
+      throw Error(ErrorKind::Internal, "lowering: INTERSECT/EXCEPT with other than two inputs");
+    engine::SetOperationKind kind =
+        node.set_op == SetOpKind::Intersect
+            ? (node.all ? engine::SetOperationKind::IntersectAll : engine::SetOperationKind::Intersect)
+            : (node.all ? engine::SetOperationKind::ExceptAll : engine::SetOperationKind::Except);
+    out.node = dataflow_.add<engine::SetOperation>({inputs[0].node, inputs[1].node}, kind);
+    return finish(node, out, /*rescale=*/true);
+  }
+
+  Lowered lower_top_k(const PlanNode& node) {
+    if (node.with_ties) throw not_supported("FETCH FIRST ... WITH TIES", -1);
+    Lowered in = lower(node.inputs[0]);
+    std::vector<ExprPtr> needed;
+    for (const SortKey& key : node.sort_keys) needed.push_back(key.expr);
+    auto [extended, columns] = columns_for(in, needed);
+    engine::TopKSpec spec;
+    const engine::Collation* collation = nullptr;
+    spec.order = sort_keys(node.sort_keys, columns, collation);
+    spec.collation = collation != nullptr ? collation : &engine::c_collation();
+    if (node.limit) spec.limit = static_cast<std::uint64_t>(std::max<std::int64_t>(*node.limit, 0));
+    spec.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(node.offset, 0));
+    Lowered out = extended;
+    out.node = dataflow_.add<engine::TopK>({extended.node}, std::move(spec));
+    return finish(node, out);
+  }
+
+  // ---- set-returning functions -----------------------------------------------
+
+  // A FunctionScan, over `left` when it is LATERAL (left's columns come first).
+  Lowered lower_function_scan(const PlanNode& node, const Lowered* left) {
+    if (node.exprs.size() != 1) throw not_supported("ROWS FROM with several functions", -1);
+    if (node.with_ordinality) throw not_supported("WITH ORDINALITY", node.exprs[0]->location);
+    const Expr& call = *node.exprs[0];
+    Lowered in;
+    if (left != nullptr) {
+      in = *left;
+    } else {
+      engine::ZSet one;
+      engine::RowPacker empty;
+      one.add(empty.row(), 1);
+      in.node = dataflow_.add<engine::Constant>({}, std::move(one));
+    }
+    auto [extended, columns] = columns_for(in, call.args);
+    std::shared_ptr<const engine::TableFunction> function;
+    if (call.name == "unnest" && call.evaluation == Evaluation::Native && columns.size() == 1) {
+      function = std::make_shared<engine::Unnest>(columns[0]);
+    } else if (call.name == "generate_series" && call.evaluation == Evaluation::Native &&
+               columns.size() == 2 && is_integer(engine::kind_for_type_oid(call.type.oid))) {
+      function = std::make_shared<engine::GenerateSeries>(columns[0], columns[1]);
+    } else {
+      throw not_supported("the set-returning function " + call.name + "()", call.location);
+    }
+    Lowered out;
+    out.node = dataflow_.add<engine::FlatMap>({extended.node}, std::move(function));
+    out.layout = extended.layout;
+    for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+    return out;
+  }
+
+  const LogicalPlan& plan_;
+  engine::Dataflow& dataflow_;
+  const LoweringOptions& options_;
+  std::map<Oid, LoweredSource> sources_;
+  std::map<const PlanNode*, Lowered> memo_;
+  int next_synthetic_ = 0;
+};
+
+}  // namespace
+
+LoweredQuery lower(const LogicalPlan& plan, engine::Dataflow& dataflow, const LoweringOptions& options) {
+  return Lowerer(plan, dataflow, options).run();
+}
+
+}  // namespace pgstream::sql
