@@ -476,3 +476,99 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
                          << " epochs failed as the server did) in " << elapsed << " s; not lowered yet:\n"
                          << reasons);
 }
+
+namespace {
+
+// Compiles, lowers and checks `query` against the server after each of the
+// given statements; returns the server evaluation round trips per step.
+std::vector<std::uint64_t> follow(pgstream::testing::PgDatabase& db, const std::string& query,
+                                  const std::vector<std::string>& statements,
+                                  pgstream::sql::ServerEvaluation* server) {
+  PgConnection& connection = db.connection();
+  auto collation = pgstream::sql::database_collation(connection);
+  const pgstream::sql::LogicalPlan plan = pgstream::sql::compile_query(connection, query);
+  std::vector<Oid> types;
+  std::vector<std::int32_t> typmods;
+  for (const auto& type : plan.column_types) {
+    types.push_back(type.oid);
+    typmods.push_back(type.typmod);
+  }
+  Maintained maintained(connection, plan, collation.get(), server);
+  std::vector<std::uint64_t> trips;
+  for (std::size_t i = 0; i <= statements.size(); ++i) {
+    if (i > 0) db.exec(statements[i - 1]);
+    const std::uint64_t before = server != nullptr ? server->round_trips() : 0;
+    maintained.step();
+    trips.push_back(server != nullptr ? server->round_trips() - before : 0);
+    const TextMultiset expected = server_rows(connection, query, types);
+    const TextMultiset actual = maintained.result(types, typmods);
+    INFO(query << "\nafter: " << (i > 0 ? statements[i - 1] : "the initial load")
+               << "\nengine minus server:\n"
+               << difference(actual, expected));
+    CHECK(actual == expected);
+  }
+  return trips;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(pgstream::testing::PgDatabase,
+                 "user-defined functions and operators are evaluated by the server, one round trip per batch",
+                 "[pg][maintenance]") {
+  exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql"));
+  PgConnection evaluation_connection(conninfo());
+  pgstream::sql::ServerEvaluation server(evaluation_connection);
+  // add_tax() and shout() are SQL functions, <-> a user-defined operator:
+  // the WHERE clause is one server expression, the SELECT list another.
+  const std::string query =
+      "SELECT id, add_tax(amount) AS taxed, id <-> customer_id AS mid FROM orders "
+      "WHERE (id <-> 10) > 5 AND shout(status) <> 'VOID!'";
+  const std::vector<std::uint64_t> trips =
+      follow(*this, query,
+             {"INSERT INTO orders SELECT g, NULL, g % 500, CASE WHEN g % 3 = 0 THEN 'void' ELSE 'paid' END, "
+              "'2024-01-01' FROM generate_series(100, 1099) g",
+              "UPDATE orders SET amount = amount + 1, status = 'void' WHERE id % 2 = 0",
+              "DELETE FROM orders WHERE id % 5 = 0", "UPDATE orders SET note = 'x' WHERE id = 1"},
+             &server);
+  // 1,000 inserted, ~500 updated, ~200 deleted rows: still one round trip
+  // for the predicate and one for the projection (the latter only for rows
+  // that passed), never one per row; no change to a used column: none.
+  REQUIRE(trips.size() == 5);
+  CHECK(trips[1] == 2);
+  CHECK(trips[2] == 2);
+  CHECK(trips[3] == 2);
+  CHECK(trips[4] == 0);
+  CHECK(server.round_trips() <= 10);
+}
+
+TEST_CASE_METHOD(pgstream::testing::PgDatabase,
+                 "text min/max, top-k and ordered string_agg follow the database collation, not C",
+                 "[pg][maintenance][collation]") {
+  REQUIRE(query_value("SELECT datcollate FROM pg_database WHERE datname = current_database()") ==
+          "en_US.UTF-8");
+  exec("CREATE TABLE t (id int PRIMARY KEY, g int NOT NULL, w text NOT NULL)");
+  const std::string initial =
+      "INSERT INTO t VALUES (1, 1, 'apple'), (2, 1, 'Banana'), (3, 1, 'éclair'), (4, 2, 'Zebra'), "
+      "(5, 2, 'eclair'), (6, 2, 'Apple'), (7, 1, 'banana'), (8, 2, 'Ödön')";
+  exec(initial);
+  // The data orders differently under C, so agreement below means something.
+  CHECK(query_value("SELECT string_agg(w, ',' ORDER BY w) FROM t") !=
+        query_value("SELECT string_agg(w, ',' ORDER BY w COLLATE \"C\") FROM t"));
+  CHECK(query_value("SELECT max(w) FROM t") != query_value("SELECT max(w COLLATE \"C\") FROM t"));
+  const std::vector<std::string> changes = {
+      "INSERT INTO t VALUES (9, 1, 'Zz'), (10, 2, 'ábc'), (11, 1, 'ABC')",
+      "DELETE FROM t WHERE w IN ('apple', 'Apple')",
+      "UPDATE t SET w = 'aardvark' WHERE id = 8",
+      "UPDATE t SET g = 3 - g WHERE id % 2 = 0",
+      "DELETE FROM t WHERE w = 'Zz'",
+  };
+  for (const char* query :
+       {"SELECT g, min(w) AS lo, max(w) AS hi FROM t GROUP BY g", "SELECT w FROM t ORDER BY w LIMIT 3",
+        "SELECT w FROM t ORDER BY w DESC LIMIT 2 OFFSET 1",
+        "SELECT g, string_agg(w, ',' ORDER BY w) AS s FROM t GROUP BY g",
+        "SELECT w, rank() OVER (ORDER BY w) AS r FROM t"}) {
+    exec("TRUNCATE t");
+    exec(initial);
+    (void)follow(*this, query, changes, nullptr);
+  }
+}
