@@ -1000,7 +1000,6 @@ class Lowerer {
   // A FunctionScan, over `left` when it is LATERAL (left's columns come first).
   Lowered lower_function_scan(const PlanNode& node, const Lowered* left) {
     if (node.exprs.size() != 1) throw not_supported("ROWS FROM with several functions", -1);
-    if (node.with_ordinality) throw not_supported("WITH ORDINALITY", node.exprs[0]->location);
     const Expr& call = *node.exprs[0];
     Lowered in;
     if (left != nullptr) {
@@ -1011,19 +1010,38 @@ class Lowerer {
       one.add(empty.row(), 1);
       in.node = dataflow_.add<engine::Constant>({}, std::move(one));
     }
-    auto [extended, columns] = columns_for(in, call.args);
-    std::shared_ptr<const engine::TableFunction> function;
-    if (call.name == "unnest" && call.evaluation == Evaluation::Native && columns.size() == 1) {
-      function = std::make_shared<engine::Unnest>(columns[0]);
-    } else if (call.name == "generate_series" && call.evaluation == Evaluation::Native &&
-               columns.size() == 2 && is_integer(engine::kind_for_type_oid(call.type.oid))) {
-      function = std::make_shared<engine::GenerateSeries>(columns[0], columns[1]);
-    } else {
-      throw not_supported("the set-returning function " + call.name + "()", call.location);
-    }
+    const bool native_unnest = call.name == "unnest" && call.args.size() == 1 &&
+                               engine::kind_for_type_oid(call.type.oid) != DatumKind::PassThrough;
+    const bool native_series = call.name == "generate_series" && call.args.size() == 2 &&
+                               is_integer(engine::kind_for_type_oid(call.type.oid));
     Lowered out;
-    out.node = dataflow_.add<engine::FlatMap>({extended.node}, std::move(function));
-    out.layout = extended.layout;
+    if (call.evaluation == Evaluation::Native && !node.with_ordinality && (native_unnest || native_series)) {
+      auto [extended, columns] = columns_for(in, call.args);
+      std::shared_ptr<const engine::TableFunction> function;
+      if (native_unnest) {
+        function = std::make_shared<engine::Unnest>(columns[0]);
+      } else {
+        function = std::make_shared<engine::GenerateSeries>(columns[0], columns[1]);
+      }
+      out.node = dataflow_.add<engine::FlatMap>({extended.node}, std::move(function));
+      out.layout = extended.layout;
+    } else {
+      if (options_.server == nullptr) {
+        throw not_supported("the set-returning function " + call.name + "()", call.location);
+      }
+      std::vector<Oid> types;
+      for (const OutputColumn& column : node.output) types.push_back(column.type.oid);
+      std::shared_ptr<const engine::BatchTableFunction> batch;
+      try {
+        batch = server_table_batch(*options_.server, call, node.with_ordinality, std::move(types), in.layout);
+      } catch (const Error& error) {
+        if (error.kind() != ErrorKind::Unsupported) throw;
+        throw not_supported("the set-returning function " + call.name + "() over these arguments",
+                            call.location);
+      }
+      out.node = dataflow_.add<engine::BatchFlatMap>({in.node}, std::move(batch));
+      out.layout = in.layout;
+    }
     for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
     return out;
   }

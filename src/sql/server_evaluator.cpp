@@ -36,7 +36,7 @@ class Deparser {
       case ExprKind::Const: return constant(e);
       case ExprKind::Function: {
         // One row in, one row out: a set-returning function would change the row count.
-        if (server_.returns_set(e.function_oid)) {
+        if (server_.returns_set(e.function_oid) && &e != allowed_set_function_) {
           throw Error(ErrorKind::Unsupported, "the set-returning function " + e.name + "() in an expression",
                       {.sqlstate = "0A000",
                        .detail = "",
@@ -102,6 +102,11 @@ class Deparser {
   }
 
   [[nodiscard]] const std::vector<std::uint32_t>& columns() const noexcept { return columns_; }
+  // The set-returning call of a FROM item (allowed only at the top).
+  std::string table_call(const Expr& e) {
+    allowed_set_function_ = &e;
+    return expr(e);
+  }
 
  private:
   static Error unsupported_expr(const Expr& e) {
@@ -156,6 +161,7 @@ class Deparser {
   ServerEvaluation& server_;
   std::span<const ColumnBinding> input_;
   std::vector<std::uint32_t> columns_;  // input positions sent, as s.c1, s.c2, ...
+  const Expr* allowed_set_function_ = nullptr;
 };
 
 // One array literal element: NULL, or a double-quoted, backslash-escaped string.
@@ -174,6 +180,93 @@ void append_element(std::string& out, engine::DatumRef d, std::string& scratch) 
   out += '"';
 }
 
+// Sends the columns of `inputs` as text arrays and runs `sql` over them.
+PgResult send(ServerEvaluation& server, const std::string& sql, const std::vector<std::uint32_t>& columns,
+              std::span<const engine::RowRef> inputs) {
+  // One text[] parameter per column sent (a column of NULLs when none is).
+  const std::size_t arrays = std::max<std::size_t>(columns.size(), 1);
+  std::vector<std::string> params(arrays, "{");
+  std::string scratch;
+  for (std::size_t r = 0; r < inputs.size(); ++r) {
+    for (std::size_t c = 0; c < arrays; ++c) {
+      if (r > 0) params[c] += ',';
+      if (columns.empty()) {
+        params[c] += "NULL";
+      } else {
+        append_element(params[c], inputs[r].at(columns[c]), scratch);
+      }
+    }
+  }
+  std::vector<const char*> values;
+  for (std::string& p : params) {
+    p += '}';
+    values.push_back(p.c_str());
+  }
+  PgConnection& connection = server.connection();
+  server.count_round_trip();
+  PgResult result(PQexecParams(connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0));
+  if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    throw result_error(connection.get(), result.get(), "evaluating expressions by the server");
+  }
+  return result;
+}
+
+// The FROM clause over the columns sent: unnest($1::text[], ...) WITH ORDINALITY AS s(c1, ..., ord).
+std::string input_rows(std::size_t columns) {
+  const std::size_t arrays = std::max<std::size_t>(columns, 1);
+  std::string from = "unnest(";
+  std::string names;
+  for (std::size_t i = 0; i < arrays; ++i) {
+    from += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::text[]";
+    names += "c" + std::to_string(i + 1) + ", ";
+  }
+  return from + ") WITH ORDINALITY AS s(" + names + "ord)";
+}
+
+// Packs columns [first, first + types.size()) of result row r.
+void pack_result(const PGresult* result, int r, int first, const std::vector<Oid>& types,
+                 engine::RowPacker& packer) {
+  for (std::size_t c = 0; c < types.size(); ++c) {
+    const int field = first + static_cast<int>(c);
+    if (PQgetisnull(result, r, field) != 0) {
+      packer.push_null();
+    } else {
+      engine::parse_datum(types[c], PQgetvalue(result, r, field), packer);
+    }
+  }
+}
+
+class ServerTableBatch final : public engine::BatchTableFunction {
+ public:
+  ServerTableBatch(ServerEvaluation& server, std::string sql, std::vector<std::uint32_t> columns,
+                   std::vector<Oid> types)
+      : server_(server), sql_(std::move(sql)), columns_(std::move(columns)), types_(std::move(types)) {}
+
+  [[nodiscard]] std::vector<std::vector<engine::Row>> evaluate(
+      std::span<const engine::RowRef> inputs) const override {
+    PgResult result = send(server_, sql_, columns_, inputs);
+    std::vector<std::vector<engine::Row>> out(inputs.size());
+    engine::RowPacker packer;
+    for (int r = 0; r < PQntuples(result.get()); ++r) {
+      const long ord = std::strtol(PQgetvalue(result.get(), r, 0), nullptr, 10);
+      if (ord < 1 || static_cast<std::size_t>(ord) > inputs.size()) {
+        throw Error(ErrorKind::Internal, "server evaluation returned a row for no input");
+      }
+      packer.clear();
+      pack_result(result.get(), r, 1, types_, packer);
+      out[static_cast<std::size_t>(ord - 1)].emplace_back(packer.row());
+    }
+    return out;
+  }
+
+ private:
+  ServerEvaluation& server_;
+  std::string sql_;
+  std::vector<std::uint32_t> columns_;
+  std::vector<Oid> types_;
+};
+
 class ServerBatch final : public engine::BatchFunction {
  public:
   ServerBatch(ServerEvaluation& server, std::string sql, std::vector<std::uint32_t> columns,
@@ -181,32 +274,7 @@ class ServerBatch final : public engine::BatchFunction {
       : server_(server), sql_(std::move(sql)), columns_(std::move(columns)), types_(std::move(types)) {}
 
   [[nodiscard]] std::vector<engine::Row> evaluate(std::span<const engine::RowRef> inputs) const override {
-    // One text[] parameter per column sent (a column of NULLs when none is).
-    const std::size_t arrays = std::max<std::size_t>(columns_.size(), 1);
-    std::vector<std::string> params(arrays, "{");
-    std::string scratch;
-    for (std::size_t r = 0; r < inputs.size(); ++r) {
-      for (std::size_t c = 0; c < arrays; ++c) {
-        if (r > 0) params[c] += ',';
-        if (columns_.empty()) {
-          params[c] += "NULL";
-        } else {
-          append_element(params[c], inputs[r].at(columns_[c]), scratch);
-        }
-      }
-    }
-    std::vector<const char*> values;
-    for (std::string& p : params) {
-      p += '}';
-      values.push_back(p.c_str());
-    }
-    PgConnection& connection = server_.connection();
-    server_.count_round_trip();
-    PgResult result(PQexecParams(connection.get(), sql_.c_str(), static_cast<int>(values.size()), nullptr,
-                                 values.data(), nullptr, nullptr, 0));
-    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-      throw result_error(connection.get(), result.get(), "evaluating expressions by the server");
-    }
+    PgResult result = send(server_, sql_, columns_, inputs);
     if (static_cast<std::size_t>(PQntuples(result.get())) != inputs.size()) {
       throw Error(ErrorKind::Internal, "server evaluation returned the wrong number of rows");
     }
@@ -215,13 +283,7 @@ class ServerBatch final : public engine::BatchFunction {
     engine::RowPacker packer;
     for (int r = 0; r < PQntuples(result.get()); ++r) {
       packer.clear();
-      for (std::size_t c = 0; c < types_.size(); ++c) {
-        if (PQgetisnull(result.get(), r, static_cast<int>(c)) != 0) {
-          packer.push_null();
-        } else {
-          engine::parse_datum(types_[c], PQgetvalue(result.get(), r, static_cast<int>(c)), packer);
-        }
-      }
+      pack_result(result.get(), r, 0, types_, packer);
       out.emplace_back(packer.row());
     }
     return out;
@@ -288,16 +350,19 @@ std::shared_ptr<const engine::BatchFunction> server_batch(ServerEvaluation& serv
     select += deparser.expr(*e);
     types.push_back(e->type.oid);
   }
-  const std::size_t arrays = std::max<std::size_t>(deparser.columns().size(), 1);
-  std::string from = "unnest(";
-  std::string names;
-  for (std::size_t i = 0; i < arrays; ++i) {
-    from += (i > 0 ? ", $" : "$") + std::to_string(i + 1) + "::text[]";
-    names += "c" + std::to_string(i + 1) + ", ";
-  }
-  std::string sql =
-      "SELECT " + select + " FROM " + from + ") WITH ORDINALITY AS s(" + names + "ord) ORDER BY ord";
+  std::string sql = "SELECT " + select + " FROM " + input_rows(deparser.columns().size()) + " ORDER BY ord";
   return std::make_shared<ServerBatch>(server, std::move(sql), deparser.columns(), std::move(types));
+}
+
+std::shared_ptr<const engine::BatchTableFunction> server_table_batch(ServerEvaluation& server,
+                                                                     const Expr& call, bool with_ordinality,
+                                                                     std::vector<Oid> types,
+                                                                     std::span<const ColumnBinding> input) {
+  Deparser deparser(server, input);
+  const std::string function = deparser.table_call(call);
+  std::string sql = "SELECT s.ord, f.* FROM " + input_rows(deparser.columns().size()) + ", LATERAL " +
+                    function + (with_ordinality ? " WITH ORDINALITY" : "") + " AS f ORDER BY s.ord";
+  return std::make_shared<ServerTableBatch>(server, std::move(sql), deparser.columns(), std::move(types));
 }
 
 }  // namespace pgstream::sql

@@ -63,4 +63,10 @@ class ServerEvaluation {
                                                                         const std::vector<ExprPtr>& exprs,
                                                                         std::span<const ColumnBinding> input);
 
+// A set-returning function of a FROM item (`call`, whose arguments read
+// `input`), with its output columns' types (plus the ordinality's int8).
+[[nodiscard]] std::shared_ptr<const engine::BatchTableFunction> server_table_batch(
+    ServerEvaluation& server, const Expr& call, bool with_ordinality, std::vector<Oid> types,
+    std::span<const ColumnBinding> input);
+
 }  // namespace pgstream::sql

@@ -39,4 +39,28 @@ class BatchMap final : public Operator {
   RowPacker out_;
 };
 
+// A set-returning function evaluated outside the engine, for a whole delta:
+// BatchFlatMap emits each input row followed by each row the function
+// generated for it (none: the input row disappears, as in a LATERAL join).
+class BatchTableFunction {
+ public:
+  virtual ~BatchTableFunction() = default;
+  // Returns, per input row in order, the generated rows (their new columns).
+  [[nodiscard]] virtual std::vector<std::vector<Row>> evaluate(std::span<const RowRef> inputs) const = 0;
+};
+
+class BatchFlatMap final : public Operator {
+ public:
+  explicit BatchFlatMap(std::shared_ptr<const BatchTableFunction> function)
+      : function_(std::move(function)) {}
+
+  void step(std::span<const ZSet* const> inputs, ZSet& output) override;
+  [[nodiscard]] std::string_view name() const override { return "batch_flat_map"; }
+
+ private:
+  std::shared_ptr<const BatchTableFunction> function_;
+  ZSet distinct_;
+  RowPacker out_;
+};
+
 }  // namespace pgstream::engine
