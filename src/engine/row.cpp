@@ -140,11 +140,38 @@ void RowPacker::push_variable(DatumKind kind, const void* data, std::size_t size
   if (size != 0) std::memcpy(buffer_.data() + at + 5, data, size);
 }
 
+namespace {
+
+// The justified form of an interval: the same span (PostgreSQL's
+// interval_cmp_value) with |days| < 30 and |micros| < one day, every part of
+// the span's sign (what justify_interval returns). Equal spans get equal
+// parts, so equal intervals get equal bytes. Returns false when the parts
+// would not fit (spans beyond ~178 million years: left as written).
+bool justified_interval(const Interval& v, Interval& out) {
+  constexpr Int128 kMonth = static_cast<Int128>(30) * kMicrosPerDay;
+  Int128 span = v.span();
+  Int128 months = span / kMonth;  // truncates toward zero: parts share the sign
+  Int128 rest = span - months * kMonth;
+  if (months > INT32_MAX || months < INT32_MIN) return false;
+  out.months = static_cast<std::int32_t>(months);
+  out.days = static_cast<std::int32_t>(rest / kMicrosPerDay);
+  out.micros = static_cast<std::int64_t>(rest % kMicrosPerDay);
+  return true;
+}
+
+}  // namespace
+
 void RowPacker::push_normalized(DatumRef d) {
   if (d.kind() == DatumKind::Numeric) {
     Numeric n = d.as_numeric();
     if (n.is_finite() && n.dscale() != 0) {
       push_numeric(n.normalized());
+      return;
+    }
+  } else if (d.kind() == DatumKind::Interval) {
+    Interval justified;
+    if (justified_interval(d.as_interval(), justified)) {
+      push_interval(justified);
       return;
     }
   }

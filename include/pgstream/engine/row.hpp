@@ -7,8 +7,11 @@
 // live); Row owns its bytes; RowPacker builds rows into a buffer it reuses,
 // so that building a row allocates nothing once the buffer has grown.
 // Normalized packing (push_normalized / pack_key) maps values that SQL calls
-// equal to equal bytes (numeric 1.0 and 1.00 both become 1), for the keys of
-// grouping, joins and DISTINCT. Not thread-safe to mutate; views are.
+// equal to equal bytes (numeric 1.0 and 1.00 both become 1; an interval
+// becomes its justified form, as justify_interval returns it: '30 days' and
+// '720:00:00' both become '1 mon'), for the keys of grouping, joins and
+// DISTINCT, whose output shows the normalized form. Values inside arrays are
+// not normalized. Not thread-safe to mutate; views are.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,8 @@
 #include "pgstream/engine/operators/iterate.hpp"
 
+#include <algorithm>
+#include <string>
+
 #include "pgstream/common/error.hpp"
 
 namespace pgstream::engine {
@@ -35,6 +38,60 @@ void Iterate::step(std::span<const ZSet* const> inputs, ZSet& output) {
   for (const ZSet* in : inputs) any = any || !in->empty();
   if (!any) return;
   changes_.clear();
+  if (spec_.kind == IterateKind::UnionAll) {
+    step_bag(inputs);
+  } else {
+    step_set(inputs);
+  }
+  changes_.consolidate();
+  output.add_all(changes_);
+}
+
+// UNION ALL: ΔR = D0 + D1 + ..., D0 = Δbase + (step'(R) - step(R)),
+// D(k+1) = step'(Dk); the step dataflow keeps R (and the extra inputs) as
+// arrangements, so feeding it Dk yields step'(Dk).
+void Iterate::step_bag(std::span<const ZSet* const> inputs) {
+  feed_extra(inputs, /*deletions=*/true);
+  feed_extra(inputs, /*deletions=*/false);
+  spec_.step->step();
+  frontier_.clear();
+  frontier_.add_all(*inputs[0]);
+  frontier_.add_all(spec_.step->delta(spec_.output));
+  std::uint64_t rounds = 0;
+  std::uint64_t rows = 0;
+  for (frontier_.consolidate(); !frontier_.empty(); frontier_.consolidate()) {
+    for (auto u : frontier_) {
+      std::uint64_t magnitude = u.weight < 0 ? 0 - static_cast<std::uint64_t>(u.weight) : u.weight;
+      rows += std::min(magnitude, spec_.max_rows + 1);
+    }
+    if (rows > spec_.max_rows) {
+      throw Error(
+          ErrorKind::Database,
+          "WITH RECURSIVE ... UNION ALL changed more than " + std::to_string(spec_.max_rows) +
+              " rows in one epoch",
+          {.sqlstate = "54001",
+           .detail =
+               "the recursion grows without converging (a cycle in the data?) or its result is too large",
+           .hint = "use UNION instead of UNION ALL, or bound the depth in the recursive term"});
+    }
+    if (++rounds > spec_.max_iterations) {
+      throw Error(ErrorKind::Database,
+                  "WITH RECURSIVE ... UNION ALL did not finish within " +
+                      std::to_string(spec_.max_iterations) + " iterations",
+                  {.sqlstate = "54001",
+                   .detail = "every iteration still produced rows: the data has a cycle, on which PostgreSQL "
+                             "would loop forever",
+                   .hint = "use UNION instead of UNION ALL, or bound the depth in the recursive term"});
+    }
+    changes_.add_all(frontier_);
+    spec_.step->input(spec_.recursive).add_all(frontier_);
+    spec_.step->step();
+    frontier_.clear();
+    frontier_.add_all(spec_.step->delta(spec_.output));
+  }
+}
+
+void Iterate::step_set(std::span<const ZSet* const> inputs) {
   candidates_.clear();
   frontier_.clear();
   // 1. Deletions of the extra inputs flow first, alone: a row that loses
@@ -88,8 +145,6 @@ void Iterate::step(std::span<const ZSet* const> inputs, ZSet& output) {
       if (u.weight > 0) frontier_.add(u.row, 1);
     }
   }
-  changes_.consolidate();
-  output.add_all(changes_);
 }
 
 }  // namespace pgstream::engine

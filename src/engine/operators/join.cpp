@@ -60,7 +60,7 @@ void Join::outer_side(bool preserved_is_left, const ZSet& delta_preserved, ZSet&
     key_.pack_key(u.row, key_columns);
     if (has_null(key_.row())) emit_null_extended(u.row, preserved_is_left, u.weight, output);
   }
-  for (std::uint32_t id = 0; id < touched_.size(); ++id) {
+  for (std::uint32_t id = 0; id < touched_.id_limit(); ++id) {
     RowRef key = touched_.row(id);
     std::int64_t partners_now = partner.weight_at(key);
     std::int64_t partners_before = partners_now - delta_part.weight_at(key);

@@ -18,10 +18,11 @@ void Reduce::pack_output(std::uint32_t group, RowPacker& out) const {
 // current output row so that it can be retracted.
 std::uint32_t Reduce::touch(RowRef key) {
   auto found = keys_.find_or_insert(key);
-  if (found.inserted) {
-    groups_.emplace_back();
-    accumulators_.resize(accumulators_.size() + spec_.aggregates.size());
+  if (found.id >= groups_.size()) {
+    groups_.resize(found.id + 1);
+    accumulators_.resize(groups_.size() * spec_.aggregates.size());
   }
+  if (found.inserted) groups_[found.id] = Group();  // a reused id's accumulators were reset
   Group& g = groups_[found.id];
   if (g.epoch != epoch_) {
     g.epoch = epoch_;
@@ -70,9 +71,10 @@ void Reduce::step(std::span<const ZSet* const> inputs, ZSet& output) {
     }
     if (had) output.add(old_row, -1);
     if (!present(g)) {
-      // An empty group keeps only its key: release its accumulators' state
-      // (multisets of min/max/DISTINCT, numeric sums).
+      // An empty group is forgotten: its accumulators' state (multisets of
+      // min/max/DISTINCT, numeric sums) is released and its key erased.
       for (std::size_t a = 0; a < n; ++a) accumulators_[g * n + a] = Accumulator();
+      if (groups_[g].rows == 0) keys_.erase(g);
     }
   }
 }

@@ -72,7 +72,7 @@ void SemiJoin::step(std::span<const ZSet* const> inputs, ZSet& output) {
   }
   for (auto u : dl) touch(u.row, spec_.left_key);
   for (auto u : dr) touch(u.row, spec_.right_key);
-  for (std::uint32_t id = 0; id < touched_.size(); ++id) {
+  for (std::uint32_t id = 0; id < touched_.id_limit(); ++id) {
     RowRef key = touched_.row(id);
     contribute(key, has_null(key), before, globals_, output);
   }

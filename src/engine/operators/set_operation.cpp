@@ -22,7 +22,8 @@ void SetOperation::step(std::span<const ZSet* const> inputs, ZSet& output) {
   for (std::size_t side = 0; side < 2; ++side) {
     for (auto u : *inputs[side]) {
       auto found = rows_.find_or_insert(normalize_row(u.row, scratch_));
-      if (found.inserted) counts_.emplace_back();
+      if (found.id >= counts_.size()) counts_.resize(found.id + 1);
+      if (found.inserted) counts_[found.id] = Counts();
       Counts& c = counts_[found.id];
       (side == 0 ? c.left : c.right) += u.weight;
       if (c.epoch != epoch_) {
@@ -36,6 +37,7 @@ void SetOperation::step(std::span<const ZSet* const> inputs, ZSet& output) {
     std::int64_t now = result(c);
     if (now != c.emitted) output.add(rows_.row(id), now - c.emitted);
     c.emitted = now;
+    if (c.left == 0 && c.right == 0) rows_.erase(id);  // forgotten (emitted is 0 too)
   }
 }
 

@@ -4,7 +4,8 @@
 // with SQL's IS NOT DISTINCT FROM, numeric by value: the row is emitted in
 // normalized form). Output: +1 when a row's multiplicity becomes positive,
 // -1 when it returns to zero; nothing else changes the output. State: one
-// count per distinct row ever seen (O(1) update per input row).
+// count per distinct row present (O(1) update per input row); a row whose
+// count returns to 0 is forgotten (RowIndex::erase).
 #pragma once
 
 #include <vector>

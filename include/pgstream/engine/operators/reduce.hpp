@@ -7,7 +7,9 @@
 // (count 0, sum NULL), from the first epoch on. Each epoch only the groups
 // touched by the input delta are updated: the old output row of a changed
 // group is retracted and the new one inserted; an unchanged result emits
-// nothing. HAVING is a MapFilter on the output. Aggregate state is described
+// nothing. A group that loses its last row is forgotten (key, counters and
+// accumulators), so state is proportional to the groups present. HAVING is
+// a MapFilter on the output. Aggregate state is described
 // in aggregate.hpp; a FILTER (WHERE ...) clause is a bool column of the
 // input, computed by the MapFilter before the Reduce.
 #pragma once

@@ -4,7 +4,8 @@
 // other, numeric by value). With a = multiplicity on the left and b on the
 // right, a row appears min(a, b) times (INTERSECT ALL), max(a - b, 0) times
 // (EXCEPT ALL), once if a > 0 and b > 0 (INTERSECT), once if a > 0 and b == 0
-// (EXCEPT). Only rows touched in the epoch are re-evaluated.
+// (EXCEPT). Only rows touched in the epoch are re-evaluated. State: counts
+// per distinct row present on either side; a row gone from both is forgotten.
 #pragma once
 
 #include <vector>
