@@ -12,6 +12,7 @@
 #include "pgstream/engine/operators/constant.hpp"
 #include "pgstream/engine/operators/distinct.hpp"
 #include "pgstream/engine/operators/flat_map.hpp"
+#include "pgstream/engine/operators/iterate.hpp"
 #include "pgstream/engine/operators/join.hpp"
 #include "pgstream/engine/operators/map_filter.hpp"
 #include "pgstream/engine/operators/reduce.hpp"
@@ -394,8 +395,58 @@ class Lowerer {
 
   Lowered lower(const PlanPtr& node) {
     if (auto it = memo_.find(node.get()); it != memo_.end()) return it->second;
-    Lowered out = lower_node(*node);
+    Lowered out;
+    if (parent_ != nullptr && !reads_work_table(*node)) {
+      // Inside a recursive term, what does not depend on the recursion is
+      // computed once in the enclosing dataflow and fed in as an input.
+      Lowered outer = parent_->lower(node);
+      out.node = dataflow_.add_source("outer input");
+      out.layout = outer.layout;
+      extra_sources_.push_back(out.node);
+      extra_inputs_.push_back(outer.node);
+    } else {
+      out = lower_node(*node);
+    }
     memo_.emplace(node.get(), out);
+    return out;
+  }
+
+  [[nodiscard]] bool reads_work_table(const PlanNode& node) const {
+    if (node.kind == PlanKind::WorkTableScan && node.work_table_of == work_table_) return true;
+    return std::any_of(node.inputs.begin(), node.inputs.end(),
+                       [&](const PlanPtr& input) { return reads_work_table(*input); });
+  }
+
+  // WITH RECURSIVE: the non-recursive term here, the recursive term in a
+  // step dataflow of its own that Iterate runs to a fixpoint each epoch.
+  Lowered lower_recursive_union(const PlanNode& node) {
+    Lowered base =
+        project_to(lower(node.inputs[0]), bindings(node.inputs[0]->output), node.inputs[0]->output);
+    auto step = std::make_unique<engine::Dataflow>();
+    Lowerer inner(plan_, *step, options_);
+    inner.parent_ = this;
+    inner.work_table_ = node.table_index;
+    inner.recursive_source_ = step->add_source("recursive");
+    Lowered term = inner.lower(node.inputs[1]);
+    term = inner.project_to(term, bindings(node.inputs[1]->output), node.inputs[1]->output);
+    step->output(term.node);
+    engine::IterateSpec spec;
+    spec.recursive = inner.recursive_source_;
+    spec.extra = inner.extra_sources_;
+    spec.output = term.node;
+    spec.kind = node.all ? engine::IterateKind::UnionAll : engine::IterateKind::Union;
+    spec.step = std::move(step);
+    std::vector<NodeId> inputs = {base.node};
+    inputs.insert(inputs.end(), inner.extra_inputs_.begin(), inner.extra_inputs_.end());
+    Lowered out;
+    out.node = dataflow_.add<engine::Iterate>(std::move(inputs), std::move(spec));
+    out.layout = bindings(node.output);
+    return out;
+  }
+
+  static std::vector<ColumnBinding> bindings(const std::vector<OutputColumn>& columns) {
+    std::vector<ColumnBinding> out;
+    for (const OutputColumn& column : columns) out.push_back(column.binding);
     return out;
   }
 
@@ -412,8 +463,15 @@ class Lowerer {
       case PlanKind::SetOp: return lower_set_op(node);
       case PlanKind::TopK: return lower_top_k(node);
       case PlanKind::FunctionScan: return lower_function_scan(node, nullptr);
-      case PlanKind::RecursiveUnion:
-      case PlanKind::WorkTableScan: throw not_supported("WITH RECURSIVE", -1);
+      case PlanKind::RecursiveUnion: return lower_recursive_union(node);
+      case PlanKind::WorkTableScan: {
+        if (node.work_table_of != work_table_)
+          throw not_supported("a recursive reference from a nested WITH", -1);
+        Lowered out;
+        out.node = recursive_source_;
+        out.layout = bindings(node.output);
+        return out;
+      }
     }
     throw Error(ErrorKind::Internal, "lowering: unknown plan node");
   }
@@ -1052,6 +1110,13 @@ class Lowerer {
   std::map<Oid, LoweredSource> sources_;
   std::map<const PlanNode*, Lowered> memo_;
   int next_synthetic_ = 0;
+  // A recursive term's lowerer: the enclosing one, the RecursiveUnion whose
+  // rows WorkTableScan reads, and the inputs fed from the enclosing dataflow.
+  Lowerer* parent_ = nullptr;
+  int work_table_ = -1;
+  NodeId recursive_source_ = 0;
+  std::vector<NodeId> extra_sources_;
+  std::vector<NodeId> extra_inputs_;
 };
 
 }  // namespace
