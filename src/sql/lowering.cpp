@@ -16,6 +16,7 @@
 #include "pgstream/engine/operators/join.hpp"
 #include "pgstream/engine/operators/map_filter.hpp"
 #include "pgstream/engine/operators/reduce.hpp"
+#include "pgstream/engine/operators/scalar_subquery.hpp"
 #include "pgstream/engine/operators/semi_join.hpp"
 #include "pgstream/engine/operators/set_operation.hpp"
 #include "pgstream/engine/operators/top_k.hpp"
@@ -106,6 +107,32 @@ class RescaleNumeric final : public engine::ScalarExpr {
  private:
   std::uint32_t column_;
   std::uint16_t scale_;
+};
+
+// count > 0, for EXISTS over an uncorrelated subquery.
+class PositiveCount final : public engine::ScalarExpr {
+ public:
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    out.push_bool(input.at(0).as_int() > 0);
+  }
+};
+
+// The bytes of a whole row as one bytea: an identity that matches NULLs too
+// (join keys never match NULL), to join a collection back to itself.
+class RowFingerprint final : public engine::ScalarExpr {
+ public:
+  explicit RowFingerprint(std::uint32_t arity) : arity_(arity) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    std::size_t end = 0;
+    std::uint32_t i = 0;
+    for (auto it = input.begin(); it != input.end() && i < arity_; ++it, ++i) {
+      end = static_cast<std::size_t>((*it).encoded().data() + (*it).encoded().size() - input.data());
+    }
+    out.push_bytea(std::span<const std::byte>(input.data(), end));
+  }
+
+ private:
+  std::uint32_t arity_;
 };
 
 // WHERE over a boolean column computed elsewhere (by the server).
@@ -241,7 +268,57 @@ class Lowerer {
     Lowered in;
     std::vector<Projection> values;
   };
-  Computed compute(const Lowered& in, const std::vector<ExprPtr>& exprs) {
+  // A copy of `e` ready to compile over `in`: column references that were
+  // correlated before decorrelation are plain columns here, and each
+  // uncorrelated scalar or EXISTS subquery becomes a column that a
+  // ScalarSubquery operator appends to `in`.
+  ExprPtr prepare(const ExprPtr& e, Lowered& in) {
+    if (!e) return e;
+    if (e->kind == ExprKind::Subquery && e->args.empty() &&
+        (e->subquery_kind == SubqueryKind::Scalar || e->subquery_kind == SubqueryKind::Exists) &&
+        free_bindings(*e->subplan).empty()) {
+      return subquery_column(*e, in);
+    }
+    bool changed = e->kind == ExprKind::Column && e->outer;
+    std::vector<ExprPtr> args;
+    for (const ExprPtr& arg : e->args) {
+      args.push_back(prepare(arg, in));
+      changed = changed || args.back() != arg;
+    }
+    if (!changed) return e;
+    auto copy = std::make_shared<Expr>(*e);
+    copy->outer = false;
+    copy->args = std::move(args);
+    return copy;
+  }
+
+  ExprPtr subquery_column(const Expr& e, Lowered& in) {
+    Lowered sub = lower(e.subplan);
+    const std::vector<ColumnBinding> columns = bindings(e.subplan->output);
+    if (e.subquery_kind == SubqueryKind::Scalar) {
+      sub = project_to(sub, {columns.at(0)}, {e.subplan->output.at(0)});
+    } else {
+      engine::ReduceSpec count;
+      count.aggregates.emplace_back();  // count(*)
+      NodeId counted = dataflow_.add<engine::Reduce>({sub.node}, std::move(count));
+      sub.node = dataflow_.add<engine::MapFilter>(
+          {counted}, nullptr,
+          std::vector<Projection>{Projection::of_expr(std::make_shared<PositiveCount>())});
+    }
+    in.node = engine::add_scalar_subquery(dataflow_, in.node, sub.node);
+    auto column = std::make_shared<Expr>();
+    column->kind = ExprKind::Column;
+    column->type = e.type;
+    column->location = e.location;
+    column->binding = synthetic();
+    in.layout.push_back(column->binding);
+    return column;
+  }
+
+  Computed compute(const Lowered& original, const std::vector<ExprPtr>& given) {
+    Lowered in = original;
+    std::vector<ExprPtr> exprs;
+    for (const ExprPtr& e : given) exprs.push_back(prepare(e, in));
     Computed out{in, {}};
     const engine::Collation& collation =
         options_.collation != nullptr ? *options_.collation : engine::c_collation();
@@ -287,7 +364,9 @@ class Lowerer {
   }
 
   // The rows of `in` for which `condition` is true.
-  Lowered filtered(const Lowered& in, const ExprPtr& condition) {
+  Lowered filtered(const Lowered& original, const ExprPtr& given) {
+    Lowered in = original;
+    const ExprPtr condition = prepare(given, in);
     const engine::Collation& collation =
         options_.collation != nullptr ? *options_.collation : engine::c_collation();
     NativePredicate compiled = compile_predicate(*condition, in.layout, collation);
@@ -634,10 +713,8 @@ class Lowerer {
     auto [rkeyed, rcols] = key_columns(right, keys.right, keys.left);
 
     if (node.join_type == JoinType::Semi || node.join_type == JoinType::Anti) {
-      if (!keys.residual.empty()) {
-        throw not_supported("a semi- or anti-join condition other than equalities",
-                            keys.residual[0]->location);
-      }
+      if (!keys.residual.empty())
+        return lower_semi_join_with_residual(node, lkeyed, lcols, rkeyed, rcols, keys);
       engine::SemiJoinSpec spec;
       spec.kind = node.join_type == JoinType::Semi ? engine::SemiJoinKind::Exists
                   : node.null_aware                ? engine::SemiJoinKind::NotIn
@@ -669,18 +746,61 @@ class Lowerer {
     out.node = engine::add_join(dataflow_, lkeyed.node, rkeyed.node, spec);
     out.layout = lkeyed.layout;
     out.layout.insert(out.layout.end(), rkeyed.layout.begin(), rkeyed.layout.end());
-    if (!keys.residual.empty()) {
-      ExprPtr all = keys.residual.size() == 1 ? keys.residual[0] : nullptr;
-      if (!all) {
-        all = std::make_shared<Expr>();
-        all->kind = ExprKind::Bool;
-        all->bool_op = BoolOp::And;
-        all->type = keys.residual[0]->type;
-        all->args = keys.residual;
-      }
-      out = filtered(out, all);
-    }
+    if (!keys.residual.empty()) out = filtered(out, conjunction(keys.residual));
     return finish(node, out);
+  }
+
+  // EXISTS with a condition beyond key equalities: the left rows that have a
+  // partner satisfying it are found by joining, then matched back to the
+  // left side by a whole-row fingerprint (which, unlike join keys, matches
+  // NULLs): Semi = L semi-join distinct(fingerprints of filter_p(L join_k R)).
+  Lowered lower_semi_join_with_residual(const PlanNode& node, const Lowered& lkeyed,
+                                        const std::vector<std::uint32_t>& lcols, const Lowered& rkeyed,
+                                        const std::vector<std::uint32_t>& rcols, const EquiKeys& keys) {
+    if (node.null_aware) {
+      throw not_supported("NOT IN over a correlated subquery with conditions other than equalities",
+                          keys.residual[0]->location);
+    }
+    const auto fingerprint_at = static_cast<std::uint32_t>(lkeyed.layout.size());
+    std::vector<Projection> with_fingerprint = engine::identity_projection(fingerprint_at);
+    with_fingerprint.push_back(Projection::of_expr(std::make_shared<RowFingerprint>(fingerprint_at)));
+    Lowered marked = lkeyed;
+    marked.node = dataflow_.add<engine::MapFilter>({lkeyed.node}, nullptr, std::move(with_fingerprint));
+    marked.layout.push_back(synthetic());
+
+    engine::JoinSpec spec;
+    spec.left_key = lcols;
+    spec.right_key = rcols;
+    spec.left_arity = static_cast<std::uint32_t>(marked.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(rkeyed.layout.size());
+    Lowered joined;
+    joined.node = engine::add_join(dataflow_, marked.node, rkeyed.node, spec);
+    joined.layout = marked.layout;
+    joined.layout.insert(joined.layout.end(), rkeyed.layout.begin(), rkeyed.layout.end());
+    Lowered matched = filtered(joined, conjunction(keys.residual));
+    NodeId fingerprints = dataflow_.add<engine::MapFilter>(
+        {matched.node}, nullptr, std::vector<Projection>{Projection::of_column(fingerprint_at)});
+    fingerprints = dataflow_.add<engine::Distinct>({fingerprints});
+
+    engine::SemiJoinSpec semi;
+    semi.kind =
+        node.join_type == JoinType::Semi ? engine::SemiJoinKind::Exists : engine::SemiJoinKind::NotExists;
+    semi.left_key = {fingerprint_at};
+    semi.right_key = {0};
+    Lowered out;
+    out.node = engine::add_semi_join(dataflow_, marked.node, fingerprints, semi);
+    out.layout = marked.layout;
+    return finish(node, out);
+  }
+
+  static ExprPtr conjunction(const std::vector<ExprPtr>& parts) {
+    if (parts.size() == 1) return parts[0];
+    auto all = std::make_shared<Expr>();
+    all->kind = ExprKind::Bool;
+    all->bool_op = BoolOp::And;
+    all->type = parts[0]->type;
+    all->args = parts;
+    return all;
   }
 
   // ---- aggregates ------------------------------------------------------------

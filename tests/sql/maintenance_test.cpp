@@ -404,6 +404,8 @@ void maintain(pgstream::testing::PgDatabase& db, const pgstream::testing::Corpus
     ++totals.not_lowered;
     std::string reason = error.message().substr(0, error.message().find(" is not supported"));
     ++totals.reasons[reason];
+    if (std::getenv("PGSTREAM_SQL_VERBOSE") != nullptr)
+      std::cerr << query.file << ": " << error.message() << "\n";
     return;
   }
   ++totals.maintained;
