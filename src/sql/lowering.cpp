@@ -704,6 +704,7 @@ class Lowerer {
         if (node.predicate) out = filtered(out, node.predicate);
         return finish(node, out);
       }
+      if (PlanPtr decorrelated = decorrelate_lateral(node)) return lower(decorrelated);
       throw not_supported("a LATERAL subquery", -1);
     }
     Lowered left = lower(node.inputs[0]);
@@ -748,6 +749,156 @@ class Lowerer {
     out.layout.insert(out.layout.end(), rkeyed.layout.begin(), rkeyed.layout.end());
     if (!keys.residual.empty()) out = filtered(out, conjunction(keys.residual));
     return finish(node, out);
+  }
+
+  // ---- LATERAL subqueries ----------------------------------------------------
+
+  // A LATERAL subquery correlated only by equalities `inner = outer` in its
+  // WHERE clauses is rewritten into an ordinary join: the equalities are
+  // pulled up out of the subquery, their inner sides carried up as extra
+  // columns (the PARTITION of a top-k, extra GROUP BY keys of an aggregate),
+  // and become the join's keys. Returns null when the subquery has another
+  // shape (then it is not supported).
+  PlanPtr decorrelate_lateral(const PlanNode& join) {
+    std::set<ColumnBinding> outer;
+    for (const OutputColumn& column : join.inputs[0]->output) outer.insert(column.binding);
+    Pulled pulled;
+    PlanPtr right = pull_up(join.inputs[1], outer, pulled);
+    if (!right || pulled.inner.empty()) return nullptr;
+    auto out = std::make_shared<PlanNode>(join);
+    out->lateral = false;
+    out->inputs = {join.inputs[0], right};
+    std::vector<ExprPtr> conditions;
+    for (std::size_t i = 0; i < pulled.inner.size(); ++i) {
+      auto eq = std::make_shared<Expr>(*pulled.equalities[i]);
+      eq->args = {pulled.outer[i], pulled.inner[i]};
+      conditions.push_back(eq);
+    }
+    std::vector<ExprPtr> original;
+    conjuncts(join.predicate, original);
+    for (const ExprPtr& c : original) {
+      if (!(c->kind == ExprKind::Const && !c->is_null && c->literal == "true")) conditions.push_back(c);
+    }
+    if (pulled.scalar_aggregate) {
+      // A scalar aggregate yields a row even over no rows: for outer rows
+      // without partners that is NULL extension, right only without count().
+      if (join.join_type != JoinType::Inner && join.join_type != JoinType::Left) return nullptr;
+      if (conditions.size() != pulled.inner.size() || pulled.counts) return nullptr;
+      out->join_type = JoinType::Left;
+    }
+    out->predicate = conjunction(conditions);
+    return out;
+  }
+
+  struct Pulled {
+    std::vector<ExprPtr> inner;       // at the current level: columns of the node returned
+    std::vector<ExprPtr> outer;       // the outer side of each equality
+    std::vector<ExprPtr> equalities;  // the equality operators (OIDs, types)
+    bool scalar_aggregate = false;
+    bool counts = false;
+  };
+
+  static bool reads_any(const ExprPtr& e, const std::set<ColumnBinding>& side) {
+    std::vector<ColumnBinding> used;
+    collect_bindings(e, used);
+    return std::any_of(used.begin(), used.end(), [&](const ColumnBinding& b) { return side.count(b) != 0; });
+  }
+
+  static bool subtree_reads(const PlanNode& node, const std::set<ColumnBinding>& outer) {
+    for (const ExprPtr& e : node_exprs(node)) {
+      if (reads_any(e, outer)) return true;
+    }
+    return std::any_of(node.inputs.begin(), node.inputs.end(),
+                       [&](const PlanPtr& input) { return subtree_reads(*input, outer); });
+  }
+
+  static ExprPtr column_ref(const OutputColumn& column) {
+    auto e = std::make_shared<Expr>();
+    e->kind = ExprKind::Column;
+    e->binding = column.binding;
+    e->type = column.type;
+    e->name = column.name;
+    return e;
+  }
+
+  // Returns the node rewritten without correlation, or null.
+  PlanPtr pull_up(const PlanPtr& node, const std::set<ColumnBinding>& outer, Pulled& pulled) {
+    if (!subtree_reads(*node, outer)) return node;
+    switch (node->kind) {
+      case PlanKind::Filter: {
+        PlanPtr input = pull_up(node->inputs[0], outer, pulled);
+        if (!input) return nullptr;
+        std::vector<ExprPtr> all;
+        std::vector<ExprPtr> kept;
+        conjuncts(node->predicate, all);
+        for (const ExprPtr& c : all) {
+          if (!reads_any(c, outer)) {
+            kept.push_back(c);
+            continue;
+          }
+          if (!is_key_equality(*c)) return nullptr;
+          const bool left_outer = reads_only(c->args[0], outer) && !reads_any(c->args[1], outer);
+          const bool right_outer = reads_only(c->args[1], outer) && !reads_any(c->args[0], outer);
+          if (!left_outer && !right_outer) return nullptr;
+          pulled.outer.push_back(left_outer ? c->args[0] : c->args[1]);
+          pulled.inner.push_back(left_outer ? c->args[1] : c->args[0]);
+          pulled.equalities.push_back(c);
+        }
+        auto out = std::make_shared<PlanNode>(*node);
+        out->inputs = {input};
+        out->output = input->output;
+        if (kept.empty()) return input;
+        out->predicate = conjunction(kept);
+        return out;
+      }
+      case PlanKind::Project: {
+        PlanPtr input = pull_up(node->inputs[0], outer, pulled);
+        if (!input) return nullptr;
+        auto out = std::make_shared<PlanNode>(*node);
+        out->inputs = {input};
+        for (const ExprPtr& e : out->exprs) {
+          if (reads_any(e, outer)) return nullptr;
+        }
+        const int table = next_table_++;
+        for (std::size_t i = 0; i < pulled.inner.size(); ++i) {
+          OutputColumn column{
+              .binding = {table, static_cast<int>(i)}, .name = "?key?", .type = pulled.inner[i]->type};
+          out->exprs.push_back(pulled.inner[i]);
+          out->output.push_back(column);
+          pulled.inner[i] = column_ref(column);
+        }
+        return out;
+      }
+      case PlanKind::TopK: {
+        PlanPtr input = pull_up(node->inputs[0], outer, pulled);
+        if (!input || node->with_ties) return nullptr;
+        auto out = std::make_shared<PlanNode>(*node);
+        out->inputs = {input};
+        out->output = input->output;
+        out->partition_by.insert(out->partition_by.end(), pulled.inner.begin(), pulled.inner.end());
+        return out;
+      }
+      case PlanKind::Aggregate: {
+        PlanPtr input = pull_up(node->inputs[0], outer, pulled);
+        if (!input || !node->grouping_sets.empty()) return nullptr;
+        for (const ExprPtr& e : node->aggregates) {
+          if (reads_any(e, outer) || e->kind == ExprKind::Grouping) return nullptr;
+          pulled.counts = pulled.counts || e->name == "count";
+        }
+        auto out = std::make_shared<PlanNode>(*node);
+        out->inputs = {input};
+        pulled.scalar_aggregate = pulled.scalar_aggregate || node->group_keys.empty();
+        for (ExprPtr& key : pulled.inner) {
+          const int index = static_cast<int>(out->group_keys.size());
+          out->group_keys.push_back(key);
+          OutputColumn column{.binding = {node->table_index, index}, .name = "?key?", .type = key->type};
+          out->output.push_back(column);
+          key = column_ref(column);
+        }
+        return out;
+      }
+      default: return nullptr;
+    }
   }
 
   // EXISTS with a condition beyond key equalities: the left rows that have a
@@ -1159,12 +1310,15 @@ class Lowerer {
   Lowered lower_top_k(const PlanNode& node) {
     if (node.with_ties) throw not_supported("FETCH FIRST ... WITH TIES", -1);
     Lowered in = lower(node.inputs[0]);
-    std::vector<ExprPtr> needed;
+    std::vector<ExprPtr> needed = node.partition_by;
     for (const SortKey& key : node.sort_keys) needed.push_back(key.expr);
     auto [extended, columns] = columns_for(in, needed);
     engine::TopKSpec spec;
     const engine::Collation* collation = nullptr;
-    spec.order = sort_keys(node.sort_keys, columns, collation);
+    const auto parts = static_cast<std::ptrdiff_t>(node.partition_by.size());
+    spec.partition.assign(columns.begin(), columns.begin() + parts);
+    spec.order = sort_keys(node.sort_keys, std::vector<std::uint32_t>(columns.begin() + parts, columns.end()),
+                           collation);
     spec.collation = collation != nullptr ? collation : &engine::c_collation();
     if (node.limit) spec.limit = static_cast<std::uint64_t>(std::max<std::int64_t>(*node.limit, 0));
     spec.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(node.offset, 0));
@@ -1237,6 +1391,7 @@ class Lowerer {
   NodeId recursive_source_ = 0;
   std::vector<NodeId> extra_sources_;
   std::vector<NodeId> extra_inputs_;
+  int next_table_ = 1 << 24;  // table indexes of columns added by rewrites
 };
 
 }  // namespace

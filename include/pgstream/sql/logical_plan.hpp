@@ -206,7 +206,8 @@ struct PlanNode {
   // SetOp
   SetOpKind set_op = SetOpKind::Union;
   bool all = false;
-  // TopK
+  // TopK (partition_by: per-group top-k, made by decorrelating a LATERAL subquery)
+  std::vector<ExprPtr> partition_by;
   std::optional<std::int64_t> limit;
   std::int64_t offset = 0;
   bool with_ties = false;
