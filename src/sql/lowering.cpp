@@ -109,6 +109,42 @@ class RescaleNumeric final : public engine::ScalarExpr {
   std::uint16_t scale_;
 };
 
+// The constant true (the marker of a correlated EXISTS's partner keys).
+class TrueValue final : public engine::ScalarExpr {
+ public:
+  void evaluate(engine::RowRef /*input*/, engine::RowPacker& out) const override { out.push_bool(true); }
+};
+
+// Copies one column (a VALUES item that is a plain column reference).
+class ColumnValue final : public engine::ScalarExpr {
+ public:
+  explicit ColumnValue(std::uint32_t column) : column_(column) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    out.push_datum(input.at(column_));
+  }
+
+ private:
+  std::uint32_t column_;
+};
+
+// LATERAL VALUES: one generated row per VALUES row, evaluated over the input.
+class RowsOf final : public engine::TableFunction {
+ public:
+  explicit RowsOf(std::vector<std::vector<std::shared_ptr<const engine::ScalarExpr>>> rows)
+      : rows_(std::move(rows)) {}
+  void expand(engine::RowRef input, engine::RowPacker& scratch, void (*emit)(void*, engine::RowRef),
+              void* context) const override {
+    for (const auto& row : rows_) {
+      scratch.clear();
+      for (const auto& value : row) value->evaluate(input, scratch);
+      emit(context, scratch.row());
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::shared_ptr<const engine::ScalarExpr>>> rows_;
+};
+
 // count > 0, for EXISTS over an uncorrelated subquery.
 class PositiveCount final : public engine::ScalarExpr {
  public:
@@ -279,6 +315,9 @@ class Lowerer {
         free_bindings(*e->subplan).empty()) {
       return subquery_column(*e, in);
     }
+    if (e->kind == ExprKind::Subquery && e->args.empty() && e->subquery_kind == SubqueryKind::Exists) {
+      if (ExprPtr marked = exists_column(*e, in)) return marked;
+    }
     bool changed = e->kind == ExprKind::Column && e->outer;
     std::vector<ExprPtr> args;
     for (const ExprPtr& arg : e->args) {
@@ -313,6 +352,58 @@ class Lowerer {
     column->binding = synthetic();
     in.layout.push_back(column->binding);
     return column;
+  }
+
+  // A correlated EXISTS whose correlation is equalities only: a LEFT join of
+  // `in` with the distinct correlation keys of the subquery's rows (plus a
+  // marker), so EXISTS is "the marker is not NULL" and no row is duplicated.
+  ExprPtr exists_column(const Expr& e, Lowered& in) {
+    std::set<ColumnBinding> outer(in.layout.begin(), in.layout.end());
+    Pulled pulled;
+    PlanPtr inner = pull_up(e.subplan, outer, pulled);
+    if (!inner || pulled.inner.empty() || pulled.scalar_aggregate) return nullptr;
+    if (!free_bindings(*inner).empty()) return nullptr;
+    Lowered rows = lower(inner);
+    auto [keyed, key_columns_inner] = columns_for(rows, pulled.inner);
+    std::vector<Projection> keys_and_marker;
+    for (std::uint32_t c : key_columns_inner) keys_and_marker.push_back(Projection::of_column(c));
+    keys_and_marker.push_back(Projection::of_expr(std::make_shared<TrueValue>()));
+    Lowered marks;
+    marks.node = dataflow_.add<engine::MapFilter>({keyed.node}, nullptr, std::move(keys_and_marker));
+    marks.node = dataflow_.add<engine::Distinct>({marks.node});
+    for (std::size_t i = 0; i <= pulled.inner.size(); ++i) marks.layout.push_back(synthetic());
+    std::vector<ExprPtr> mark_keys;
+    for (std::size_t i = 0; i < pulled.inner.size(); ++i) {
+      auto key = std::make_shared<Expr>(*pulled.inner[i]);
+      key->kind = ExprKind::Column;
+      key->args.clear();
+      key->binding = marks.layout[i];
+      mark_keys.push_back(key);
+    }
+    std::vector<ExprPtr> outer_keys;
+    for (const ExprPtr& o : pulled.outer) outer_keys.push_back(prepare(o, in));
+    auto [left, lcols] = key_columns(in, outer_keys, mark_keys);
+    auto [right, rcols] = key_columns(marks, mark_keys, outer_keys);
+    engine::JoinSpec spec;
+    spec.kind = engine::JoinKind::Left;
+    spec.left_key = lcols;
+    spec.right_key = rcols;
+    spec.left_arity = static_cast<std::uint32_t>(left.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(right.layout.size());
+    in.node = engine::add_join(dataflow_, left.node, right.node, spec);
+    in.layout = left.layout;
+    in.layout.insert(in.layout.end(), right.layout.begin(), right.layout.end());
+    auto marker = std::make_shared<Expr>();
+    marker->kind = ExprKind::Column;
+    marker->type = e.type;  // boolean
+    marker->binding = marks.layout[pulled.inner.size()];
+    auto test = std::make_shared<Expr>();
+    test->kind = ExprKind::NullTest;
+    test->negated = true;
+    test->type = e.type;
+    test->location = e.location;
+    test->args = {marker};
+    return test;
   }
 
   Computed compute(const Lowered& original, const std::vector<ExprPtr>& given) {
@@ -704,6 +795,12 @@ class Lowerer {
         if (node.predicate) out = filtered(out, node.predicate);
         return finish(node, out);
       }
+      if (right.kind == PlanKind::Values && node.join_type == JoinType::Inner) {
+        Lowered left = lower(node.inputs[0]);
+        Lowered out = lower_lateral_values(right, left);
+        if (node.predicate) out = filtered(out, node.predicate);
+        return finish(node, out);
+      }
       if (PlanPtr decorrelated = decorrelate_lateral(node)) return lower(decorrelated);
       throw not_supported("a LATERAL subquery", -1);
     }
@@ -752,6 +849,27 @@ class Lowerer {
   }
 
   // ---- LATERAL subqueries ----------------------------------------------------
+
+  // LATERAL (VALUES (...), (...)) over `left`: each left row followed by
+  // each VALUES row evaluated over it.
+  Lowered lower_lateral_values(const PlanNode& values, const Lowered& left) {
+    std::vector<std::vector<std::shared_ptr<const engine::ScalarExpr>>> rows;
+    Lowered in = left;
+    for (const auto& row : values.rows) {
+      Computed computed = compute(in, row);
+      in = computed.in;
+      std::vector<std::shared_ptr<const engine::ScalarExpr>> compiled;
+      for (const Projection& p : computed.values) {
+        compiled.push_back(p.expr ? p.expr : std::make_shared<ColumnValue>(p.column));
+      }
+      rows.push_back(std::move(compiled));
+    }
+    Lowered out;
+    out.node = dataflow_.add<engine::FlatMap>({in.node}, std::make_shared<RowsOf>(std::move(rows)));
+    out.layout = in.layout;
+    for (const OutputColumn& column : values.output) out.layout.push_back(column.binding);
+    return out;
+  }
 
   // A LATERAL subquery correlated only by equalities `inner = outer` in its
   // WHERE clauses is rewritten into an ordinary join: the equalities are
