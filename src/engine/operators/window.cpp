@@ -269,9 +269,10 @@ Window::~Window() = default;
 std::size_t Window::state_bytes() const { return partitions_->bytes(); }
 
 void Window::emit_partition(const OrderedPartitions::Rows& rows, std::int64_t sign, ZSet& out) {
-  std::vector<RowRef> ordered;
-  for (const auto& [bytes, count] : rows) {
-    for (std::int64_t k = 0; k < count; ++k) ordered.push_back(OrderedPartitions::row_of(bytes));
+  std::vector<RowRef>& ordered = ordered_;
+  ordered.clear();
+  for (OrderedPartitions::Entry e : rows) {
+    for (std::int64_t k = 0; k < e.weight; ++k) ordered.push_back(e.row);
   }
   struct Context {
     Window* self;

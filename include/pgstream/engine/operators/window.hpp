@@ -110,6 +110,7 @@ class Window final : public Operator {
   std::unique_ptr<OrderedPartitions> partitions_;  // borrows spec_'s keys
   ZSet changes_;
   RowPacker out_;
+  std::vector<RowRef> ordered_;  // the partition being emitted
 };
 
 // Computes the window columns of one ordered partition (each row repeated
