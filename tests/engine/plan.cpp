@@ -465,7 +465,9 @@ bool in_frame(const WindowSpec& spec, const std::vector<std::string>& rows, std:
           if (v.is_null() && c.is_null()) return 0;
           return v.is_null() == key.nulls_first ? -1 : 1;
         }
-        std::int64_t target = c.as_int() + (key.descending ? -off : off);
+        std::int64_t distance = b.value.ref().at(0).as_int();
+        if (b.kind == FrameBoundKind::Preceding) distance = -distance;
+        std::int64_t target = c.as_int() + (key.descending ? -distance : distance);
         std::int64_t d = v.as_int() - target;
         if (d == 0) return 0;
         return (d > 0) != key.descending ? 1 : -1;

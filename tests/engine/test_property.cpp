@@ -316,6 +316,7 @@ class Generator {
           RowPacker v;
           v.push_int8(b.offset);
           b.value = Row(v.row());
+          b.offset = 0;  // RANGE reads the value
         }
         return b;
       }

@@ -26,10 +26,7 @@ std::size_t OrderedPartitions::bytes() const noexcept {
   std::size_t total = chunks_.capacity() * sizeof(Chunk);
   for (const Chunk& c : chunks_) total += c.capacity;
   total += partitions_.bucket_count() * sizeof(void*) + partitions_.size() * kNodeBytes + key_heap_bytes_;
-  total += ref_capacity_ * sizeof(std::uint32_t);
-  total += touched_.capacity() * sizeof(Touched) + pending_.capacity() * sizeof(Change) +
-           merged_.capacity() * sizeof(std::uint32_t);
-  return total;
+  return total + ref_capacity_ * sizeof(std::uint32_t);
 }
 
 void OrderedPartitions::track_capacity(std::size_t before, const std::vector<std::uint32_t>& refs) noexcept {

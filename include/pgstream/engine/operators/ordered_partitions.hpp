@@ -19,7 +19,8 @@
 // distinct row). Dropped rows leave dead space that compaction reclaims
 // when it exceeds the live space, so state stays proportional to the live
 // rows, not to the rows or partitions ever seen. bytes() counts chunks,
-// the partition table and the reference vectors. A touched partition
+// the partition table and the reference vectors (not the per-epoch scratch,
+// which is sized by the largest delta, as a ZSet is). A touched partition
 // costs O(changes * log n + n) (the merge rewrites its reference vector).
 // Limit: 4 GiB of live rows (32-bit references); beyond that update()
 // throws Error(Internal).
@@ -93,7 +94,7 @@ class OrderedPartitions {
     finish();
   }
 
-  // Everything held: chunks, partition table, keys, reference vectors.
+  // The state held: chunks, partition table, keys, reference vectors.
   [[nodiscard]] std::size_t bytes() const noexcept;
   [[nodiscard]] std::size_t partitions() const noexcept { return partitions_.size(); }
   [[nodiscard]] std::size_t distinct_rows() const noexcept { return live_rows_; }
