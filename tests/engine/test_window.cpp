@@ -547,3 +547,73 @@ TEST_CASE("top-k per partition with OFFSET survives deleting the top rows, in a 
   ints(p, {0, 970, 1970});
   CHECK(result.count(key_of(p.row())) == 1);
 }
+
+TEST_CASE("RANGE offsets over date, timestamp and time match PostgreSQL (month ends, infinities)",
+          "[engine][window]") {
+  auto offset = [](FrameBoundKind kind, std::int32_t months, std::int32_t days, std::int64_t micros) {
+    RowPacker p;
+    p.push_interval(Interval{micros, days, months});
+    return FrameBound{kind, 0, Row(p.row())};
+  };
+  auto count = [](const WindowSpec& base, const std::vector<RowPacker>& rows) {
+    Dataflow df;
+    NodeId src = df.add_source("t");
+    NodeId win = df.add<Window>({src}, base);
+    df.output(win);
+    for (const RowPacker& r : rows) df.input(src).add(r.row(), 1);
+    df.step();
+    Multiset out;
+    for (auto u : df.delta(win)) add_to(out, u.row, u.weight);
+    return psql_lines(out);
+  };
+  auto sorted = [](std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  constexpr std::int64_t hour = 3600LL * 1000000;
+  // set timezone = 'UTC'; d(x date, ts timestamp): the same instants as dates and timestamps.
+  struct Day {
+    int y, m, d, h;
+  };
+  const Day days[] = {
+      {2024, 1, 31, 12}, {2024, 2, 29, 11}, {2024, 3, 1, 0}, {2024, 3, 31, 12}, {2024, 4, 30, 13}};
+  std::vector<RowPacker> dates(8);
+  std::vector<RowPacker> stamps(8);
+  for (std::size_t i = 0; i < 5; ++i) {
+    std::int32_t day =
+        days_from_civil(days[i].y, static_cast<unsigned>(days[i].m), static_cast<unsigned>(days[i].d));
+    dates[i].push_date(day);
+    stamps[i].push_timestamp(static_cast<std::int64_t>(day) * kMicrosPerDay + days[i].h * hour);
+  }
+  dates[5].push_date(INT32_MAX);
+  dates[6].push_null();
+  dates[7].push_date(INT32_MIN);
+  stamps[5].push_timestamp(INT64_MAX);
+  stamps[6].push_null();
+  stamps[7].push_timestamp(INT64_MIN);
+  const auto r = WindowFrame::Range;
+  const auto star = agg(AggregateKind::CountStar);
+  // count(*) over (order by x range between '1 mon' preceding and current row)
+  CHECK(count(frame({SortKey::asc(0)}, r, offset(P, 1, 0, 0), B::current_row(), star), dates) ==
+        sorted({"-infinity|1", "2024-01-31|1", "2024-02-29|2", "2024-03-01|2", "2024-03-31|3", "2024-04-30|2",
+                "infinity|1", "|1"}));
+  // count(*) over (order by x desc range between '1 mon 1 day' preceding and '1 day' following)
+  CHECK(count(frame({SortKey::desc(0)}, r, offset(P, 1, 1, 0), offset(F, 0, 1, 0), star), dates) ==
+        sorted({"-infinity|1", "2024-01-31|3", "2024-02-29|2", "2024-03-01|3", "2024-03-31|2", "2024-04-30|1",
+                "infinity|1", "|1"}));
+  // count(*) over (order by ts range between current row and '1 mon' following)
+  CHECK(count(frame({SortKey::asc(0)}, r, B::current_row(), offset(F, 1, 0, 0), star), stamps) ==
+        sorted({"-infinity|1", "2024-01-31 12:00:00|2", "2024-02-29 11:00:00|2", "2024-03-01 00:00:00|2",
+                "2024-03-31 12:00:00|1", "2024-04-30 13:00:00|1", "infinity|1", "|1"}));
+  // count(*) over (order by ts range between '29 days 1 hour' preceding and '12 hours' preceding)
+  CHECK(
+      count(frame({SortKey::asc(0)}, r, offset(P, 0, 29, hour), offset(P, 0, 0, 12 * hour), star), stamps) ==
+      sorted({"-infinity|1", "2024-01-31 12:00:00|0", "2024-02-29 11:00:00|1", "2024-03-01 00:00:00|1",
+              "2024-03-31 12:00:00|0", "2024-04-30 13:00:00|0", "infinity|1", "|1"}));
+  // tt(t time): count(*) over (order by t range between '1 hour' preceding and '1 hour' following)
+  std::vector<RowPacker> times(5);
+  const std::int64_t minutes[] = {30, 60, 720, 1410, 1439};
+  for (std::size_t i = 0; i < 5; ++i) times[i].push_time(minutes[i] * 60 * 1000000);
+  CHECK(count(frame({SortKey::asc(0)}, r, offset(P, 0, 0, hour), offset(F, 0, 0, hour), star), times) ==
+        sorted({"00:30:00|2", "01:00:00|2", "12:00:00|1", "23:30:00|2", "23:59:00|2"}));
+}

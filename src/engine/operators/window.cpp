@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cmath>
 
 #include "pgstream/engine/operators/ordered_partitions.hpp"
@@ -13,12 +14,68 @@ bool peers(const WindowSpec& spec, RowRef a, RowRef b) {
   return compare_rows(a, b, spec.order, *spec.collation, false) == 0;
 }
 
+constexpr std::int64_t kInfinity = INT64_MAX;  // timestamp 'infinity' (-infinity is INT64_MIN)
+
+std::int32_t days_in_month(std::int64_t year, unsigned month) {
+  static constexpr std::int32_t days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return days[month - 1] + (month == 2 && leap ? 1 : 0);
+}
+
+// A date, timestamp or timestamptz as microseconds (infinities stay at the
+// int64 extremes, as date2timestamp maps them).
+Int128 as_micros(DatumRef d) {
+  if (d.kind() != DatumKind::Date) return d.as_int8();
+  std::int32_t days = d.as_date();
+  if (days == INT32_MAX) return kInfinity;
+  if (days == INT32_MIN) return -kInfinity - 1;
+  return static_cast<Int128>(days) * kMicrosPerDay;
+}
+
+// timestamp_pl_interval (timestamp_mi_interval with `sub`): months first,
+// the day clamped to the new month's length, then days, then microseconds;
+// infinities stay. timestamptz is taken in UTC (no DST days).
+Int128 plus_interval(Int128 ts, const Interval& span, bool sub) {
+  if (ts >= kInfinity || ts <= -kInfinity - 1) return ts;
+  const std::int64_t sign = sub ? -1 : 1;
+  if (span.months != 0) {
+    auto micros = static_cast<std::int64_t>(ts);
+    std::int64_t days = micros / kMicrosPerDay - (micros % kMicrosPerDay < 0 ? 1 : 0);
+    std::int64_t time_of_day = micros - days * kMicrosPerDay;
+    std::int64_t year = 0;
+    unsigned month = 0;
+    unsigned day = 0;
+    civil_from_days(static_cast<std::int32_t>(days), year, month, day);
+    std::int64_t months = year * 12 + month - 1 + sign * span.months;
+    year = months / 12 - (months % 12 < 0 ? 1 : 0);
+    month = static_cast<unsigned>(months - year * 12 + 1);
+    day = std::min<unsigned>(day, static_cast<unsigned>(days_in_month(year, month)));
+    ts = static_cast<Int128>(days_from_civil(year, month, day)) * kMicrosPerDay + time_of_day;
+  }
+  return ts + sign * (static_cast<Int128>(span.days) * kMicrosPerDay + span.micros);
+}
+
 // PostgreSQL's in_range support functions (in_range_int8_int8,
-// in_range_numeric_numeric, in_range_float8_float8): is `value` >= (or, with
-// `less`, <=) base + offset (or base - offset with `sub`)? NaN is equal to
-// NaN and greater than everything; infinite base and offset of opposite
-// direction count as in range (their sum would be NaN).
+// in_range_numeric_numeric, in_range_float8_float8, in_range_timestamp_interval,
+// in_range_time_interval): is `value` >= (or, with `less`, <=) base + offset
+// (or base - offset with `sub`)? NaN is equal to NaN and greater than
+// everything; infinite base and offset of opposite direction count as in
+// range (their sum would be NaN).
 bool in_range(DatumRef value, DatumRef base, DatumRef offset, bool sub, bool less) {
+  switch (value.kind()) {
+    case DatumKind::Date:
+    case DatumKind::Timestamp:
+    case DatumKind::TimestampTz: {
+      Int128 v = as_micros(value);
+      Int128 sum = plus_interval(as_micros(base), offset.as_interval(), sub);
+      return less ? v <= sum : v >= sum;
+    }
+    case DatumKind::Time: {  // no wrap-around; only the interval's time part counts
+      Int128 sum = static_cast<Int128>(base.as_time()) + (sub ? -1 : 1) * offset.as_interval().micros;
+      return less ? value.as_time() <= sum : value.as_time() >= sum;
+    }
+    default: break;
+  }
   if (value.is_integer()) {
     Int128 sum = static_cast<Int128>(base.as_int()) + (sub ? -1 : 1) * static_cast<Int128>(offset.as_int());
     Int128 v = value.as_int();

@@ -11,7 +11,8 @@
 // each bound UNBOUNDED PRECEDING/FOLLOWING, CURRENT ROW (RANGE/GROUPS:
 // the first/last peer) or a constant offset n PRECEDING/FOLLOWING (rows,
 // peer groups, or for RANGE a value distance on the single ORDER BY
-// column of integers, numeric or floats; not yet date/timestamp),
+// column: integers, numeric, floats, or an interval over date, time,
+// timestamp and timestamptz (taken in UTC)),
 // with EXCLUDE NO OTHERS / CURRENT ROW / GROUP / TIES. Offsets are
 // constants. An empty frame gives NULL (count: 0). Without ORDER BY all
 // rows are peers. The default frame is RANGE UNBOUNDED PRECEDING ..
@@ -67,7 +68,7 @@ enum class FrameBoundKind : std::uint8_t {
 struct FrameBound {
   FrameBoundKind kind = FrameBoundKind::CurrentRow;
   std::int64_t offset = 0;  // ROWS: rows, GROUPS: peer groups
-  Row value;                // RANGE: the offset, one row of one datum (int8, numeric or float8)
+  Row value;                // RANGE: the offset, one datum (int8, numeric, float8 or interval)
   static FrameBound unbounded_preceding() { return {FrameBoundKind::UnboundedPreceding, 0, {}}; }
   static FrameBound preceding(std::int64_t n) { return {FrameBoundKind::Preceding, n, {}}; }
   static FrameBound current_row() { return {FrameBoundKind::CurrentRow, 0, {}}; }
