@@ -617,3 +617,64 @@ TEST_CASE("RANGE offsets over date, timestamp and time match PostgreSQL (month e
   CHECK(count(frame({SortKey::asc(0)}, r, offset(P, 0, 0, hour), offset(F, 0, 0, hour), star), times) ==
         sorted({"00:30:00|2", "01:00:00|2", "12:00:00|1", "23:30:00|2", "23:59:00|2"}));
 }
+
+TEST_CASE("a window over one large partition stays right while blocks split, empty and merge",
+          "[engine][window]") {
+  Plan plan;
+  plan.kind = Plan::Kind::Window;
+  plan.window.order = {SortKey::asc(0)};
+  plan.window.frame = WindowFrame::Rows;
+  plan.window.frame_start = FrameBound::preceding(2);
+  plan.window.frame_end = FrameBound::following(1);
+  plan.window.functions = {agg(AggregateKind::Sum, 1), value(WindowFunctionKind::LastValue, 1)};
+  plan.inputs = {std::make_shared<Plan>()};
+  Dataflow df;
+  NodeId src = df.add_source("t");
+  NodeId win = build(plan, df, {src});
+  df.output(win);
+  Multiset source;
+  Multiset result;
+  RowPacker p;
+  auto change = [&](int key, std::int64_t w) {
+    ints(p, {key, key % 7});
+    df.input(src).add(p.row(), w);
+    add_to(source, p.row(), w);
+  };
+  for (int epoch = 0; epoch < 6; ++epoch) {
+    switch (epoch) {
+      case 0:
+        for (int k = 0; k < 1500; ++k) change(k, 1);
+        break;
+      case 1:  // a run longer than a block goes, from the middle
+        for (int k = 300; k < 1000; ++k) change(k, -1);
+        break;
+      case 2:  // every other row of what is left
+        for (int k = 0; k < 1500; k += 2) {
+          if (k < 300 || k >= 1000) change(k, -1);
+        }
+        break;
+      case 3:  // duplicates and rows back in the hole
+        for (int k = 500; k < 1700; k += 3) change(k, 2);
+        break;
+      case 4:
+        for (int k = 0; k < 1700; ++k) {
+          ints(p, {k, k % 7});
+          auto it = source.find(key_of(p.row()));
+          if (it != source.end() && k % 5 != 0) change(k, -it->second);
+        }
+        break;
+      default:
+        for (int k = 0; k < 1700; ++k) {
+          ints(p, {k, k % 7});
+          auto it = source.find(key_of(p.row()));
+          if (it != source.end()) change(k, -it->second);
+        }
+    }
+    df.step();
+    for (auto u : df.delta(win)) add_to(result, u.row, u.weight);
+    INFO("epoch " << epoch);
+    REQUIRE(describe(result) == describe(evaluate(plan, {source})));
+  }
+  CHECK(result.empty());
+  CHECK(df.state_bytes() < 16 * 1024);
+}

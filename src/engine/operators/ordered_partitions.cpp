@@ -26,11 +26,7 @@ std::size_t OrderedPartitions::bytes() const noexcept {
   std::size_t total = chunks_.capacity() * sizeof(Chunk);
   for (const Chunk& c : chunks_) total += c.capacity;
   total += partitions_.bucket_count() * sizeof(void*) + partitions_.size() * kNodeBytes + key_heap_bytes_;
-  return total + ref_capacity_ * sizeof(std::uint32_t);
-}
-
-void OrderedPartitions::track_capacity(std::size_t before, const std::vector<std::uint32_t>& refs) noexcept {
-  ref_capacity_ = ref_capacity_ - before + refs.capacity();
+  return total + vector_bytes_;
 }
 
 void OrderedPartitions::group(const ZSet& delta) {
@@ -66,52 +62,78 @@ void OrderedPartitions::group(const ZSet& delta) {
   }
 }
 
+std::size_t OrderedPartitions::vector_bytes(const std::vector<Block>& blocks) noexcept {
+  std::size_t total = blocks.capacity() * sizeof(Block);
+  for (const Block& block : blocks) total += block.capacity() * sizeof(std::uint32_t);
+  return total;
+}
+
 void OrderedPartitions::apply(std::size_t touched) {
   const Touched& t = touched_[touched];
-  std::vector<std::uint32_t>& refs = t.partition->refs;
-  merged_.clear();
-  std::size_t at = 0;  // refs before `at` are merged
+  std::vector<Block>& blocks = t.partition->blocks;
+  vector_bytes_ -= vector_bytes(blocks);
   for (std::size_t i = t.first; i < t.first + t.count;) {
     RowRef row = pending_[i].row;
     std::int64_t weight = 0;
     for (; i < t.first + t.count && pending_[i].row == row; ++i) weight += pending_[i].weight;
-    if (weight == 0) continue;
-    auto pos = std::lower_bound(refs.begin() + static_cast<std::ptrdiff_t>(at), refs.end(), row,
-                                [&](std::uint32_t ref, RowRef r) { return less(entry_at(ref).row, r); });
-    auto found = static_cast<std::size_t>(pos - refs.begin());
-    merged_.insert(merged_.end(), refs.begin() + static_cast<std::ptrdiff_t>(at), pos);
-    at = found;
-    if (pos != refs.end() && entry_at(*pos).row == row) {
-      ++at;
-      std::int64_t now = entry_at(*pos).weight + weight;
-      if (now == 0) {
-        release(*pos);
-        continue;
-      }
-      set_weight(*pos, now);
-      merged_.push_back(*pos);
-      continue;
-    }
-    merged_.push_back(allocate(row, weight, chunks_));
+    if (weight != 0) change(blocks, row, weight);
+  }
+  for (Block& block : blocks) {
+    if (block.capacity() > 2 * block.size() + 8) block.shrink_to_fit();
+  }
+  vector_bytes_ += vector_bytes(blocks);
+}
+
+// Adds `weight` copies of `row` to the partition's blocks.
+void OrderedPartitions::change(std::vector<Block>& blocks, RowRef row, std::int64_t weight) {
+  auto ref_less = [&](std::uint32_t ref, RowRef r) { return less(entry_at(ref).row, r); };
+  // The first block whose last row is not before `row`, else the last block.
+  auto b = static_cast<std::size_t>(
+      std::partition_point(blocks.begin(), blocks.end(),
+                           [&](const Block& block) { return ref_less(block.back(), row); }) -
+      blocks.begin());
+  if (blocks.empty()) blocks.emplace_back();
+  if (b == blocks.size()) --b;
+  Block& block = blocks[b];
+  auto pos = std::lower_bound(block.begin(), block.end(), row, ref_less);
+  if (pos == block.end() || entry_at(*pos).row != row) {
+    block.insert(pos, allocate(row, weight, chunks_));
     ++live_rows_;
     live_bytes_ += kHeader + row.size();
+    if (block.size() > 2 * kBlock) {  // split
+      Block upper(block.begin() + static_cast<std::ptrdiff_t>(kBlock), block.end());
+      block.resize(kBlock);
+      blocks.insert(blocks.begin() + static_cast<std::ptrdiff_t>(b) + 1, std::move(upper));
+    }
+    return;
   }
-  merged_.insert(merged_.end(), refs.begin() + static_cast<std::ptrdiff_t>(at), refs.end());
-  std::size_t before = refs.capacity();
-  if (refs.capacity() > 2 * merged_.size() + 8) {
-    refs = std::vector<std::uint32_t>(merged_.begin(), merged_.end());  // give back what it no longer needs
-  } else {
-    refs.assign(merged_.begin(), merged_.end());
+  std::int64_t now = entry_at(*pos).weight + weight;
+  if (now != 0) {
+    set_weight(*pos, now);
+    return;
   }
-  track_capacity(before, refs);
+  release(*pos);
+  block.erase(pos);
+  if (block.empty()) {
+    blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(b));
+    return;
+  }
+  // A small block joins a neighbour when both fit in one.
+  if (block.size() < kBlock / 4 && blocks.size() > 1) {
+    std::size_t first = b + 1 < blocks.size() ? b : b - 1;
+    if (blocks[first].size() + blocks[first + 1].size() <= 2 * kBlock) {
+      blocks[first].insert(blocks[first].end(), blocks[first + 1].begin(), blocks[first + 1].end());
+      blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(first) + 1);
+    }
+  }
 }
 
 void OrderedPartitions::finish() {
   for (const Touched& t : touched_) {
-    if (!t.partition->refs.empty()) continue;
+    if (!t.partition->blocks.empty()) continue;
     auto it = partitions_.find(std::string_view(*t.key));
     if (it->first.size() > kSmallString) key_heap_bytes_ -= it->first.capacity() + 1;
-    track_capacity(it->second.refs.capacity(), {});
+    vector_bytes_ -= vector_bytes(it->second.blocks);
     partitions_.erase(it);
   }
   if (partitions_.bucket_count() > 64 && partitions_.size() * 8 < partitions_.bucket_count())
@@ -155,9 +177,11 @@ void OrderedPartitions::release(std::uint32_t ref) {
 void OrderedPartitions::compact() {
   std::vector<Chunk> fresh;
   for (auto& [key, p] : partitions_) {
-    for (std::uint32_t& ref : p.refs) {
-      Entry e = entry_at(ref);
-      ref = allocate(e.row, e.weight, fresh);
+    for (Block& block : p.blocks) {
+      for (std::uint32_t& ref : block) {
+        Entry e = entry_at(ref);
+        ref = allocate(e.row, e.weight, fresh);
+      }
     }
   }
   chunks_ = std::move(fresh);

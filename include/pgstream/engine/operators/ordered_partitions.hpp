@@ -15,13 +15,13 @@
 //
 // Memory: rows are packed back to back in 4-64 KiB chunks as
 // [weight i64][size u32][row] (no per-row allocation); a partition is its
-// key plus a sorted vector of u32 references into the chunks (4 bytes per
-// distinct row). Dropped rows leave dead space that compaction reclaims
+// key plus sorted blocks of u32 references into the chunks (4 bytes per
+// distinct row, and growth slack). Dropped rows leave dead space that compaction reclaims
 // when it exceeds the live space, so state stays proportional to the live
 // rows, not to the rows or partitions ever seen. bytes() counts chunks,
 // the partition table and the reference vectors (not the per-epoch scratch,
-// which is sized by the largest delta, as a ZSet is). A touched partition
-// costs O(changes * log n + n) (the merge rewrites its reference vector).
+// which is sized by the largest delta, as a ZSet is). Each change costs
+// O(log n + kBlock), whatever the partition's size.
 // Limit: 4 GiB of live rows (32-bit references); beyond that update()
 // throws Error(Internal).
 #pragma once
@@ -45,33 +45,41 @@ class OrderedPartitions {
     RowRef row;
     std::int64_t weight;
   };
+  using Block = std::vector<std::uint32_t>;  // references into the chunks
   // One partition's distinct rows in order, with their multiplicities.
   class Rows {
    public:
     class Iterator {
      public:
-      Iterator(const OrderedPartitions* owner, const std::uint32_t* at) : owner_(owner), at_(at) {}
-      Entry operator*() const noexcept { return owner_->entry_at(*at_); }
+      Iterator(const OrderedPartitions* owner, const std::vector<Block>* blocks, std::size_t block)
+          : owner_(owner), blocks_(blocks), block_(block) {}
+      Entry operator*() const noexcept { return owner_->entry_at((*blocks_)[block_][at_]); }
       Iterator& operator++() noexcept {
-        ++at_;
+        if (++at_ == (*blocks_)[block_].size()) {
+          ++block_;
+          at_ = 0;
+        }
         return *this;
       }
-      friend bool operator==(const Iterator& a, const Iterator& b) noexcept { return a.at_ == b.at_; }
+      friend bool operator==(const Iterator& a, const Iterator& b) noexcept {
+        return a.block_ == b.block_ && a.at_ == b.at_;
+      }
 
      private:
       const OrderedPartitions* owner_;
-      const std::uint32_t* at_;
+      const std::vector<Block>* blocks_;
+      std::size_t block_;
+      std::size_t at_ = 0;
     };
-    Rows(const OrderedPartitions* owner, const std::vector<std::uint32_t>& refs)
-        : owner_(owner), refs_(&refs) {}
-    [[nodiscard]] Iterator begin() const noexcept { return {owner_, refs_->data()}; }
-    [[nodiscard]] Iterator end() const noexcept { return {owner_, refs_->data() + refs_->size()}; }
-    [[nodiscard]] std::size_t size() const noexcept { return refs_->size(); }
-    [[nodiscard]] bool empty() const noexcept { return refs_->empty(); }
+    Rows(const OrderedPartitions* owner, const std::vector<Block>& blocks)
+        : owner_(owner), blocks_(&blocks) {}
+    [[nodiscard]] Iterator begin() const noexcept { return {owner_, blocks_, 0}; }
+    [[nodiscard]] Iterator end() const noexcept { return {owner_, blocks_, blocks_->size()}; }
+    [[nodiscard]] bool empty() const noexcept { return blocks_->empty(); }
 
    private:
     const OrderedPartitions* owner_;
-    const std::vector<std::uint32_t>* refs_;
+    const std::vector<Block>* blocks_;
   };
 
   OrderedPartitions(const std::vector<std::uint32_t>& partition, const std::vector<SortKey>& order,
@@ -86,7 +94,7 @@ class OrderedPartitions {
   void update(const ZSet& delta, Emit&& emit) {
     group(delta);
     for (std::size_t t = 0; t < touched_.size(); ++t) {
-      const Rows rows(this, touched_[t].partition->refs);
+      const Rows rows(this, touched_[t].partition->blocks);
       emit(rows, std::int64_t{-1});
       apply(t);
       emit(rows, std::int64_t{1});
@@ -100,10 +108,13 @@ class OrderedPartitions {
   [[nodiscard]] std::size_t distinct_rows() const noexcept { return live_rows_; }
 
  private:
+  // Blocks of at most 2 * kBlock references, never empty; in order, as is
+  // each block: a one-level B-tree, so a change costs O(log n + kBlock).
+  static constexpr std::size_t kBlock = 512;
   struct Partition {
-    std::vector<std::uint32_t> refs;  // sorted by (sort keys, row bytes)
-    std::uint64_t epoch = 0;          // last epoch that touched it
-    std::uint32_t slot = 0;           // its index in touched_ during that epoch
+    std::vector<Block> blocks;  // sorted by (sort keys, row bytes)
+    std::uint64_t epoch = 0;    // last epoch that touched it
+    std::uint32_t slot = 0;     // its index in touched_ during that epoch
   };
   struct KeyHash {
     using is_transparent = void;
@@ -152,7 +163,8 @@ class OrderedPartitions {
   std::uint32_t allocate(RowRef row, std::int64_t weight, std::vector<Chunk>& chunks);
   void release(std::uint32_t ref);
   void compact();
-  void track_capacity(std::size_t before, const std::vector<std::uint32_t>& refs) noexcept;
+  void change(std::vector<Block>& blocks, RowRef row, std::int64_t weight);
+  static std::size_t vector_bytes(const std::vector<Block>& blocks) noexcept;
 
   const std::vector<std::uint32_t>* partition_;
   const std::vector<SortKey>* order_;
@@ -161,12 +173,11 @@ class OrderedPartitions {
   std::vector<Chunk> chunks_;
   std::vector<Touched> touched_;
   std::vector<Change> pending_;
-  std::vector<std::uint32_t> merged_;
   std::uint64_t epoch_ = 0;
   std::size_t live_rows_ = 0;
   std::size_t live_bytes_ = 0;  // entry bytes (header + row) of live rows
   std::size_t dead_bytes_ = 0;
-  std::size_t ref_capacity_ = 0;  // sum of the reference vectors' capacities
+  std::size_t vector_bytes_ = 0;  // the partitions' block vectors
   std::size_t key_heap_bytes_ = 0;
   RowPacker key_;
 };
