@@ -71,7 +71,8 @@ bool in_range(DatumRef value, DatumRef base, DatumRef offset, bool sub, bool les
       return less ? v <= sum : v >= sum;
     }
     case DatumKind::Time: {  // no wrap-around; only the interval's time part counts
-      Int128 sum = static_cast<Int128>(base.as_time()) + (sub ? -1 : 1) * offset.as_interval().micros;
+      Int128 sum = static_cast<Int128>(base.as_time()) +
+                   (sub ? -1 : 1) * static_cast<Int128>(offset.as_interval().micros);
       return less ? value.as_time() <= sum : value.as_time() >= sum;
     }
     default: break;
