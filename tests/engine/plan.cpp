@@ -433,6 +433,58 @@ Multiset eval_top_k(const TopKSpec& spec, const Multiset& input) {
   return out;
 }
 
+// Whether row j is in the frame of row i of a sorted partition, from the
+// definitions (SQL:2011 / PostgreSQL's window frame docs) rather than by
+// sliding positions: ROWS compares positions, GROUPS peer group numbers,
+// RANGE the ORDER BY value (integers here; NULL is only near NULL).
+bool in_frame(const WindowSpec& spec, const std::vector<std::string>& rows, std::size_t i, std::size_t j) {
+  auto cmp = [&](std::size_t a, std::size_t b) {
+    return compare_rows(row_of(rows[a]), row_of(rows[b]), spec.order, *spec.collation, false);
+  };
+  auto group = [&](std::size_t r) {
+    std::int64_t g = 0;
+    for (std::size_t k = 1; k <= r; ++k) g += cmp(k - 1, k) != 0 ? 1 : 0;
+    return g;
+  };
+  // Position of j relative to the bound: <0 before it, 0 on it, >0 after it.
+  auto relative = [&](const FrameBound& b) -> std::int64_t {
+    if (b.kind == FrameBoundKind::UnboundedPreceding) return 1;
+    if (b.kind == FrameBoundKind::UnboundedFollowing) return -1;
+    std::int64_t off = b.kind == FrameBoundKind::Preceding   ? -b.offset
+                       : b.kind == FrameBoundKind::Following ? b.offset
+                                                             : 0;
+    switch (spec.frame) {
+      case WindowFrame::Rows: return static_cast<std::int64_t>(j) - static_cast<std::int64_t>(i) - off;
+      case WindowFrame::Groups: return group(j) - group(i) - off;
+      case WindowFrame::Range: {
+        if (b.kind == FrameBoundKind::CurrentRow) return cmp(j, i);
+        const SortKey& key = spec.order.front();
+        DatumRef v = row_of(rows[j]).at(key.column);
+        DatumRef c = row_of(rows[i]).at(key.column);
+        if (v.is_null() || c.is_null()) {
+          if (v.is_null() && c.is_null()) return 0;
+          return v.is_null() == key.nulls_first ? -1 : 1;
+        }
+        std::int64_t distance = b.value.ref().at(0).as_int();
+        if (b.kind == FrameBoundKind::Preceding) distance = -distance;
+        std::int64_t target = c.as_int() + (key.descending ? -distance : distance);
+        std::int64_t d = v.as_int() - target;
+        if (d == 0) return 0;
+        return (d > 0) != key.descending ? 1 : -1;
+      }
+    }
+    return 0;
+  };
+  if (relative(spec.frame_start) < 0 || relative(spec.frame_end) > 0) return false;
+  switch (spec.exclusion) {
+    case FrameExclusion::NoOthers: return true;
+    case FrameExclusion::CurrentRow: return j != i;
+    case FrameExclusion::Group: return cmp(j, i) != 0;
+    case FrameExclusion::Ties: return j == i || cmp(j, i) != 0;
+  }
+  return true;
+}
+
 // Window functions from scratch: sort each partition, then compute every
 // function for every row directly from its definition.
 Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
@@ -453,15 +505,9 @@ Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
       return compare_rows(row_of(rows[a]), row_of(rows[b]), spec.order, *spec.collation, false);
     };
     for (std::size_t i = 0; i < n; ++i) {
-      std::size_t end = n;  // frame end
-      if (!spec.order.empty()) {
-        end = i + 1;
-        if (spec.frame == WindowFrame::Range) {
-          end = 0;
-          for (std::size_t j = 0; j < n; ++j) {
-            if (cmp(j, i) <= 0) end = j + 1;
-          }
-        }
+      std::vector<std::size_t> frame;  // positions in the frame, in order
+      for (std::size_t j = 0; j < n; ++j) {
+        if (in_frame(spec, rows, i, j)) frame.push_back(j);
       }
       p.clear();
       p.push_row(row_of(rows[i]));
@@ -504,12 +550,24 @@ Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
             }
             break;
           }
-          case WindowFunctionKind::FirstValue: p.push_datum(row_of(rows[0]).at(fn.column)); break;
-          case WindowFunctionKind::LastValue: p.push_datum(row_of(rows[end - 1]).at(fn.column)); break;
+          case WindowFunctionKind::FirstValue:
+          case WindowFunctionKind::LastValue:
+          case WindowFunctionKind::NthValue: {
+            std::size_t nth = fn.kind == WindowFunctionKind::FirstValue ? 0
+                              : fn.kind == WindowFunctionKind::LastValue
+                                  ? frame.size() - 1
+                                  : static_cast<std::size_t>(fn.argument) - 1;
+            if (nth < frame.size()) {
+              p.push_datum(row_of(rows[frame[nth]]).at(fn.column));
+            } else {
+              p.push_null();
+            }
+            break;
+          }
           case WindowFunctionKind::Aggregate: {
-            std::vector<std::pair<std::string, std::int64_t>> frame;
-            for (std::size_t j = 0; j < end; ++j) frame.emplace_back(rows[j], 1);
-            eval_aggregate(fn.aggregate, frame, *spec.collation, p);
+            std::vector<std::pair<std::string, std::int64_t>> frame_rows;
+            for (std::size_t j : frame) frame_rows.emplace_back(rows[j], 1);
+            eval_aggregate(fn.aggregate, frame_rows, *spec.collation, p);
             break;
           }
         }

@@ -297,6 +297,44 @@ class Generator {
     return p;
   }
 
+  // A frame PostgreSQL accepts: ROWS/RANGE/GROUPS, any valid pair of bounds
+  // (offsets 0..2, so frames can be empty or a single row), any EXCLUDE;
+  // RANGE offsets only over a single integer ORDER BY column.
+  void random_frame(WindowSpec& w, const Plan& in) {
+    bool range_offsets = w.order.size() == 1 && is_int(in.columns[w.order[0].column]);
+    w.frame = static_cast<WindowFrame>(pick(w.order.empty() ? 2 : 3));
+    if (chance(0.3)) return;  // the default frame
+    bool offsets = w.frame != WindowFrame::Range || range_offsets;
+    auto bound = [&](bool start) {
+      for (;;) {
+        auto kind = static_cast<FrameBoundKind>(pick(5));
+        if (kind == (start ? FrameBoundKind::UnboundedFollowing : FrameBoundKind::UnboundedPreceding))
+          continue;
+        if (!offsets && (kind == FrameBoundKind::Preceding || kind == FrameBoundKind::Following)) continue;
+        FrameBound b{kind, static_cast<std::int64_t>(pick(3)), {}};
+        if (w.frame == WindowFrame::Range) {
+          RowPacker v;
+          v.push_int8(b.offset);
+          b.value = Row(v.row());
+          b.offset = 0;  // RANGE reads the value
+        }
+        return b;
+      }
+    };
+    for (;;) {
+      w.frame_start = bound(true);
+      w.frame_end = bound(false);
+      auto s = w.frame_start.kind;
+      auto e = w.frame_end.kind;
+      if (s == FrameBoundKind::CurrentRow && e == FrameBoundKind::Preceding) continue;
+      if (s == FrameBoundKind::Following &&
+          (e == FrameBoundKind::Preceding || e == FrameBoundKind::CurrentRow))
+        continue;
+      break;
+    }
+    w.exclusion = static_cast<FrameExclusion>(chance(0.5) ? 0 : pick(4));
+  }
+
   PlanPtr window(const PlanPtr& in) {
     auto p = std::make_shared<Plan>();
     p->kind = Plan::Kind::Window;
@@ -307,12 +345,12 @@ class Generator {
     std::uint32_t keys = pick(3);
     for (std::uint32_t i = 0; i < keys; ++i)
       p->window.order.push_back(chance(0.5) ? SortKey::asc(pick(n)) : SortKey::desc(pick(n)));
-    p->window.frame = chance(0.5) ? WindowFrame::Range : WindowFrame::Rows;
+    random_frame(p->window, *in);
     std::uint32_t functions = 1 + pick(3);
     auto ints = columns_of(*in, is_int);
     for (std::uint32_t i = 0; i < functions; ++i) {
       WindowFunction fn;
-      fn.kind = static_cast<WindowFunctionKind>(pick(9));
+      fn.kind = static_cast<WindowFunctionKind>(pick(10));
       fn.column = pick(n);
       fn.argument = 1 + pick(3);
       DatumKind kind = DatumKind::Int8;
@@ -321,6 +359,7 @@ class Generator {
         case WindowFunctionKind::Lag:
         case WindowFunctionKind::Lead:
         case WindowFunctionKind::FirstValue:
+        case WindowFunctionKind::NthValue:
         case WindowFunctionKind::LastValue: kind = in->columns[fn.column]; break;
         case WindowFunctionKind::Aggregate:
           if (!ints.empty() && chance(0.5)) {

@@ -27,7 +27,8 @@ void emit_window(const TopKSpec& spec, const OrderedPartitions::Rows& rows, std:
   std::uint64_t skip = spec.offset;
   std::uint64_t take = spec.limit;
   for (auto it = rows.begin(); it != rows.end() && take > 0; ++it) {
-    auto count = static_cast<std::uint64_t>(it->second);
+    OrderedPartitions::Entry e = *it;
+    auto count = static_cast<std::uint64_t>(e.weight);
     if (skip >= count) {
       skip -= count;
       continue;
@@ -36,7 +37,7 @@ void emit_window(const TopKSpec& spec, const OrderedPartitions::Rows& rows, std:
     skip = 0;
     std::uint64_t n = std::min(count, take);
     take -= n;
-    out.add(OrderedPartitions::row_of(it->first), sign * static_cast<std::int64_t>(n));
+    out.add(e.row, sign * static_cast<std::int64_t>(n));
   }
 }
 

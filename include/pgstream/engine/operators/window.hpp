@@ -3,15 +3,28 @@
 // Contract: each output row is an input row followed by one column per
 // window function. Rows of a partition are ordered by the sort keys, ties
 // by row bytes (deterministic; PostgreSQL leaves their order unspecified, so
-// row_number among peers may legitimately differ from the server's).
-// Functions: row_number, rank, dense_rank, ntile(n), lag/lead(column,
-// offset) (NULL default), first_value, last_value, and the aggregates of
-// aggregate.hpp over the frame: the whole partition without ORDER BY, else
-// PostgreSQL's default RANGE UNBOUNDED PRECEDING .. CURRENT ROW (peers
-// included) or ROWS UNBOUNDED PRECEDING .. CURRENT ROW. first/last_value use
-// the same frame. Each epoch only partitions touched by the delta are
-// recomputed: their old rows are retracted and new rows inserted
-// (consolidated, so unchanged rows cost nothing downstream).
+// row_number, or a ROWS frame among peers, may legitimately differ from the
+// server's). Functions: row_number, rank, dense_rank, ntile(n),
+// lag/lead(column, offset) (NULL default), and over the frame: first_value,
+// last_value, nth_value(column, n) and the aggregates of aggregate.hpp.
+// Frames are PostgreSQL's: ROWS, RANGE or GROUPS BETWEEN start AND end,
+// each bound UNBOUNDED PRECEDING/FOLLOWING, CURRENT ROW (RANGE/GROUPS:
+// the first/last peer) or a constant offset n PRECEDING/FOLLOWING (rows,
+// peer groups, or for RANGE a value distance on the single ORDER BY
+// column: integers, numeric, floats, or an interval over date, time,
+// timestamp and timestamptz (taken in UTC)),
+// with EXCLUDE NO OTHERS / CURRENT ROW / GROUP / TIES. Offsets are
+// constants. An empty frame gives NULL (count: 0). Without ORDER BY all
+// rows are peers. The default frame is RANGE UNBOUNDED PRECEDING ..
+// CURRENT ROW. REQUIRES (checked by the binder, as PostgreSQL does):
+// offsets >= 0, start not UNBOUNDED FOLLOWING, end not UNBOUNDED
+// PRECEDING, a start of CURRENT ROW or FOLLOWING has no PRECEDING end (and
+// FOLLOWING no CURRENT ROW end), GROUPS and RANGE offsets need ORDER BY
+// (RANGE offsets exactly one key). Each epoch only partitions touched by
+// the delta are recomputed: their old rows are retracted and new rows
+// inserted (consolidated, so unchanged rows cost nothing downstream);
+// aggregates slide over the frame (O(n) per partition for count/sum/avg,
+// O(n log n) for min/max; EXCLUDE GROUP/TIES add the peer group per row).
 #pragma once
 
 #include <cstdint>
@@ -38,14 +51,37 @@ enum class WindowFunctionKind : std::uint8_t {
   FirstValue,
   LastValue,
   Aggregate,
+  NthValue,
 };
 
-enum class WindowFrame : std::uint8_t { Range, Rows };
+// The frame's unit (FRAMEOPTION_ROWS / RANGE / GROUPS).
+enum class WindowFrame : std::uint8_t { Range, Rows, Groups };
+
+enum class FrameBoundKind : std::uint8_t {
+  UnboundedPreceding,
+  Preceding,
+  CurrentRow,
+  Following,
+  UnboundedFollowing,
+};
+
+struct FrameBound {
+  FrameBoundKind kind = FrameBoundKind::CurrentRow;
+  std::int64_t offset = 0;  // ROWS: rows, GROUPS: peer groups
+  Row value;                // RANGE: the offset, one datum (int8, numeric, float8 or interval)
+  static FrameBound unbounded_preceding() { return {FrameBoundKind::UnboundedPreceding, 0, {}}; }
+  static FrameBound preceding(std::int64_t n) { return {FrameBoundKind::Preceding, n, {}}; }
+  static FrameBound current_row() { return {FrameBoundKind::CurrentRow, 0, {}}; }
+  static FrameBound following(std::int64_t n) { return {FrameBoundKind::Following, n, {}}; }
+  static FrameBound unbounded_following() { return {FrameBoundKind::UnboundedFollowing, 0, {}}; }
+};
+
+enum class FrameExclusion : std::uint8_t { NoOthers, CurrentRow, Group, Ties };
 
 struct WindowFunction {
   WindowFunctionKind kind = WindowFunctionKind::RowNumber;
-  std::uint32_t column = 0;   // lag/lead/first/last_value argument
-  std::int64_t argument = 1;  // ntile buckets, lag/lead offset
+  std::uint32_t column = 0;   // lag/lead/first/last/nth_value argument
+  std::int64_t argument = 1;  // ntile buckets, lag/lead offset, nth_value's n (>= 1)
   AggregateSpec aggregate;    // kind == Aggregate
 };
 
@@ -53,6 +89,9 @@ struct WindowSpec {
   std::vector<std::uint32_t> partition;
   std::vector<SortKey> order;
   WindowFrame frame = WindowFrame::Range;
+  FrameBound frame_start = FrameBound::unbounded_preceding();
+  FrameBound frame_end = FrameBound::current_row();
+  FrameExclusion exclusion = FrameExclusion::NoOthers;
   std::vector<WindowFunction> functions;
   const Collation* collation = &c_collation();
 };
@@ -72,6 +111,7 @@ class Window final : public Operator {
   std::unique_ptr<OrderedPartitions> partitions_;  // borrows spec_'s keys
   ZSet changes_;
   RowPacker out_;
+  std::vector<RowRef> ordered_;  // the partition being emitted
 };
 
 // Computes the window columns of one ordered partition (each row repeated
