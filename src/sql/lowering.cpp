@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "pgstream/common/error.hpp"
+#include "pgstream/engine/datum_io.hpp"
 #include "pgstream/engine/operators/batch_map.hpp"
 #include "pgstream/engine/operators/concat.hpp"
 #include "pgstream/engine/operators/constant.hpp"
@@ -37,12 +38,21 @@ constexpr Oid kCCollation = 950;
 constexpr Oid kPosixCollation = 951;
 
 // PostgreSQL's FRAMEOPTION_* bits (nodes/parsenodes.h).
-constexpr int kFrameRange = 0x2;
 constexpr int kFrameRows = 0x4;
+constexpr int kFrameGroups = 0x8;
 constexpr int kFrameStartUnboundedPreceding = 0x20;
+constexpr int kFrameEndUnboundedPreceding = 0x40;
+constexpr int kFrameStartUnboundedFollowing = 0x80;
+constexpr int kFrameEndUnboundedFollowing = 0x100;
+constexpr int kFrameStartCurrentRow = 0x200;
 constexpr int kFrameEndCurrentRow = 0x400;
-constexpr int kFrameNonDefault = 0x1;
-constexpr int kFrameBetween = 0x10;
+constexpr int kFrameStartOffsetPreceding = 0x800;
+constexpr int kFrameEndOffsetPreceding = 0x1000;
+constexpr int kFrameStartOffsetFollowing = 0x2000;
+constexpr int kFrameEndOffsetFollowing = 0x4000;
+constexpr int kFrameExcludeCurrentRow = 0x8000;
+constexpr int kFrameExcludeGroup = 0x10000;
+constexpr int kFrameExcludeTies = 0x20000;
 
 // A lowered plan node: the engine node and the binding of each of its columns.
 struct Lowered {
@@ -1278,34 +1288,126 @@ class Lowerer {
 
   // ---- window functions ------------------------------------------------------
 
+  // PostgreSQL's FRAMEOPTION_* bits and constant offsets onto the engine's frame.
+  void set_frame(const WindowSpec& window, engine::WindowSpec& spec, int location) {
+    const int frame = window.frame_options;
+    spec.frame = (frame & kFrameRows) != 0     ? engine::WindowFrame::Rows
+                 : (frame & kFrameGroups) != 0 ? engine::WindowFrame::Groups
+                                               : engine::WindowFrame::Range;
+    if ((frame & (kFrameEndUnboundedPreceding | kFrameStartUnboundedFollowing)) != 0) {
+      throw not_supported("this window frame", location);  // PostgreSQL's parser rejects these
+    }
+    auto bound = [&](bool start, const ExprPtr& offset) -> engine::FrameBound {
+      const int unbounded = start ? kFrameStartUnboundedPreceding : kFrameEndUnboundedFollowing;
+      const int current = start ? kFrameStartCurrentRow : kFrameEndCurrentRow;
+      const int preceding = start ? kFrameStartOffsetPreceding : kFrameEndOffsetPreceding;
+      const int following = start ? kFrameStartOffsetFollowing : kFrameEndOffsetFollowing;
+      if ((frame & unbounded) != 0) {
+        return start ? engine::FrameBound::unbounded_preceding() : engine::FrameBound::unbounded_following();
+      }
+      if ((frame & current) != 0) return engine::FrameBound::current_row();
+      if ((frame & (preceding | following)) == 0) {
+        return start ? engine::FrameBound::unbounded_preceding() : engine::FrameBound::current_row();
+      }
+      engine::FrameBound b;
+      b.kind =
+          (frame & preceding) != 0 ? engine::FrameBoundKind::Preceding : engine::FrameBoundKind::Following;
+      if (!offset) throw not_supported("a window frame offset", location);
+      if (spec.frame == engine::WindowFrame::Range) {
+        if (window.order_by.size() != 1) {
+          throw not_supported("RANGE with an offset over other than one ORDER BY column", location);
+        }
+        b.value = range_offset(*offset, *window.order_by[0].expr, location);
+      } else {
+        std::optional<std::string> text = constant_text(*offset);
+        if (!text) throw not_supported("a window frame offset that is not a constant", offset->location);
+        b.offset = std::stoll(*text);
+        if (b.offset < 0) {
+          throw Error(ErrorKind::Database,
+                      start ? "frame starting offset must not be negative"
+                            : "frame ending offset must not be negative",
+                      {.sqlstate = "22013", .detail = "", .hint = ""});
+        }
+      }
+      return b;
+    };
+    spec.frame_start = bound(true, window.frame_start);
+    spec.frame_end = bound(false, window.frame_end);
+    spec.exclusion = (frame & kFrameExcludeCurrentRow) != 0 ? engine::FrameExclusion::CurrentRow
+                     : (frame & kFrameExcludeGroup) != 0    ? engine::FrameExclusion::Group
+                     : (frame & kFrameExcludeTies) != 0     ? engine::FrameExclusion::Ties
+                                                            : engine::FrameExclusion::NoOthers;
+    if (spec.frame == engine::WindowFrame::Range &&
+        (spec.frame_start.kind == engine::FrameBoundKind::Preceding ||
+         spec.frame_start.kind == engine::FrameBoundKind::Following ||
+         spec.frame_end.kind == engine::FrameBoundKind::Preceding ||
+         spec.frame_end.kind == engine::FrameBoundKind::Following) &&
+        window.order_by.size() != 1) {
+      throw not_supported("RANGE with an offset over other than one ORDER BY column", location);
+    }
+  }
+
+  // A RANGE offset as the engine takes it: one datum of the kind that
+  // in_range() of the ORDER BY column's type takes (int8 for integers,
+  // numeric, float8, interval for dates and times). The offset is a constant,
+  // often an untyped literal: its text is read as that type.
+  engine::Row range_offset(const Expr& offset, const Expr& order_key, int location) {
+    std::optional<std::string> text = constant_text(offset);
+    if (!text) throw not_supported("a window frame offset that is not a constant", location);
+    engine::RowPacker out;
+    try {
+      switch (engine::kind_for_type_oid(order_key.type.oid)) {
+        case DatumKind::Int2:
+        case DatumKind::Int4:
+        case DatumKind::Int8: out.push_int8(std::stoll(*text)); break;
+        case DatumKind::Numeric: engine::parse_datum(engine::type_oid::kNumeric, *text, out); break;
+        case DatumKind::Float4:
+        case DatumKind::Float8: engine::parse_datum(engine::type_oid::kFloat8, *text, out); break;
+        case DatumKind::Date:
+        case DatumKind::Time:
+        case DatumKind::Timestamp:
+        case DatumKind::TimestampTz: engine::parse_datum(engine::type_oid::kInterval, *text, out); break;
+        default: throw not_supported("RANGE with an offset over this ORDER BY type", location);
+      }
+    } catch (const std::invalid_argument&) {
+      throw not_supported("this RANGE offset", location);
+    } catch (const Error& error) {
+      if (error.kind() == ErrorKind::Unsupported) throw;
+      throw not_supported("this RANGE offset (write it as PostgreSQL prints it, e.g. '1 day' or '01:00:00')",
+                          location);
+    }
+    engine::DatumRef d = out.row().at(0);
+    const bool negative = (d.kind() == DatumKind::Int8 && d.as_int() < 0) ||
+                          (d.kind() == DatumKind::Numeric && d.as_numeric().negative()) ||
+                          (d.kind() == DatumKind::Float8 && d.as_float8() < 0);
+    if (negative) {
+      throw Error(ErrorKind::Database, "invalid preceding or following size in window function",
+                  {.sqlstate = "22013", .detail = "", .hint = ""});
+    }
+    return engine::Row(out.row());
+  }
+
   Lowered lower_window(const PlanNode& node) {
     Lowered in = lower(node.inputs[0]);
     const WindowSpec& window = *node.window_functions.front()->window;
-    const int frame = window.frame_options;
-    engine::WindowFrame engine_frame = engine::WindowFrame::Range;
-    const int defaults = kFrameStartUnboundedPreceding | kFrameEndCurrentRow | kFrameBetween;
-    if ((frame & kFrameNonDefault) != 0) {
-      if ((frame & ~(kFrameNonDefault | kFrameRows | kFrameRange)) != defaults &&
-          (frame & ~(kFrameNonDefault | kFrameRows | kFrameRange)) != (defaults & ~kFrameBetween)) {
-        throw not_supported(
-            "this window frame", node.window_functions.front()->location,
-            "Supported frames: the default, and ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.");
-      }
-      if ((frame & kFrameRows) != 0) engine_frame = engine::WindowFrame::Rows;
-    }
     std::vector<ExprPtr> needed = window.partition_by;
     for (const SortKey& key : window.order_by) needed.push_back(key.expr);
     std::vector<int> value_at(node.window_functions.size(), -1);
+    std::vector<int> filter_at(node.window_functions.size(), -1);
     for (std::size_t f = 0; f < node.window_functions.size(); ++f) {
       const Expr& e = *node.window_functions[f];
       if (!e.args.empty() && e.name != "ntile") {
         value_at[f] = static_cast<int>(needed.size());
         needed.push_back(e.args[0]);
       }
+      if (e.filter) {
+        filter_at[f] = static_cast<int>(needed.size());
+        needed.push_back(e.filter);
+      }
     }
     auto [extended, columns] = columns_for(in, needed);
     engine::WindowSpec spec;
-    spec.frame = engine_frame;
+    set_frame(window, spec, node.window_functions.front()->location);
     const std::size_t parts = window.partition_by.size();
     for (std::size_t i = 0; i < parts; ++i) spec.partition.push_back(columns[i]);
     std::vector<std::uint32_t> order_columns(
@@ -1339,17 +1441,26 @@ class Lowerer {
         fn.kind = e.name == "lag" ? engine::WindowFunctionKind::Lag : engine::WindowFunctionKind::Lead;
         fn.column = value;
         fn.argument = constant_argument(1, 1);
+      } else if (e.name == "nth_value") {
+        fn.kind = engine::WindowFunctionKind::NthValue;
+        fn.column = value;
+        fn.argument = constant_argument(1, 1);
+        if (fn.argument <= 0) throw not_supported("nth_value() with n below 1", e.location);
       } else if (e.name == "first_value" || e.name == "last_value") {
         fn.kind = e.name == "first_value" ? engine::WindowFunctionKind::FirstValue
                                           : engine::WindowFunctionKind::LastValue;
         fn.column = value;
       } else {
         std::optional<engine::AggregateKind> kind = aggregate_kind(e);
-        if (!kind || e.agg_distinct || !e.order_by.empty() || e.filter) {
+        if (!kind || e.agg_distinct || !e.order_by.empty()) {
           throw not_supported("the window function " + e.name + "()", e.location);
         }
         fn.kind = engine::WindowFunctionKind::Aggregate;
         fn.aggregate.kind = *kind;
+        if (filter_at[f] >= 0) {
+          fn.aggregate.filter_column =
+              static_cast<std::int32_t>(columns[static_cast<std::size_t>(filter_at[f])]);
+        }
         if (!e.args.empty()) {
           fn.aggregate.column = value;
           fn.aggregate.input = engine::kind_for_type_oid(e.args[0]->type.oid);
