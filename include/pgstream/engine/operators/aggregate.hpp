@@ -27,10 +27,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "pgstream/engine/datum.hpp"
+#include "pgstream/engine/exact_sum.hpp"
 #include "pgstream/engine/int128.hpp"
 #include "pgstream/engine/row.hpp"
 
@@ -53,12 +56,30 @@ enum class AggregateKind : std::uint8_t {
   JsonAgg,         // json_agg / jsonb_agg(x [ORDER BY ...])
   VarPop,          // var_pop / variance over int and numeric (exact), float
   VarSamp,         // var_samp / variance
-  StddevPop,       // float input only
-  StddevSamp,      // float input only
+  StddevPop,       // stddev_pop
+  StddevSamp,      // stddev_samp / stddev
   Mode,            // mode() WITHIN GROUP (ORDER BY x): most frequent, smallest on ties
-  PercentileDisc,  // percentile_disc(fraction) WITHIN GROUP (ORDER BY x)
-  PercentileCont,  // percentile_cont(fraction) WITHIN GROUP (ORDER BY x) -> float8
+  PercentileDisc,  // percentile_disc(fraction | fractions) WITHIN GROUP (ORDER BY x)
+  PercentileCont,  // percentile_cont(fraction | fractions) WITHIN GROUP (ORDER BY x)
+  JsonObjectAgg,   // json_object_agg(key, value): key = column, value = column2
+  JsonbObjectAgg,  // jsonb_object_agg(key, value)
+  // The regression family over (Y = column, X = column2), float8:
+  Corr,
+  CovarPop,
+  CovarSamp,
+  RegrSlope,
+  RegrIntercept,
+  RegrR2,
+  RegrCount,  // -> int8
+  RegrAvgX,
+  RegrAvgY,
+  RegrSxx,
+  RegrSxy,
+  RegrSyy,
 };
+
+// True for the aggregates of two arguments (column and column2).
+[[nodiscard]] bool is_two_argument(AggregateKind kind) noexcept;
 
 struct AggregateSpec {
   AggregateKind kind = AggregateKind::CountStar;
@@ -68,8 +89,13 @@ struct AggregateSpec {
   std::int32_t filter_column = -1;    // FILTER (WHERE c): a bool column; -1 = none
   std::int32_t order_column = -1;     // agg(x ORDER BY c): -1 = by the value itself
   bool order_descending = false;
-  std::string delimiter;  // string_agg's (constant) delimiter
-  double fraction = 0.5;  // percentile_*'s (constant) fraction, in [0, 1]
+  std::int32_t column2 = -1;          // the second argument of two-argument aggregates
+  std::string delimiter;              // string_agg's (constant) delimiter
+  double fraction = 0.5;              // percentile_*'s (constant) fraction, in [0, 1]
+  // percentile_*(ARRAY[...]): the (constant, one-dimensional) fractions; the
+  // result is an array with one element per fraction, NULL for a NULL one.
+  bool fraction_array = false;
+  std::vector<std::optional<double>> fractions;
 };
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
@@ -125,25 +151,31 @@ class Accumulator {
 
  private:
   void add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight);
+  void add_pair(const AggregateSpec& spec, RowRef row, std::int64_t weight, const Collation& collation);
+  void add_regression(DatumRef y, DatumRef x, std::int64_t weight);
+  ExactSum* float_sums(std::uint8_t count);
   void finish_sum(const AggregateSpec& spec, RowPacker& out) const;
   void finish_avg(const AggregateSpec& spec, RowPacker& out) const;
   void finish_variance(const AggregateSpec& spec, RowPacker& out) const;
   void finish_collect(const AggregateSpec& spec, RowPacker& out) const;
   void finish_ordered_set(const AggregateSpec& spec, RowPacker& out) const;
+  void push_percentile(const AggregateSpec& spec, double fraction, RowPacker& out) const;
+  void finish_object(const AggregateSpec& spec, RowPacker& out) const;
+  void finish_regression(const AggregateSpec& spec, RowPacker& out) const;
 
   std::int64_t count_ = 0;  // rows (count(*)) or non-NULL values
   Int128 int_sum_ = 0;      // integer sums, bool_* false/true counts, bit_xor
-  double float_sum_ = 0;    // Neumaier compensated sum of finite floats
-  double float_comp_ = 0;
-  double float_sq_ = 0;  // sum of squares (float variance)
-  double float_sq_comp_ = 0;
-  std::int64_t nan_ = 0;  // specials of float/numeric sums
+  std::int64_t nan_ = 0;    // specials of numeric sums
   std::int64_t pos_inf_ = 0;
   std::int64_t neg_inf_ = 0;
   std::unique_ptr<Numeric> numeric_sum_;
   std::unique_ptr<Numeric> numeric_sq_;                            // sum of squares (numeric variance)
   std::unique_ptr<std::map<std::uint16_t, std::int64_t>> scales_;  // numeric sum: count per dscale
   std::unique_ptr<ValueMultiset> values_;                          // min/max/bit_and/bit_or/DISTINCT
+  // Exact float sums: [Σx] (sum, avg), [Σx, Σx²] (variance), [Σx, Σx², Σy,
+  // Σy², Σxy] (regression family); allocated on the first float value.
+  std::unique_ptr<ExactSum[]> floats_;
+  std::uint8_t float_count_ = 0;
 };
 
 }  // namespace pgstream::engine
