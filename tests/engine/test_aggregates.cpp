@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,7 +18,59 @@ using namespace pgstream::engine;
 
 namespace {
 
-const Collation& kC = c_collation();
+// One row of a test input, built cell by cell.
+struct Cells {
+  RowPacker p;
+  Cells& i2(std::int16_t v) { return p.push_int2(v), *this; }
+  Cells& i4(std::int32_t v) { return p.push_int4(v), *this; }
+  Cells& i8(std::int64_t v) { return p.push_int8(v), *this; }
+  Cells& f8(double v) { return p.push_float8(v), *this; }
+  Cells& num(const char* v) { return p.push_numeric(Numeric::parse(v)), *this; }
+  Cells& text(const char* v) { return p.push_text(v), *this; }
+  Cells& boolean(bool v) { return p.push_bool(v), *this; }
+  Cells& null() { return p.push_null(), *this; }
+  Cells& interval(std::int32_t months, std::int32_t days, std::int64_t micros) {
+    return p.push_interval(Interval{micros, days, months}), *this;
+  }
+};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// One aggregate's accumulator fed row by row.
+struct Agg {
+  AggregateSpec spec;
+  Accumulator acc;
+  explicit Agg(AggregateKind kind, DatumKind input = DatumKind::Float8, std::int32_t column2 = -1) {
+    spec.kind = kind;
+    spec.input = input;
+    spec.column2 = column2;
+  }
+  Agg& add(const Cells& row, std::int64_t weight = 1) {
+    acc.add_row(spec, row.p.row(), weight, c_collation());
+    return *this;
+  }
+  [[nodiscard]] std::string result() const {
+    RowPacker out;
+    acc.finish(spec, out);
+    DatumRef d = out.row().at(0);
+    if (d.is_null()) return "NULL";
+    std::string text;
+    format_datum(d, text);
+    return text;
+  }
+};
+
+// A float result equal to PostgreSQL's printed value to 12 significant digits
+// (the engine's sums are exact, PostgreSQL's Youngs-Cramer sums are not).
+bool close_to(const std::string& got, const std::string& expected) {
+  if (got == expected) return true;
+  char* end = nullptr;
+  double a = std::strtod(got.c_str(), &end);
+  if (*end != '\0') return false;
+  double b = std::strtod(expected.c_str(), nullptr);
+  return std::fabs(a - b) <= 1e-12 * std::max(std::fabs(a), std::fabs(b));
+}
 
 std::string sqlstate_of(const std::function<void()>& fn) {
   try {
@@ -65,4 +118,218 @@ TEST_CASE("numeric sqrt follows numeric_sqrt's scale and rounds correctly", "[ag
   CHECK(sq("Infinity") == "Infinity");
   CHECK(sqlstate_of([&] { (void)sq("-0.5"); }) == "2201F");
   CHECK(sqlstate_of([&] { (void)sq("-Infinity"); }) == "2201F");
+}
+
+TEST_CASE("stddev and variance of int and numeric match numeric_stddev_internal", "[aggregates]") {
+  using K = AggregateKind;
+  auto all = [](DatumKind input, const std::vector<Cells>& rows) {
+    std::vector<std::string> out;
+    for (K kind : {K::StddevPop, K::StddevSamp, K::VarPop, K::VarSamp}) {
+      Agg a(kind, input);
+      for (const Cells& r : rows) a.add(r);
+      out.push_back(a.result());
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // SELECT stddev_pop(x), stddev_samp(x), var_pop(x), var_samp(x) FROM (VALUES (1::int4),(2),(4),(7)) t(x);
+  CHECK(all(DatumKind::Int4, {Cells().i4(1), Cells().i4(2), Cells().i4(4), Cells().i4(7)}) ==
+        V{"2.2912878474779200", "2.6457513110645906", "5.2500000000000000", "7.0000000000000000"});
+  // ... (1.5::numeric),(2.25),(4.125),(-7)
+  CHECK(all(DatumKind::Numeric, {Cells().num("1.5"), Cells().num("2.25"), Cells().num("4.125"), Cells().num("-7")}) ==
+        V{"4.2760004311856658", "4.9375000000000000", "18.2841796875000000", "24.3789062500000000"});
+  // ... (1::int8),(1) and (5::int2): a zero numerator is 0 with scale 0
+  CHECK(all(DatumKind::Int8, {Cells().i8(1), Cells().i8(1)}) == V{"0", "0", "0", "0"});
+  CHECK(all(DatumKind::Int2, {Cells().i2(5)}) == V{"0", "NULL", "0", "NULL"});
+  // ... (123456789012::int8),(987654321098),(-5)
+  auto big = all(DatumKind::Int8, {Cells().i8(123456789012), Cells().i8(987654321098), Cells().i8(-5)});
+  CHECK(big[0] == "439385936559");
+  CHECK(big[1] == "538135672362");
+  CHECK(big[3] == "289590001868558147079049");
+  // ... (0.001::numeric),(0.002),(0.0035)
+  auto small = all(DatumKind::Numeric, {Cells().num("0.001"), Cells().num("0.002"), Cells().num("0.0035")});
+  CHECK(small[0] == "0.001027402333828162741925");
+  CHECK(small[1] == "0.001258305739211791616074");
+  CHECK(small[2] == "0.000001055555555555555556");
+  // ... (1e20::numeric),(1e-20::numeric)
+  auto wide = all(DatumKind::Numeric, {Cells().num("1e20"), Cells().num("1e-20")});
+  CHECK(wide[0] == "49999999999999999999.9999999999999999999950000000000000000000");
+  CHECK(wide[1] == "70710678118654752440.0844362104849039284765227010355381835900");
+  // NaN and infinities count as rows and give NaN: (1),('NaN') and ('Infinity')
+  CHECK(all(DatumKind::Numeric, {Cells().num("1"), Cells().num("NaN")}) == V{"NaN", "NaN", "NaN", "NaN"});
+  CHECK(all(DatumKind::Numeric, {Cells().num("Infinity")}) == V{"NaN", "NULL", "NaN", "NULL"});
+}
+
+TEST_CASE("numeric variance forgets a retracted value's scale and specials", "[aggregates]") {
+  Agg a(AggregateKind::StddevSamp, DatumKind::Numeric);
+  a.add(Cells().num("1.5")).add(Cells().num("2.25")).add(Cells().num("4.125")).add(Cells().num("-7"));
+  a.add(Cells().num("0.123456789")).add(Cells().num("NaN")).add(Cells().num("-Infinity"));
+  CHECK(a.result() == "NaN");
+  a.add(Cells().num("0.123456789"), -1).add(Cells().num("NaN"), -1).add(Cells().num("-Infinity"), -1);
+  CHECK(a.result() == "4.9375000000000000");
+  a.add(Cells().num("1.5"), -1).add(Cells().num("2.25"), -1).add(Cells().num("4.125"), -1);
+  CHECK(a.result() == "NULL");
+  a.add(Cells().num("-7"), -1);
+  CHECK(a.result() == "NULL");
+}
+
+TEST_CASE("float variance: exact sums, NaN and infinities as PostgreSQL", "[aggregates]") {
+  using K = AggregateKind;
+  Agg samp(K::StddevSamp);
+  Agg pop(K::VarPop);
+  for (double v : {1.0, 2.0, 4.0, 7.0}) {
+    samp.add(Cells().f8(v));
+    pop.add(Cells().f8(v));
+  }
+  // SELECT stddev_samp(x), var_pop(x) FROM (VALUES (1.0::float8),(2.0),(4.0),(7.0)) t(x);
+  CHECK(close_to(samp.result(), "2.6457513110645907"));
+  CHECK(pop.result() == "5.25");
+  samp.add(Cells().f8(kInf));
+  CHECK(samp.result() == "NaN");  // (1::float8),('Infinity') -> NaN
+  samp.add(Cells().f8(kInf), -1);
+  CHECK(close_to(samp.result(), "2.6457513110645907"));
+  Agg one(K::VarSamp);
+  one.add(Cells().f8(kInf));
+  CHECK(one.result() == "NULL");
+  Agg one_pop(K::StddevPop);
+  one_pop.add(Cells().f8(kInf));
+  CHECK(one_pop.result() == "NaN");
+  // (1e308::float8),(-1e308::float8): ERROR 22003 value out of range: overflow
+  Agg huge(K::StddevPop);
+  CHECK(sqlstate_of([&] {
+          huge.add(Cells().f8(1e308)).add(Cells().f8(-1e308));
+          (void)huge.result();
+        }) == "22003");
+  // Large offsets cancel exactly: var_pop(1e9 + {1, 2, 3}) = 2/3.
+  Agg shifted(K::VarPop);
+  for (double v : {1e9 + 1, 1e9 + 2, 1e9 + 3, 5e15}) shifted.add(Cells().f8(v));
+  shifted.add(Cells().f8(5e15), -1);
+  CHECK(shifted.result() == "0.6666666666666666");
+}
+
+TEST_CASE("float sum and avg are exact under retraction", "[aggregates]") {
+  using K = AggregateKind;
+  Agg sum(K::Sum);
+  Agg avg(K::Avg);
+  for (Agg* a : {&sum, &avg}) {
+    a->add(Cells().f8(1e20)).add(Cells().f8(1)).add(Cells().f8(-1e20));
+  }
+  CHECK(sum.result() == "1");  // the exact sum, correctly rounded
+  CHECK(avg.result() == "0.3333333333333333");
+  sum.add(Cells().f8(-1e20), -1).add(Cells().f8(1e20), -1);
+  CHECK(sum.result() == "1");
+  // 0.1 added ten times and retracted nine times is 0.1 again.
+  Agg tenth(K::Sum);
+  tenth.add(Cells().f8(0.1), 10).add(Cells().f8(0.1), -9);
+  CHECK(tenth.result() == "0.1");
+  tenth.add(Cells().f8(0.1), 2).add(Cells().f8(0.2), 1);
+  CHECK(tenth.result() == "0.5");  // fsum([0.1] * 3 + [0.2]) rounds the exact 0.5000000000000000277
+  // Infinities: +Inf and -Inf give NaN; retracting them makes the sum finite.
+  sum.add(Cells().f8(kInf)).add(Cells().f8(-kInf));
+  CHECK(sum.result() == "NaN");
+  sum.add(Cells().f8(kInf), -1);
+  CHECK(sum.result() == "-Infinity");
+  sum.add(Cells().f8(-kInf), -1).add(Cells().f8(kNaN));
+  CHECK(sum.result() == "NaN");
+  sum.add(Cells().f8(kNaN), -1);
+  CHECK(sum.result() == "1");
+  sum.add(Cells().f8(1), -1);
+  CHECK(sum.result() == "NULL");
+}
+
+namespace {
+
+const std::vector<AggregateKind>& regression_kinds() {
+  using K = AggregateKind;
+  static const std::vector<K> kinds = {K::Corr,    K::CovarPop, K::CovarSamp, K::RegrSlope,
+                                       K::RegrIntercept, K::RegrR2, K::RegrCount, K::RegrAvgX,
+                                       K::RegrAvgY, K::RegrSxx, K::RegrSxy, K::RegrSyy};
+  return kinds;
+}
+
+// (y, x) rows; std::nullopt is NULL. Returns the twelve results in the order
+// of regression_kinds() (the order of the SELECT lists in the comments).
+std::vector<std::string> regression(const std::vector<std::pair<std::optional<double>, std::optional<double>>>& rows,
+                                    std::int64_t weight = 1) {
+  std::vector<std::string> out;
+  for (AggregateKind kind : regression_kinds()) {
+    Agg a(kind, DatumKind::Float8, 1);
+    for (const auto& [y, x] : rows) {
+      Cells c;
+      y ? c.f8(*y) : c.null();
+      x ? c.f8(*x) : c.null();
+      a.add(c, weight);
+    }
+    out.push_back(a.result());
+  }
+  return out;
+}
+
+void check_close(const std::vector<std::string>& got, const std::vector<std::string>& expected) {
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("aggregate #" << i << ": got " << got[i] << ", PostgreSQL " << expected[i]);
+    CHECK(close_to(got[i], expected[i]));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("corr, covar_* and regr_* match PostgreSQL, NULL rules included", "[aggregates]") {
+  // SELECT corr(y,x), covar_pop(y,x), covar_samp(y,x), regr_slope(y,x), regr_intercept(y,x),
+  //        regr_r2(y,x), regr_count(y,x), regr_avgx(y,x), regr_avgy(y,x), regr_sxx(y,x),
+  //        regr_sxy(y,x), regr_syy(y,x) FROM r;  -- with these rows of r(y float8, x float8)
+  check_close(regression({{1, 2}, {3, 5}, {2, 2}, {std::nullopt, 4}, {7, std::nullopt}, {10.5, -1.25}}),
+              {"-0.7270191949019255", "-6.0234375", "-8.03125", "-1.2326139088729018", "6.513189448441247",
+               "0.5285569097558438", "4", "1.9375", "4.125", "19.546875", "-24.09375", "56.1875"});
+  check_close(regression({{3, 5}}), {"NULL", "0", "NULL", "NULL", "NULL", "NULL", "1", "5", "3", "0", "0", "0"});
+  check_close(regression({}),
+              {"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "0", "NULL", "NULL", "NULL", "NULL", "NULL"});
+  // A horizontal line (syy = 0): r2 is 1; a vertical one (sxx = 0): NULL.
+  auto horizontal = regression({{1, 2}, {1, 3}});
+  CHECK(std::vector<std::string>(horizontal.begin(), horizontal.begin() + 7) ==
+        std::vector<std::string>{"NULL", "0", "0", "0", "1", "1", "2"});
+  auto vertical = regression({{1, 2}, {3, 2}});
+  CHECK(std::vector<std::string>(vertical.begin(), vertical.begin() + 7) ==
+        std::vector<std::string>{"NULL", "0", "0", "NULL", "NULL", "NULL", "2"});
+  check_close(regression({{1, 2}, {3, kInf}}),
+              {"NaN", "NaN", "NaN", "NaN", "NaN", "NaN", "2", "Infinity", "2", "NaN", "NaN", "2"});
+  check_close(regression({{1, kNaN}}), {"NULL", "NaN", "NULL", "NaN", "NaN", "1", "1", "NaN", "1", "NaN", "NaN", "0"});
+  auto infinities = regression({{1, kInf}, {2, -kInf}});
+  CHECK(infinities[7] == "NaN");
+  CHECK(infinities[8] == "1.5");
+  CHECK(infinities[9] == "NaN");
+  CHECK(infinities[11] == "0.5");
+  // (0.1, 0.3), (0.2, 0.7), (0.3, 1.1), (0.45, 1.3): PostgreSQL's own sums round.
+  auto r = regression({{0.1, 0.3}, {0.2, 0.7}, {0.3, 1.1}, {0.45, 1.3}});
+  CHECK(close_to(r[0], "0.9691094544999568"));
+  CHECK(close_to(r[2], "0.06416666666666665"));
+  CHECK(close_to(r[3], "0.326271186440678"));
+  CHECK(close_to(r[4], "-0.014830508474576287"));
+  CHECK(close_to(r[5], "0.9391731348012039"));
+  CHECK(close_to(r[9], "0.5899999999999999"));
+  CHECK(close_to(r[10], "0.19249999999999995"));
+  CHECK(close_to(r[11], "0.06687499999999998"));
+}
+
+TEST_CASE("regression sums retract exactly, to empty and back", "[aggregates]") {
+  for (AggregateKind kind : regression_kinds()) {
+    Agg a(kind, DatumKind::Float8, 1);
+    Agg fresh(kind, DatumKind::Float8, 1);
+    for (auto [y, x] : std::vector<std::pair<double, double>>{{1, 2}, {3, 5}, {2, 2}, {10.5, -1.25}}) {
+      a.add(Cells().f8(y).f8(x));
+      fresh.add(Cells().f8(y).f8(x));
+    }
+    a.add(Cells().f8(1e150).f8(-3e-5)).add(Cells().f8(kNaN).f8(kInf)).add(Cells().f8(0.1).f8(1e15), 3);
+    a.add(Cells().f8(1e150).f8(-3e-5), -1).add(Cells().f8(kNaN).f8(kInf), -1).add(Cells().f8(0.1).f8(1e15), -3);
+    CHECK(a.result() == fresh.result());  // bit for bit
+    for (auto [y, x] : std::vector<std::pair<double, double>>{{1, 2}, {3, 5}, {2, 2}, {10.5, -1.25}})
+      a.add(Cells().f8(y).f8(x), -1);
+    CHECK(a.result() == (kind == AggregateKind::RegrCount ? "0" : "NULL"));
+  }
+  // DISTINCT counts each (y, x) pair once.
+  Agg d(AggregateKind::RegrCount, DatumKind::Float8, 1);
+  d.spec.distinct = true;
+  d.add(Cells().f8(1).f8(2), 3).add(Cells().f8(1).f8(3));
+  CHECK(d.result() == "2");
 }
