@@ -333,3 +333,147 @@ TEST_CASE("regression sums retract exactly, to empty and back", "[aggregates]") 
   d.add(Cells().f8(1).f8(2), 3).add(Cells().f8(1).f8(3));
   CHECK(d.result() == "2");
 }
+
+namespace {
+
+std::int32_t days_2000(int y, unsigned m, unsigned d) { return days_from_civil(y, m, d); }
+
+}  // namespace
+
+TEST_CASE("json_object_agg and jsonb_object_agg print as PostgreSQL", "[aggregates][json]") {
+  using K = AggregateKind;
+  auto both = [](const std::vector<Cells>& rows, std::int32_t order_column = -1) {
+    std::vector<std::string> out;
+    for (K kind : {K::JsonObjectAgg, K::JsonbObjectAgg}) {
+      Agg a(kind, DatumKind::Text, 1);
+      a.spec.order_column = order_column;
+      for (const Cells& r : rows) a.add(r);
+      out.push_back(a.result());
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // SELECT json_object_agg(k, v), jsonb_object_agg(k, v) FROM (VALUES (1,'x'),(2,'y"q')) t(k,v);
+  CHECK(both({Cells().i4(1).text("x"), Cells().i4(2).text("y\"q")}) ==
+        V{R"({ "1" : "x", "2" : "y\"q" })", R"({"1": "x", "2": "y\"q"})"});
+  // jsonb: keys by length then bytes; json keeps every pair.
+  // (VALUES ('b', 1), ('a', 2), ('aa', 3), ('', 4)) -> {"": 4, "a": 2, "b": 1, "aa": 3}
+  CHECK(both({Cells().text("b").i4(1), Cells().text("a").i4(2), Cells().text("aa").i4(3), Cells().text("").i4(4)})[1] ==
+        R"({"": 4, "a": 2, "b": 1, "aa": 3})");
+  // Duplicate keys: jsonb keeps the last pair; here pairs are in value order,
+  // so the largest value wins. (VALUES ('bb',1),('a',NULL),('bb',2),('c',3))
+  CHECK(both({Cells().text("bb").i4(1), Cells().text("a").null(), Cells().text("bb").i4(2), Cells().text("c").i4(3)}) ==
+        V{R"({ "bb" : 1, "bb" : 2, "c" : 3, "a" : null })", R"({"a": null, "c": 3, "bb": 2})"});
+  // Numbers: numeric keeps its scale, NaN and Infinity are strings, jsonb
+  // reads a float as numeric. (VALUES (1.50,1.50::numeric),(2.0,'NaN'::numeric))
+  CHECK(both({Cells().num("1.50").num("1.50"), Cells().num("2.0").num("NaN")})[1] ==
+        R"({"2.0": "NaN", "1.50": 1.50})");
+  CHECK(both({Cells().f8(1.5).f8(kInf)}) == V{R"({ "1.5" : "Infinity" })", R"({"1.5": "Infinity"})"});
+  // (VALUES ('a', 1.0::float8), ('b', 1e20::float8), ('c', 1e-7::float8)), ORDER BY k
+  CHECK(both({Cells().text("a").f8(1.0), Cells().text("b").f8(1e20), Cells().text("c").f8(1e-7)}, 0) ==
+        V{R"({ "a" : 1, "b" : 1e+20, "c" : 1e-07 })", R"({"a": 1, "b": 100000000000000000000, "c": 0.0000001})"});
+  // (VALUES (1e20::numeric, 1.000::numeric), (12::numeric, -0.5::numeric))
+  CHECK(both({Cells().num("1e20").num("1.000"), Cells().num("12").num("-0.5")})[1] ==
+        R"({"12": -0.5, "100000000000000000000": 1.000})");
+  // Dates and timestamps in ISO 8601, booleans, escapes, arrays.
+  Cells when;
+  when.p.push_date(days_2000(2020, 1, 2));
+  when.p.push_timestamp(static_cast<std::int64_t>(days_2000(2020, 1, 2)) * kMicrosPerDay +
+                        (3 * 3600 + 4 * 60 + 5) * 1000000LL);
+  CHECK(both({when}) == V{R"({ "2020-01-02" : "2020-01-02T03:04:05" })", R"({"2020-01-02": "2020-01-02T03:04:05"})"});
+  CHECK(both({Cells().boolean(true).i4(1)}) == V{R"({ "true" : 1 })", R"({"true": 1})"});
+  RowPacker e1;
+  e1.push_int4(1);
+  e1.push_int4(2);
+  RowPacker e2;
+  e2.push_null();
+  e2.push_int4(3);
+  Cells a1;
+  a1.text("a\nb");
+  a1.p.push_array(type_oid::kInt4, e1.row());
+  Cells a2;
+  a2.text("é");
+  a2.p.push_array(type_oid::kInt4, e2.row());
+  // (VALUES (E'a\nb', ARRAY[1,2]), ('é', ARRAY[NULL,3]))
+  CHECK(both({a1, a2}) == V{R"({ "a\nb" : [1,2], "é" : [null,3] })", R"({"é": [null, 3], "a\nb": [1, 2]})"});
+}
+
+TEST_CASE("json_object_agg: NULL keys, DISTINCT, FILTER, retraction", "[aggregates][json]") {
+  using K = AggregateKind;
+  for (K kind : {K::JsonObjectAgg, K::JsonbObjectAgg}) {
+    // SELECT json_object_agg(k, v) FROM (VALUES (NULL::text, 1)) t(k,v);
+    //   ERROR 22023: field name must not be null (PostgreSQL 15, json and jsonb)
+    Agg null_key(kind, DatumKind::Text, 1);
+    CHECK(sqlstate_of([&] { null_key.add(Cells().null().i4(1)); }) == "22023");
+    Agg array_key(kind, DatumKind::Text, 1);
+    Cells arr;
+    RowPacker e;
+    e.push_int4(1);
+    arr.p.push_array(type_oid::kInt4, e.row());
+    arr.i4(1);
+    CHECK(sqlstate_of([&] { array_key.add(arr); }) == "22023");
+  }
+  // json_object_agg(DISTINCT k, v) over ('a', 1), ('a', 1) -> { "a" : 1 }
+  Agg d(K::JsonObjectAgg, DatumKind::Text, 1);
+  d.spec.distinct = true;
+  d.add(Cells().text("a").i4(1), 2);
+  CHECK(d.result() == R"({ "a" : 1 })");
+  // json_object_agg(k, v) FILTER (WHERE v > 1) over ('a', 1), ('b', 2) -> { "b" : 2 }
+  Agg f(K::JsonObjectAgg, DatumKind::Text, 1);
+  f.spec.filter_column = 2;
+  f.add(Cells().text("a").i4(1).boolean(false)).add(Cells().text("b").i4(2).boolean(true));
+  CHECK(f.result() == R"({ "b" : 2 })");
+  // jsonb: retracting the winning duplicate brings the other pair back.
+  Agg j(K::JsonbObjectAgg, DatumKind::Text, 1);
+  j.add(Cells().text("k").i4(1)).add(Cells().text("k").i4(2));
+  CHECK(j.result() == R"({"k": 2})");
+  j.add(Cells().text("k").i4(2), -1);
+  CHECK(j.result() == R"({"k": 1})");
+  j.add(Cells().text("k").i4(1), -1);
+  CHECK(j.result() == "NULL");
+}
+
+TEST_CASE("percentile_* with an array of fractions and over intervals", "[aggregates][percentile]") {
+  using K = AggregateKind;
+  auto multi = [](K kind, DatumKind input, const std::vector<std::optional<double>>& fractions,
+                  const std::vector<Cells>& rows) {
+    Agg a(kind, input);
+    a.spec.fraction_array = true;
+    a.spec.fractions = fractions;
+    for (const Cells& r : rows) a.add(r);
+    return a.result();
+  };
+  std::vector<Cells> ints = {Cells().i4(1), Cells().i4(2), Cells().i4(4), Cells().i4(10)};
+  // percentile_cont / percentile_disc(array[0, 0.25, 0.5, 1]) WITHIN GROUP (ORDER BY x) over (1),(2),(4),(10)
+  CHECK(multi(K::PercentileCont, DatumKind::Int4, {0.0, 0.25, 0.5, 1.0}, ints) == "{1,1.75,3,10}");
+  CHECK(multi(K::PercentileDisc, DatumKind::Int4, {0.0, 0.25, 0.5, 1.0}, ints) == "{1,1,2,10}");
+  CHECK(multi(K::PercentileCont, DatumKind::Int4, {0.5, std::nullopt}, ints) == "{3,NULL}");
+  CHECK(multi(K::PercentileDisc, DatumKind::Int4, {0.1, std::nullopt}, ints) == "{1,NULL}");
+  CHECK(multi(K::PercentileCont, DatumKind::Int4, {}, {Cells().i4(1)}) == "{}");
+  CHECK(multi(K::PercentileCont, DatumKind::Int4, {0.5}, {}) == "NULL");
+  CHECK(multi(K::PercentileDisc, DatumKind::Text, {0.5, 0.7}, {Cells().text("a"), Cells().text("b"), Cells().null()}) ==
+        "{a,b}");
+  CHECK(sqlstate_of([&] { (void)multi(K::PercentileCont, DatumKind::Int4, {1.5}, {Cells().i4(1)}); }) == "22003");
+  // percentile_cont over intervals: interval_lerp (interval_mi, interval_mul, interval_pl).
+  constexpr std::int64_t kHour = 3600LL * 1000000LL;
+  std::vector<Cells> spans = {Cells().interval(0, 1, 0), Cells().interval(2, 0, 3 * kHour),
+                              Cells().interval(12, 0, 0)};
+  Agg median(K::PercentileCont, DatumKind::Interval);
+  for (const Cells& c : spans) median.add(c);
+  CHECK(median.result() == "2 mons 03:00:00");
+  CHECK(multi(K::PercentileCont, DatumKind::Interval, {0.1, 0.5, 0.9}, spans) ==
+        R"({"13 days -04:12:00","2 mons 03:00:00","10 mons 00:36:00"})");
+  Agg p30(K::PercentileCont, DatumKind::Interval);
+  p30.spec.fraction = 0.3;
+  p30.add(Cells().interval(0, 1, 0)).add(Cells().interval(1, 0, kHour));
+  CHECK(p30.result() == "10 days -06:54:00");
+  Agg odd(K::PercentileCont, DatumKind::Interval);
+  odd.spec.fraction = 0.333;
+  odd.add(Cells().interval(0, 1, 1000000)).add(Cells().interval(-1, 0, kHour));
+  CHECK(odd.result() == "-1 mons +10 days 08:25:08.733");
+  Agg mixed(K::PercentileCont, DatumKind::Interval);
+  mixed.add(Cells().interval(1, 0, 0)).add(Cells().interval(0, 1, 0));
+  CHECK(mixed.result() == "16 days -12:00:00");
+  mixed.add(Cells().interval(1, 0, 0), -1).add(Cells().interval(0, 1, 0), -1);
+  CHECK(mixed.result() == "NULL");
+}

@@ -71,9 +71,10 @@ void append_json_string(std::string_view text, std::string& out) {
   out.push_back('"');
 }
 
-// A datum's text as JSON prints it: timestamps in ISO 8601 ("T", and a
+// A datum's text as JSON prints it: booleans as true/false, timestamps in ISO 8601 ("T", and a
 // full "+hh:mm" offset), everything else as its text output.
 std::string json_scalar_text(DatumRef d) {
+  if (d.kind() == DatumKind::Bool) return d.as_bool() ? "true" : "false";
   std::string text;
   format_datum(d, text);
   if ((d.kind() == DatumKind::Timestamp || d.kind() == DatumKind::TimestampTz) && text.size() > 10 &&
