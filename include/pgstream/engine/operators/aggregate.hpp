@@ -1,9 +1,9 @@
 // Aggregate functions of Reduce, each maintained from weighted updates.
 //
 // Contract: an Accumulator folds in (value, weight) pairs where a negative
-// weight retracts, and produces PostgreSQL's result for the values currently
-// present, with PostgreSQL's result types and NULL rules (count of nothing is
-// 0, every other aggregate of nothing is NULL):
+// weight retracts, and produces PostgreSQL 15's result for the values
+// currently present, with PostgreSQL's result types and NULL rules (count
+// and regr_count of nothing are 0, every other aggregate of nothing is NULL):
 //   count(*), count(x)             -> int8
 //   sum(int2|int4) -> int8; sum(int8) -> numeric; sum(float4) -> float4;
 //   sum(float8) -> float8; sum(numeric) -> numeric (scale = max input scale)
@@ -13,15 +13,43 @@
 //   bit_and, bit_or, bit_xor (int) -> the input type
 //   string_agg -> text; array_agg -> array of the input; json_agg -> json
 //   (elements in ORDER BY order, else in value order; ties by value)
-//   mode, percentile_disc -> the input type; percentile_cont -> float8
-//   var_pop/var_samp(int|numeric) -> numeric, exact, with numeric_div's
-//   scale; var_*/stddev_*(float) -> float8 (compensated sums)
-// Algebraic aggregates (count, sum, avg, variance, bool_*, bit_xor) keep O(1) state and
-// never look at the group's other rows. min, max, bit_and, bit_or, the collecting
-// aggregates and every DISTINCT aggregate keep the group's values (with their
-// ORDER BY key) in an ordered multiset, so the
-// deletion of the current extreme is O(log n) and never rescans the source.
-// Errors: sum overflowing int8 raises 22003.
+//   json_object_agg(k, v) -> json, printed { "k" : v, "k2" : v2 } with every
+//   pair; jsonb_object_agg(k, v) -> jsonb, canonical ({"k": v}, keys by
+//   length then bytes, one pair per key). PostgreSQL orders pairs by input
+//   order (undefined without ORDER BY); here they are in ORDER BY order, else
+//   in value order, ties by key, and for a duplicate jsonb key the last pair
+//   in that order wins (PostgreSQL: the last input row, nondeterministic).
+//   A NULL key raises 22023 "field name must not be null" (PostgreSQL 15's
+//   message for both), an array or json key 22023 "key value must be
+//   scalar, ..."; a NULL value is null.
+//   mode, percentile_disc -> the input type; percentile_cont -> float8, or
+//   interval over interval (interval_lerp); with an array of fractions
+//   (fraction_array) the result is an array of those, a NULL fraction giving
+//   a NULL element; a fraction outside [0, 1] raises 22003.
+//   var_pop/var_samp/variance/stddev_pop/stddev_samp/stddev(int|numeric)
+//   -> numeric, exactly as numeric_stddev_internal computes them (scale of
+//   select_div_scale, stddev = correctly rounded sqrt at that scale; NaN or
+//   infinite inputs give NaN); (float) -> float8
+//   corr, covar_pop, covar_samp, regr_slope, regr_intercept, regr_r2,
+//   regr_avgx, regr_avgy, regr_sxx, regr_sxy, regr_syy(Y, X) -> float8,
+//   regr_count -> int8: rows with a NULL Y or X are skipped; NULL rules of
+//   float8_regr_*: covar_samp needs 2 rows, slope/intercept/r2 are NULL when
+//   Sxx = 0, corr when Sxx = 0 or Syy = 0, r2 is 1 when only Syy = 0.
+// Float sums (sum, avg, the variance and regression families) are exact:
+// ExactSum keeps Σx, Σx², Σy, Σy², Σxy as non-overlapping expansions with
+// NaN/±Infinity counted apart, so a retraction leaves no trace and the
+// result depends only on the rows present. Results are the exactly rounded
+// sum (sum), or PostgreSQL's formula over exactly computed centered sums,
+// e.g. Sxx = (nΣx² - (Σx)²) / n rounded once; PostgreSQL's own float results
+// (summed in input order, Youngs-Cramer) can differ in the last digits.
+// Algebraic aggregates (count, sum, avg, variance, regression, bool_*,
+// bit_xor) keep O(1) state and never look at the group's other rows. min,
+// max, bit_and, bit_or, the collecting aggregates (json(b)_object_agg
+// included) and every DISTINCT aggregate keep the group's values (with their
+// ORDER BY key) in an ordered multiset, so the deletion of the current
+// extreme is O(log n) and never rescans the source.
+// Errors: sum overflowing int8 raises 22003; a float sum, square or product
+// of finite values overflowing double raises 22003 (as PostgreSQL does).
 #pragma once
 
 #include <cstdint>
