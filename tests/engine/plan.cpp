@@ -465,8 +465,9 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
           elements.push_null();
         }
       }
-      out.push_array(type_oid_for_kind(agg.kind == AggregateKind::PercentileDisc ? agg.input : DatumKind::Float8),
-                     elements.row());
+      out.push_array(
+          type_oid_for_kind(agg.kind == AggregateKind::PercentileDisc ? agg.input : DatumKind::Float8),
+          elements.row());
       return;
     }
     case AggregateKind::VarPop:

@@ -87,7 +87,9 @@ std::string sqlstate_of(const std::function<void()>& fn) {
 TEST_CASE("numeric division uses select_div_scale and rounds the exact quotient", "[aggregates][numeric]") {
   // SELECT 1::numeric/3, 2::numeric/3.0, 10::numeric/0.0003, 1.5/7e10,
   //        123456789.123456789/(-0.001), 0.000001/7::numeric, 1e20::numeric/3e-5;
-  auto div = [](const char* a, const char* b) { return Numeric::parse(a).div(Numeric::parse(b)).to_string(); };
+  auto div = [](const char* a, const char* b) {
+    return Numeric::parse(a).div(Numeric::parse(b)).to_string();
+  };
   CHECK(div("1", "3") == "0.33333333333333333333");
   CHECK(div("2", "3.0") == "0.66666666666666666667");
   CHECK(div("10", "0.0003") == "33333.333333333333");
@@ -137,7 +139,8 @@ TEST_CASE("stddev and variance of int and numeric match numeric_stddev_internal"
   CHECK(all(DatumKind::Int4, {Cells().i4(1), Cells().i4(2), Cells().i4(4), Cells().i4(7)}) ==
         V{"2.2912878474779200", "2.6457513110645906", "5.2500000000000000", "7.0000000000000000"});
   // ... (1.5::numeric),(2.25),(4.125),(-7)
-  CHECK(all(DatumKind::Numeric, {Cells().num("1.5"), Cells().num("2.25"), Cells().num("4.125"), Cells().num("-7")}) ==
+  CHECK(all(DatumKind::Numeric,
+            {Cells().num("1.5"), Cells().num("2.25"), Cells().num("4.125"), Cells().num("-7")}) ==
         V{"4.2760004311856658", "4.9375000000000000", "18.2841796875000000", "24.3789062500000000"});
   // ... (1::int8),(1) and (5::int2): a zero numerator is 0 with scale 0
   CHECK(all(DatumKind::Int8, {Cells().i8(1), Cells().i8(1)}) == V{"0", "0", "0", "0"});
@@ -242,16 +245,17 @@ namespace {
 
 const std::vector<AggregateKind>& regression_kinds() {
   using K = AggregateKind;
-  static const std::vector<K> kinds = {K::Corr,    K::CovarPop, K::CovarSamp, K::RegrSlope,
-                                       K::RegrIntercept, K::RegrR2, K::RegrCount, K::RegrAvgX,
-                                       K::RegrAvgY, K::RegrSxx, K::RegrSxy, K::RegrSyy};
+  static const std::vector<K> kinds = {K::Corr,          K::CovarPop, K::CovarSamp, K::RegrSlope,
+                                       K::RegrIntercept, K::RegrR2,   K::RegrCount, K::RegrAvgX,
+                                       K::RegrAvgY,      K::RegrSxx,  K::RegrSxy,   K::RegrSyy};
   return kinds;
 }
 
 // (y, x) rows; std::nullopt is NULL. Returns the twelve results in the order
 // of regression_kinds() (the order of the SELECT lists in the comments).
-std::vector<std::string> regression(const std::vector<std::pair<std::optional<double>, std::optional<double>>>& rows,
-                                    std::int64_t weight = 1) {
+std::vector<std::string> regression(
+    const std::vector<std::pair<std::optional<double>, std::optional<double>>>& rows,
+    std::int64_t weight = 1) {
   std::vector<std::string> out;
   for (AggregateKind kind : regression_kinds()) {
     Agg a(kind, DatumKind::Float8, 1);
@@ -283,7 +287,8 @@ TEST_CASE("corr, covar_* and regr_* match PostgreSQL, NULL rules included", "[ag
   check_close(regression({{1, 2}, {3, 5}, {2, 2}, {std::nullopt, 4}, {7, std::nullopt}, {10.5, -1.25}}),
               {"-0.7270191949019255", "-6.0234375", "-8.03125", "-1.2326139088729018", "6.513189448441247",
                "0.5285569097558438", "4", "1.9375", "4.125", "19.546875", "-24.09375", "56.1875"});
-  check_close(regression({{3, 5}}), {"NULL", "0", "NULL", "NULL", "NULL", "NULL", "1", "5", "3", "0", "0", "0"});
+  check_close(regression({{3, 5}}),
+              {"NULL", "0", "NULL", "NULL", "NULL", "NULL", "1", "5", "3", "0", "0", "0"});
   check_close(regression({}),
               {"NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "0", "NULL", "NULL", "NULL", "NULL", "NULL"});
   // A horizontal line (syy = 0): r2 is 1; a vertical one (sxx = 0): NULL.
@@ -295,7 +300,8 @@ TEST_CASE("corr, covar_* and regr_* match PostgreSQL, NULL rules included", "[ag
         std::vector<std::string>{"NULL", "0", "0", "NULL", "NULL", "NULL", "2"});
   check_close(regression({{1, 2}, {3, kInf}}),
               {"NaN", "NaN", "NaN", "NaN", "NaN", "NaN", "2", "Infinity", "2", "NaN", "NaN", "2"});
-  check_close(regression({{1, kNaN}}), {"NULL", "NaN", "NULL", "NaN", "NaN", "1", "1", "NaN", "1", "NaN", "NaN", "0"});
+  check_close(regression({{1, kNaN}}),
+              {"NULL", "NaN", "NULL", "NaN", "NaN", "1", "1", "NaN", "1", "NaN", "NaN", "0"});
   auto infinities = regression({{1, kInf}, {2, -kInf}});
   CHECK(infinities[7] == "NaN");
   CHECK(infinities[8] == "1.5");
@@ -322,7 +328,9 @@ TEST_CASE("regression sums retract exactly, to empty and back", "[aggregates]") 
       fresh.add(Cells().f8(y).f8(x));
     }
     a.add(Cells().f8(1e150).f8(-3e-5)).add(Cells().f8(kNaN).f8(kInf)).add(Cells().f8(0.1).f8(1e15), 3);
-    a.add(Cells().f8(1e150).f8(-3e-5), -1).add(Cells().f8(kNaN).f8(kInf), -1).add(Cells().f8(0.1).f8(1e15), -3);
+    a.add(Cells().f8(1e150).f8(-3e-5), -1)
+        .add(Cells().f8(kNaN).f8(kInf), -1)
+        .add(Cells().f8(0.1).f8(1e15), -3);
     CHECK(a.result() == fresh.result());  // bit for bit
     for (auto [y, x] : std::vector<std::pair<double, double>>{{1, 2}, {3, 5}, {2, 2}, {10.5, -1.25}})
       a.add(Cells().f8(y).f8(x), -1);
@@ -359,11 +367,12 @@ TEST_CASE("json_object_agg and jsonb_object_agg print as PostgreSQL", "[aggregat
         V{R"({ "1" : "x", "2" : "y\"q" })", R"({"1": "x", "2": "y\"q"})"});
   // jsonb: keys by length then bytes; json keeps every pair.
   // (VALUES ('b', 1), ('a', 2), ('aa', 3), ('', 4)) -> {"": 4, "a": 2, "b": 1, "aa": 3}
-  CHECK(both({Cells().text("b").i4(1), Cells().text("a").i4(2), Cells().text("aa").i4(3), Cells().text("").i4(4)})[1] ==
-        R"({"": 4, "a": 2, "b": 1, "aa": 3})");
+  CHECK(both({Cells().text("b").i4(1), Cells().text("a").i4(2), Cells().text("aa").i4(3),
+              Cells().text("").i4(4)})[1] == R"({"": 4, "a": 2, "b": 1, "aa": 3})");
   // Duplicate keys: jsonb keeps the last pair; here pairs are in value order,
   // so the largest value wins. (VALUES ('bb',1),('a',NULL),('bb',2),('c',3))
-  CHECK(both({Cells().text("bb").i4(1), Cells().text("a").null(), Cells().text("bb").i4(2), Cells().text("c").i4(3)}) ==
+  CHECK(both({Cells().text("bb").i4(1), Cells().text("a").null(), Cells().text("bb").i4(2),
+              Cells().text("c").i4(3)}) ==
         V{R"({ "bb" : 1, "bb" : 2, "c" : 3, "a" : null })", R"({"a": null, "c": 3, "bb": 2})"});
   // Numbers: numeric keeps its scale, NaN and Infinity are strings, jsonb
   // reads a float as numeric. (VALUES (1.50,1.50::numeric),(2.0,'NaN'::numeric))
@@ -372,7 +381,8 @@ TEST_CASE("json_object_agg and jsonb_object_agg print as PostgreSQL", "[aggregat
   CHECK(both({Cells().f8(1.5).f8(kInf)}) == V{R"({ "1.5" : "Infinity" })", R"({"1.5": "Infinity"})"});
   // (VALUES ('a', 1.0::float8), ('b', 1e20::float8), ('c', 1e-7::float8)), ORDER BY k
   CHECK(both({Cells().text("a").f8(1.0), Cells().text("b").f8(1e20), Cells().text("c").f8(1e-7)}, 0) ==
-        V{R"({ "a" : 1, "b" : 1e+20, "c" : 1e-07 })", R"({"a": 1, "b": 100000000000000000000, "c": 0.0000001})"});
+        V{R"({ "a" : 1, "b" : 1e+20, "c" : 1e-07 })",
+          R"({"a": 1, "b": 100000000000000000000, "c": 0.0000001})"});
   // (VALUES (1e20::numeric, 1.000::numeric), (12::numeric, -0.5::numeric))
   CHECK(both({Cells().num("1e20").num("1.000"), Cells().num("12").num("-0.5")})[1] ==
         R"({"12": -0.5, "100000000000000000000": 1.000})");
@@ -381,7 +391,8 @@ TEST_CASE("json_object_agg and jsonb_object_agg print as PostgreSQL", "[aggregat
   when.p.push_date(days_2000(2020, 1, 2));
   when.p.push_timestamp(static_cast<std::int64_t>(days_2000(2020, 1, 2)) * kMicrosPerDay +
                         (3 * 3600 + 4 * 60 + 5) * 1000000LL);
-  CHECK(both({when}) == V{R"({ "2020-01-02" : "2020-01-02T03:04:05" })", R"({"2020-01-02": "2020-01-02T03:04:05"})"});
+  CHECK(both({when}) ==
+        V{R"({ "2020-01-02" : "2020-01-02T03:04:05" })", R"({"2020-01-02": "2020-01-02T03:04:05"})"});
   CHECK(both({Cells().boolean(true).i4(1)}) == V{R"({ "true" : 1 })", R"({"true": 1})"});
   RowPacker e1;
   e1.push_int4(1);
@@ -452,9 +463,10 @@ TEST_CASE("percentile_* with an array of fractions and over intervals", "[aggreg
   CHECK(multi(K::PercentileDisc, DatumKind::Int4, {0.1, std::nullopt}, ints) == "{1,NULL}");
   CHECK(multi(K::PercentileCont, DatumKind::Int4, {}, {Cells().i4(1)}) == "{}");
   CHECK(multi(K::PercentileCont, DatumKind::Int4, {0.5}, {}) == "NULL");
-  CHECK(multi(K::PercentileDisc, DatumKind::Text, {0.5, 0.7}, {Cells().text("a"), Cells().text("b"), Cells().null()}) ==
-        "{a,b}");
-  CHECK(sqlstate_of([&] { (void)multi(K::PercentileCont, DatumKind::Int4, {1.5}, {Cells().i4(1)}); }) == "22003");
+  CHECK(multi(K::PercentileDisc, DatumKind::Text, {0.5, 0.7},
+              {Cells().text("a"), Cells().text("b"), Cells().null()}) == "{a,b}");
+  CHECK(sqlstate_of([&] { (void)multi(K::PercentileCont, DatumKind::Int4, {1.5}, {Cells().i4(1)}); }) ==
+        "22003");
   // percentile_cont over intervals: interval_lerp (interval_mi, interval_mul, interval_pl).
   constexpr std::int64_t kHour = 3600LL * 1000000LL;
   std::vector<Cells> spans = {Cells().interval(0, 1, 0), Cells().interval(2, 0, 3 * kHour),
@@ -485,7 +497,7 @@ TEST_CASE("float aggregates after random retractions equal a fresh evaluation bi
   // accumulator fed only the surviving rows gives (exact sums have no
   // history), so every result is compared as text, not approximately.
   using K = AggregateKind;
-  const std::vector<K> kinds = {K::Sum,     K::Avg,       K::VarPop,   K::VarSamp,  K::StddevPop,
+  const std::vector<K> kinds = {K::Sum,     K::Avg,       K::VarPop,   K::VarSamp,   K::StddevPop,
                                 K::Corr,    K::CovarSamp, K::RegrR2,   K::RegrSlope, K::RegrIntercept,
                                 K::RegrSxx, K::RegrSxy,   K::RegrAvgY, K::RegrCount};
   std::mt19937_64 rng(20261125);
@@ -522,7 +534,8 @@ TEST_CASE("float aggregates after random retractions equal a fresh evaluation bi
     }
     for (std::size_t k = 0; k < kinds.size(); ++k) {
       Agg fresh(kinds[k], DatumKind::Float8, is_two_argument(kinds[k]) ? 1 : -1);
-      for (auto it = present.rbegin(); it != present.rend(); ++it) fresh.add(Cells().f8(it->first).f8(it->second));
+      for (auto it = present.rbegin(); it != present.rend(); ++it)
+        fresh.add(Cells().f8(it->first).f8(it->second));
       INFO("round " << round << " aggregate #" << k);
       CHECK(incremental[k].result() == fresh.result());
       ++compared;

@@ -211,7 +211,8 @@ class Generator {
         a.distinct = chance(0.2);
       } else if (choice == 17 && is_int(a.input) && !ints.empty()) {
         // corr, covar_*, regr_* (Y = column, X = another int column).
-        a.kind = static_cast<AggregateKind>(static_cast<int>(AggregateKind::Corr) + static_cast<int>(pick(12)));
+        a.kind =
+            static_cast<AggregateKind>(static_cast<int>(AggregateKind::Corr) + static_cast<int>(pick(12)));
         a.column2 = static_cast<std::int32_t>(ints[pick(static_cast<std::uint32_t>(ints.size()))]);
         a.distinct = chance(0.2);
       } else if (choice >= 18 && is_int(a.input) && !filtered_keys) {

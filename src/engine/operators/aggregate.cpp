@@ -168,9 +168,9 @@ Interval interval_mul(const Interval& span, double factor) {
   r.months = check(span.months * factor);
   r.days = check(span.days * factor);
   double month_remainder_days = ts_round((span.months * factor - r.months) * kDaysPerMonth);
-  double sec_remainder = ts_round((span.days * factor - r.days + month_remainder_days -
-                                   static_cast<int>(month_remainder_days)) *
-                                  kSecsPerDay);
+  double sec_remainder =
+      ts_round((span.days * factor - r.days + month_remainder_days - static_cast<int>(month_remainder_days)) *
+               kSecsPerDay);
   if (std::fabs(sec_remainder) >= kSecsPerDay) {
     r.days += static_cast<int>(sec_remainder / kSecsPerDay);
     sec_remainder -= static_cast<int>(sec_remainder / kSecsPerDay) * kSecsPerDay;
@@ -364,8 +364,7 @@ void Accumulator::add_pair(const AggregateSpec& spec, RowRef row, std::int64_t w
   DatumRef b = row.at(static_cast<std::size_t>(spec.column2));
   bool object = is_object_agg(spec.kind);
   if (object) {
-    if (a.is_null())
-      throw Error(ErrorKind::Database, "field name must not be null", {.sqlstate = "22023"});
+    if (a.is_null()) throw Error(ErrorKind::Database, "field name must not be null", {.sqlstate = "22023"});
     if (a.kind() == DatumKind::Array || a.kind() == DatumKind::Json || a.kind() == DatumKind::Jsonb)
       throw Error(ErrorKind::Database, "key value must be scalar, not array, composite, or json",
                   {.sqlstate = "22023"});
