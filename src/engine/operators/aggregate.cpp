@@ -595,22 +595,30 @@ void Accumulator::push_percentile(const AggregateSpec& spec, double fraction, Ro
   DatumRef disc;
   DatumRef lo_value;
   DatumRef hi_value;
+  Interval lo_interval;  // read inside the walk, where the values are known
+  Interval hi_interval;
+  bool interval = spec.input == DatumKind::Interval;
   std::int64_t seen = 0;
   values_->for_each([&](DatumRef v, std::int64_t count) {
     std::int64_t first = seen;  // 0-based positions [first, first + count)
     seen += count;
     if (disc.is_null() && seen >= std::max<std::int64_t>(target_disc, 1)) disc = v;
-    if (lo >= first && lo < seen) lo_value = v;
-    if (hi >= first && hi < seen) hi_value = v;
+    if (lo >= first && lo < seen) {
+      lo_value = v;
+      if (interval) lo_interval = v.as_interval();
+    }
+    if (hi >= first && hi < seen) {
+      hi_value = v;
+      if (interval) hi_interval = v.as_interval();
+    }
   });
   if (spec.kind == AggregateKind::PercentileDisc) {
     out.push_datum(disc);
     return;
   }
-  if (spec.input == DatumKind::Interval) {
-    out.push_interval(lo == hi ? lo_value.as_interval()
-                               : interval_lerp(lo_value.as_interval(), hi_value.as_interval(),
-                                               position - static_cast<double>(lo)));
+  if (interval) {
+    out.push_interval(lo == hi ? lo_interval
+                               : interval_lerp(lo_interval, hi_interval, position - static_cast<double>(lo)));
     return;
   }
   auto as_double = [](DatumRef d) {
