@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pgstream/common/error.hpp"
+#include "pgstream/engine/jsonb.hpp"
 #include "pgstream/engine/numeric.hpp"
 #include "pgstream/engine/operators/aggregate.hpp"
 
@@ -542,4 +543,30 @@ TEST_CASE("float aggregates after random retractions equal a fresh evaluation bi
     }
   }
   CHECK(compared == 40 * 14);
+}
+
+TEST_CASE("jsonb_object_agg prints a json value as canonical jsonb", "[aggregates][json]") {
+  // SELECT jsonb_object_agg(k, v) FROM (VALUES ('x'::text, '{"b": 1,  "a":2, "aa":
+  // [1,2.50,{"z":null,"y":true}],
+  //   "b": "\u00e9\n\ud83d\ude00", "c": 1e2, "d": -0, "e": 1E-3}'::json)) t(k,v);
+  const char* doc =
+      R"({"b": 1,  "a":2, "aa": [1,2.50,{"z":null,"y":true}], "b": "\u00e9\n\ud83d\ude00", "c": 1e2, "d": -0, "e": 1E-3})";
+  Cells row;
+  row.text("x");
+  row.p.push_json(doc);
+  Agg j(AggregateKind::JsonbObjectAgg, DatumKind::Text, 1);
+  j.add(row);
+  CHECK(j.result() ==
+        "{\"x\": {\"a\": 2, \"b\": \"\xC3\xA9\\n\xF0\x9F\x98\x80\", \"c\": 100, \"d\": 0, \"e\": 0.001, "
+        "\"aa\": [1, 2.50, {\"y\": true, \"z\": null}]}}");
+  Agg json(AggregateKind::JsonObjectAgg, DatumKind::Text, 1);  // json copies it
+  json.add(row);
+  CHECK(json.result() == std::string("{ \"x\" : ") + doc + " }");
+  // SELECT '  [ ]'::json::jsonb, '{}'::json::jsonb, '"a\/b\u0001"'::json::jsonb, '-12.5e+1'::jsonb;
+  CHECK(jsonb_canonical("  [ ]") == "[]");
+  CHECK(jsonb_canonical("{}") == "{}");
+  CHECK(jsonb_canonical(R"("a\/b\u0001")") == R"("a/b\u0001")");
+  CHECK(jsonb_canonical("-12.5e+1") == "-125");
+  for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "01", "-", "1.", ".5", "\"\\x\"", "tru", "[1] 2"})
+    CHECK(sqlstate_of([&] { (void)jsonb_canonical(bad); }) == "22P02");
 }

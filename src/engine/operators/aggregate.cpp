@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pgstream/common/error.hpp"
+#include "pgstream/engine/jsonb.hpp"
 
 namespace pgstream::engine {
 namespace {
@@ -45,30 +46,6 @@ double to_float8(DatumRef d) {
   if (d.is_float()) return d.as_double();
   if (d.is_integer()) return static_cast<double>(d.as_int());
   return d.as_numeric().to_double();
-}
-
-void append_json_string(std::string_view text, std::string& out) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 // A datum's text as JSON prints it: booleans as true/false, timestamps in ISO 8601 ("T", and a
@@ -117,8 +94,7 @@ void append_json_array(DatumRef d, bool jsonb, std::string& out) {
 
 // A datum as a JSON value (to_json's / to_jsonb's rules for the common
 // kinds). jsonb prints numbers as numerics (a float's shortest text read as
-// numeric: 1e+20 -> 100000000000000000000). A json value inside jsonb is
-// copied as is, not re-canonicalized.
+// numeric: 1e+20 -> 100000000000000000000) and json values canonically.
 void append_json(DatumRef d, bool jsonb, std::string& out) {
   if (d.is_null()) {
     out += "null";
@@ -130,8 +106,14 @@ void append_json(DatumRef d, bool jsonb, std::string& out) {
     case DatumKind::Int2:
     case DatumKind::Int4:
     case DatumKind::Int8:
-    case DatumKind::Json:
     case DatumKind::Jsonb: format_datum(d, out); return;
+    case DatumKind::Json:
+      if (jsonb) {
+        out += jsonb_canonical(d.as_text());
+      } else {
+        format_datum(d, out);
+      }
+      return;
     case DatumKind::Float4:
     case DatumKind::Float8:
     case DatumKind::Numeric: {
