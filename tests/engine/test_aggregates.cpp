@@ -240,6 +240,20 @@ TEST_CASE("float sum and avg are exact under retraction", "[aggregates]") {
   CHECK(sum.result() == "1");
   sum.add(Cells().f8(1), -1);
   CHECK(sum.result() == "NULL");
+  // sum(float4) -> float4: SELECT sum(x) FROM (VALUES (0.1::float4),(0.2::float4),(0.3::float4)) t(x); -> 0.6
+  Agg f4(K::Sum, DatumKind::Float4);
+  for (float v : {0.1F, 0.2F, 0.3F}) {
+    Cells c;
+    c.p.push_float4(v);
+    f4.add(c);
+  }
+  CHECK(f4.result() == "0.6");
+  // (3e38::float4),(3e38::float4): ERROR 22003 value out of range: overflow
+  Agg big(K::Sum, DatumKind::Float4);
+  Cells c;
+  c.p.push_float4(3e38F);
+  big.add(c, 2);
+  CHECK(sqlstate_of([&] { (void)big.result(); }) == "22003");
 }
 
 namespace {

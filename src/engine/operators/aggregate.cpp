@@ -399,7 +399,9 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
     case DatumKind::Float8: {
       double v = floats_ ? floats_[kSx].value() : 0.0;
       if (spec.input == DatumKind::Float4) {
-        out.push_float4(static_cast<float>(v));
+        auto f = static_cast<float>(v);
+        if (std::isinf(f) && !std::isinf(v)) float_overflow();  // float4pl's check
+        out.push_float4(f);
       } else {
         out.push_float8(v);
       }
