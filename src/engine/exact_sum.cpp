@@ -30,6 +30,7 @@ void for_weight_parts(std::int64_t weight, F&& fn) {
 void ExactSum::add_finite(double x) {
   // Shewchuk's grow-expansion with zero elimination: each step splits
   // x + p exactly into hi + lo (two-sum), keeps lo, carries hi on.
+  if (x == 0.0) return;
   std::size_t kept = 0;
   for (double p : partials_) {
     if (std::fabs(x) < std::fabs(p)) std::swap(x, p);
