@@ -584,3 +584,56 @@ TEST_CASE("jsonb_object_agg prints a json value as canonical jsonb", "[aggregate
   for (const char* bad : {"", "{", "[1,]", "{\"a\" 1}", "01", "-", "1.", ".5", "\"\\x\"", "tru", "[1] 2"})
     CHECK(sqlstate_of([&] { (void)jsonb_canonical(bad); }) == "22P02");
 }
+
+TEST_CASE("numeric div and sqrt agree with independent checks on random values", "[aggregates][numeric]") {
+  std::mt19937_64 rng(4242);
+  auto random_numeric = [&] {
+    std::string digits = std::to_string(rng() % 1000000007ULL) + std::to_string(rng() % 1000);
+    std::size_t scale = rng() % (digits.size() + 3);
+    std::string text = (rng() % 2 == 0 ? "-" : "") + digits + "e-" + std::to_string(scale);
+    return Numeric::parse(text);
+  };
+  for (int i = 0; i < 300; ++i) {
+    // div against div_int (short division, written separately).
+    Numeric a = random_numeric();
+    auto d = static_cast<std::int64_t>(rng() % 2000001) - 1000000;
+    if (d == 0) d = 7;
+    INFO(a.to_string() << " / " << d);
+    CHECK(a.div(Numeric::from_int(d)).to_string() == a.div_int(d).to_string());
+    // sqrt rounds correctly: (r - half)^2 <= x < (r + half)^2, half = 0.5 * 10^-scale.
+    Numeric x = random_numeric();
+    if (x.negative()) x = Numeric().sub(x);
+    Numeric r = x.sqrt();
+    Numeric half = Numeric::parse("5e-" + std::to_string(r.dscale() + 1));
+    Numeric below = r.sub(half);
+    Numeric above = r.add(half);
+    INFO("sqrt(" << x.to_string() << ") = " << r.to_string());
+    CHECK(below.mul(below).compare(x) <= 0);
+    CHECK(above.mul(above).compare(x) > 0);
+  }
+  // Exactly representable roots and halfway cases round half up.
+  CHECK(Numeric::parse("6.25").sqrt_scaled(1).to_string() == "2.5");
+  CHECK(Numeric::parse("6.25").sqrt_scaled(0).to_string() == "3");
+  CHECK(Numeric::parse("0.0025").sqrt_scaled(1).to_string() == "0.1");
+}
+
+TEST_CASE("ExactSum rounds half to even across partials, like math.fsum", "[aggregates]") {
+  ExactSum s;
+  s.add(1e-16);
+  s.add(1.0);
+  s.add(1e16);
+  CHECK(s.value() == 10000000000000002.0);  // fsum([1e-16, 1, 1e16])
+  ExactSum t;
+  t.add(1e308);
+  CHECK(sqlstate_of([&] { t.add(1e308); }) == "22003");  // 2e308 is past DBL_MAX
+  ExactSum u;
+  u.add(0.1, 3);
+  u.add_product(0.1, 0.1, -2);
+  ExactSum w;
+  w.add(0.1);
+  w.add(0.1);
+  w.add(0.1);
+  w.add_product(0.1, -0.1);
+  w.add_product(-0.1, 0.1);
+  CHECK(u.value() == w.value());
+}
