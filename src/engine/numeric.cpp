@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -63,6 +64,81 @@ int mag_compare(const std::vector<std::uint32_t>& a, const std::vector<std::uint
     if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
   }
   return 0;
+}
+
+void mag_trim(std::vector<std::uint32_t>& m) {
+  while (!m.empty() && m.back() == 0) m.pop_back();
+}
+
+// m = m * factor + add (factor, add < 10^9); stays trimmed.
+void mag_mul_add_small(std::vector<std::uint32_t>& m, std::uint32_t factor, std::uint32_t add) {
+  std::uint64_t carry = add;
+  for (auto& limb : m) {
+    std::uint64_t v = static_cast<std::uint64_t>(limb) * factor + carry;
+    limb = static_cast<std::uint32_t>(v % kBase);
+    carry = v / kBase;
+  }
+  while (carry != 0) {
+    m.push_back(static_cast<std::uint32_t>(carry % kBase));
+    carry /= kBase;
+  }
+  mag_trim(m);
+}
+
+std::string mag_digits(const std::vector<std::uint32_t>& m) {
+  if (m.empty()) return "0";
+  std::string out = std::to_string(m.back());
+  char buf[16];
+  for (std::size_t i = m.size() - 1; i-- > 0;) {
+    std::snprintf(buf, sizeof buf, "%09u", m[i]);
+    out += buf;
+  }
+  return out;
+}
+
+// floor(a / b) by decimal long division. REQUIRES: b trimmed and nonzero.
+// Quadratic, which is fine for the few dozen digits aggregates divide.
+std::vector<std::uint32_t> mag_div_floor(const std::vector<std::uint32_t>& a,
+                                         const std::vector<std::uint32_t>& b) {
+  std::vector<std::uint32_t> q;
+  std::vector<std::uint32_t> r;
+  for (char c : mag_digits(a)) {
+    mag_mul_add_small(r, 10, static_cast<std::uint32_t>(c - '0'));
+    std::uint32_t digit = 0;
+    while (mag_compare(r, b) >= 0) {
+      mag_sub(r, b);
+      mag_trim(r);
+      ++digit;
+    }
+    mag_mul_add_small(q, 10, digit);
+  }
+  return q;
+}
+
+// floor(sqrt(a)), digit pair by digit pair.
+std::vector<std::uint32_t> mag_isqrt(const std::vector<std::uint32_t>& a) {
+  std::string digits = mag_digits(a);
+  if (digits.size() % 2 != 0) digits.insert(0, 1, '0');
+  std::vector<std::uint32_t> root;
+  std::vector<std::uint32_t> rem;
+  for (std::size_t i = 0; i < digits.size(); i += 2) {
+    mag_mul_add_small(rem, 100, static_cast<std::uint32_t>((digits[i] - '0') * 10 + (digits[i + 1] - '0')));
+    // The largest x with (20 * root + x) * x <= rem.
+    std::vector<std::uint32_t> twenty_root = root;
+    mag_mul_add_small(twenty_root, 20, 0);
+    std::uint32_t x = 9;
+    std::vector<std::uint32_t> t;
+    for (;; --x) {
+      t = twenty_root;
+      mag_mul_add_small(t, 1, x);
+      mag_mul_add_small(t, x, 0);
+      if (mag_compare(t, rem) <= 0) break;
+    }
+    mag_sub(rem, t);
+    mag_trim(rem);
+    mag_mul_add_small(root, 10, x);
+  }
+  return root;
 }
 
 }  // namespace
@@ -363,37 +439,7 @@ Numeric Numeric::div_int(std::int64_t divisor) const {
   if (is_nan()) return nan();
   if (divisor == 0) throw Error(ErrorKind::Database, "division by zero", {.sqlstate = "22012"});
   if (!is_finite()) return infinity((special_ == Special::NegInf) != (divisor < 0));
-  // select_div_scale(): PostgreSQL's weight and first digit are in base
-  // 10^4; derive them from the decimal exponent of each operand.
-  auto weight_and_first = [](const Numeric& n, int& weight, int& first) {
-    int digits = n.decimal_digits();
-    if (digits == 0) {
-      weight = 0;
-      first = 0;
-      return;
-    }
-    int exponent = digits - 1 - n.dscale_;  // value in [10^e, 10^(e+1))
-    weight = floor_div(exponent, kDecDigits);
-    int lead = exponent - weight * kDecDigits + 1;  // decimal digits in the first base-10^4 digit
-    std::string m = n.mantissa_digits();
-    first = 0;
-    for (int k = 0; k < lead && k < static_cast<int>(m.size()); ++k)
-      first = first * 10 + (m[static_cast<std::size_t>(k)] - '0');
-    for (int k = static_cast<int>(m.size()); k < lead; ++k) first *= 10;
-  };
-  Numeric d = from_int(divisor);
-  int w1 = 0;
-  int f1 = 0;
-  int w2 = 0;
-  int f2 = 0;
-  weight_and_first(*this, w1, f1);
-  weight_and_first(d, w2, f2);
-  int qweight = w1 - w2;
-  if (f1 <= f2) --qweight;
-  int rscale = kMinSigDigits - qweight * kDecDigits;
-  rscale = std::max<int>(rscale, dscale_);
-  rscale = std::max(rscale, 0);
-  rscale = std::min(rscale, kMaxDisplayScale);
+  int rscale = div_scale(from_int(divisor));
   // Quotient with one extra digit, then round half away from zero.
   Numeric q = *this;
   q.scale_up(static_cast<unsigned>(rscale - dscale_ + 1));
@@ -406,6 +452,106 @@ Numeric Numeric::div_int(std::int64_t divisor) const {
   q.negative_ = negative_ != (divisor < 0);
   q.trim();
   return q;
+}
+
+// select_div_scale(): PostgreSQL's weight and first digit are in base 10^4;
+// derive them from the decimal exponent.
+void Numeric::weight_and_first(int& weight, int& first) const {
+  int digits = decimal_digits();
+  weight = 0;
+  first = 0;
+  if (digits == 0) return;
+  int exponent = digits - 1 - dscale_;  // value in [10^e, 10^(e+1))
+  weight = floor_div(exponent, kDecDigits);
+  int lead = exponent - weight * kDecDigits + 1;  // decimal digits in the first base-10^4 digit
+  std::string m = mantissa_digits();
+  for (int k = 0; k < lead && k < static_cast<int>(m.size()); ++k)
+    first = first * 10 + (m[static_cast<std::size_t>(k)] - '0');
+  for (int k = static_cast<int>(m.size()); k < lead; ++k) first *= 10;
+}
+
+int Numeric::div_scale(const Numeric& divisor) const {
+  int w1 = 0;
+  int f1 = 0;
+  int w2 = 0;
+  int f2 = 0;
+  weight_and_first(w1, f1);
+  divisor.weight_and_first(w2, f2);
+  int qweight = w1 - w2;
+  if (f1 <= f2) --qweight;
+  int rscale = kMinSigDigits - qweight * kDecDigits;
+  rscale = std::max<int>(rscale, dscale_);
+  rscale = std::max<int>(rscale, divisor.dscale_);
+  rscale = std::max(rscale, 0);
+  return std::min(rscale, kMaxDisplayScale);
+}
+
+Numeric Numeric::div(const Numeric& divisor) const {
+  if (is_nan() || divisor.is_nan()) return nan();
+  if (!is_finite()) {
+    if (!divisor.is_finite()) return nan();  // Inf / Inf
+    if (divisor.is_zero()) throw Error(ErrorKind::Database, "division by zero", {.sqlstate = "22012"});
+    return infinity((special_ == Special::NegInf) != divisor.negative_);
+  }
+  if (!divisor.is_finite()) return Numeric();  // finite / Inf = 0
+  if (divisor.is_zero()) throw Error(ErrorKind::Database, "division by zero", {.sqlstate = "22012"});
+  int rscale = div_scale(divisor);
+  // Quotient of the mantissas with one extra digit, then round half away
+  // from zero on it: value = (M1 / M2) * 10^(d2 - d1).
+  int shift = rscale + 1 + divisor.dscale_ - dscale_;
+  Numeric num = *this;
+  Numeric den = divisor;
+  if (shift >= 0) {
+    num.scale_up(static_cast<unsigned>(shift));
+  } else {
+    den.scale_up(static_cast<unsigned>(-shift));
+  }
+  Numeric q;
+  q.limbs_ = mag_div_floor(num.limbs_, den.limbs_);
+  if (q.divmod_small(10) >= 5) q.mag_increment();
+  q.dscale_ = static_cast<std::uint16_t>(rscale);
+  q.negative_ = negative_ != divisor.negative_;
+  q.trim();
+  return q;
+}
+
+Numeric Numeric::sqrt() const {
+  if (is_nan() || special_ == Special::PosInf) return *this;
+  if (special_ == Special::NegInf || negative_)
+    throw Error(ErrorKind::Database, "cannot take square root of a negative number", {.sqlstate = "2201F"});
+  // numeric_sqrt: at least NUMERIC_MIN_SIG_DIGITS significant digits.
+  int weight = 0;
+  int first = 0;
+  weight_and_first(weight, first);
+  int sweight = (weight + 1) * kDecDigits / 2 - 1;
+  int rscale = kMinSigDigits - sweight;
+  rscale = std::max<int>(rscale, dscale_);
+  rscale = std::max(rscale, 0);
+  rscale = std::min(rscale, kMaxDisplayScale);
+  return sqrt_scaled(static_cast<std::uint16_t>(rscale));
+}
+
+Numeric Numeric::sqrt_scaled(std::uint16_t scale) const {
+  // floor(sqrt(M * 10^(2 * (scale + 1) - dscale))) has one digit past
+  // `scale`; floor(sqrt(floor(x))) = floor(sqrt(x)), so truncating M first
+  // is exact. Then round half up on the extra digit.
+  int shift = 2 * (scale + 1) - dscale_;
+  Numeric n = *this;
+  if (shift >= 0) {
+    n.scale_up(static_cast<unsigned>(shift));
+  } else {
+    for (int drop = -shift; drop > 0;) {
+      int step = std::min(drop, 9);
+      n.divmod_small(kPow10[step]);
+      drop -= step;
+    }
+  }
+  Numeric r;
+  r.limbs_ = mag_isqrt(n.limbs_);
+  if (r.divmod_small(10) >= 5) r.mag_increment();
+  r.dscale_ = scale;
+  r.trim();
+  return r;
 }
 
 double Numeric::to_double() const {

@@ -222,12 +222,131 @@ void eval_collect(const AggregateSpec& agg, const std::vector<std::pair<std::str
   }
 }
 
+// json(b)_object_agg and the regression family from scratch: the (key or Y,
+// value or X) pairs of the group, then the result printed or computed
+// directly (object pairs in (ORDER BY key, value, key) order; sums of the
+// test's small integers are exact in double).
+void eval_pair(const AggregateSpec& agg, const std::vector<std::pair<std::string, std::int64_t>>& rows,
+               const Collation& collation, RowPacker& out) {
+  bool object = agg.kind == AggregateKind::JsonObjectAgg || agg.kind == AggregateKind::JsonbObjectAgg;
+  struct Entry {
+    DatumRef order;
+    DatumRef a;  // key or Y
+    DatumRef b;  // value or X
+  };
+  std::vector<Entry> entries;
+  for (const auto& [bytes, w] : rows) {
+    RowRef row = row_of(bytes);
+    if (agg.filter_column >= 0) {
+      DatumRef f = row.at(static_cast<std::size_t>(agg.filter_column));
+      if (f.is_null() || !f.as_bool()) continue;
+    }
+    Entry e{agg.order_column >= 0 ? row.at(static_cast<std::size_t>(agg.order_column)) : DatumRef(),
+            row.at(agg.column), row.at(static_cast<std::size_t>(agg.column2))};
+    if (!object && (e.a.is_null() || e.b.is_null())) continue;
+    if (agg.distinct) {
+      bool seen = std::any_of(entries.begin(), entries.end(), [&](const Entry& x) {
+        return compare_datums(x.a, e.a, collation) == 0 && compare_datums(x.b, e.b, collation) == 0;
+      });
+      if (!seen) entries.push_back(e);
+      continue;
+    }
+    for (std::int64_t i = 0; i < w; ++i) entries.push_back(e);
+  }
+  auto n = static_cast<std::int64_t>(entries.size());
+  if (agg.kind == AggregateKind::RegrCount) {
+    out.push_int8(n);
+    return;
+  }
+  if (n == 0) {
+    out.push_null();
+    return;
+  }
+  if (object) {
+    std::stable_sort(entries.begin(), entries.end(), [&](const Entry& x, const Entry& y) {
+      int c = agg.order_column >= 0 ? compare_datums(x.order, y.order, collation) : 0;
+      if (c != 0) return agg.order_descending ? c > 0 : c < 0;
+      c = compare_datums(x.b, y.b, collation);
+      return c != 0 ? c < 0 : compare_datums(x.a, y.a, collation) < 0;
+    });
+    auto json = [](DatumRef d) {
+      std::string t;
+      if (d.is_null()) return std::string("null");
+      format_datum(d, t);
+      return d.kind() == DatumKind::Text ? "\"" + t + "\"" : t;
+    };
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const Entry& e : entries) {
+      std::string key;
+      format_datum(e.a, key);
+      pairs.emplace_back(key, json(e.b));
+    }
+    std::string text;
+    if (agg.kind == AggregateKind::JsonObjectAgg) {
+      for (const auto& [k, v] : pairs) text += (text.empty() ? "{ \"" : ", \"") + k + "\" : " + v;
+      out.push_json(text + " }");
+      return;
+    }
+    std::stable_sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+      return x.first.size() != y.first.size() ? x.first.size() < y.first.size() : x.first < y.first;
+    });
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      if (i + 1 < pairs.size() && pairs[i + 1].first == pairs[i].first) continue;
+      text += (text.empty() ? "{\"" : ", \"") + pairs[i].first + "\": " + pairs[i].second;
+    }
+    out.push_jsonb(text + "}");
+    return;
+  }
+  double sx = 0;
+  double sy = 0;
+  double sxx = 0;
+  double syy = 0;
+  double sxy = 0;
+  for (const Entry& e : entries) {
+    auto y = static_cast<double>(e.a.as_int());
+    auto x = static_cast<double>(e.b.as_int());
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    syy += y * y;
+    sxy += x * y;
+  }
+  auto N = static_cast<double>(n);
+  double cxx = (N * sxx - sx * sx) / N;
+  double cyy = (N * syy - sy * sy) / N;
+  double cxy = (N * sxy - sx * sy) / N;
+  switch (agg.kind) {
+    case AggregateKind::RegrSxx: out.push_float8(cxx); return;
+    case AggregateKind::RegrSyy: out.push_float8(cyy); return;
+    case AggregateKind::RegrSxy: out.push_float8(cxy); return;
+    case AggregateKind::RegrAvgX: out.push_float8(sx / N); return;
+    case AggregateKind::RegrAvgY: out.push_float8(sy / N); return;
+    case AggregateKind::CovarPop: out.push_float8(cxy / N); return;
+    case AggregateKind::CovarSamp: n < 2 ? out.push_null() : out.push_float8(cxy / (N - 1)); return;
+    case AggregateKind::Corr:
+      cxx == 0 || cyy == 0 ? out.push_null() : out.push_float8(cxy / std::sqrt(cxx * cyy));
+      return;
+    case AggregateKind::RegrR2:
+      cxx == 0 ? out.push_null() : out.push_float8(cyy == 0 ? 1.0 : (cxy * cxy) / (cxx * cyy));
+      return;
+    case AggregateKind::RegrSlope: cxx == 0 ? out.push_null() : out.push_float8(cxy / cxx); return;
+    case AggregateKind::RegrIntercept:
+      cxx == 0 ? out.push_null() : out.push_float8((sy - sx * cxy / cxx) / N);
+      return;
+    default: out.push_null(); return;
+  }
+}
+
 // One aggregate from scratch over the group's rows.
 void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::string, std::int64_t>>& rows,
                     const Collation& collation, RowPacker& out) {
   if (agg.kind == AggregateKind::StringAgg || agg.kind == AggregateKind::ArrayAgg ||
       agg.kind == AggregateKind::JsonAgg) {
     eval_collect(agg, rows, collation, out);
+    return;
+  }
+  if (is_two_argument(agg.kind)) {
+    eval_pair(agg, rows, collation, out);
     return;
   }
   std::vector<std::pair<std::string, std::int64_t>> values;  // encoded datum, multiplicity
@@ -321,22 +440,42 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
         return;
       }
       auto count = static_cast<double>(sorted.size());
-      if (agg.kind == AggregateKind::PercentileDisc) {
-        auto row = static_cast<std::size_t>(std::max(1.0, std::ceil(agg.fraction * count)));
-        out.push_datum(datum(sorted[row - 1]));
+      auto one = [&](double fraction, RowPacker& o) {
+        if (agg.kind == AggregateKind::PercentileDisc) {
+          auto row = static_cast<std::size_t>(std::max(1.0, std::ceil(fraction * count)));
+          o.push_datum(datum(sorted[row - 1]));
+          return;
+        }
+        double position = fraction * (count - 1);
+        auto lo = static_cast<std::size_t>(std::floor(position));
+        auto hi = static_cast<std::size_t>(std::ceil(position));
+        auto a = static_cast<double>(datum(sorted[lo]).as_int());
+        auto b = static_cast<double>(datum(sorted[hi]).as_int());
+        o.push_float8(lo == hi ? a : a + (position - static_cast<double>(lo)) * (b - a));
+      };
+      if (!agg.fraction_array) {
+        one(agg.fraction, out);
         return;
       }
-      double position = agg.fraction * (count - 1);
-      auto lo = static_cast<std::size_t>(std::floor(position));
-      auto hi = static_cast<std::size_t>(std::ceil(position));
-      auto a = static_cast<double>(datum(sorted[lo]).as_int());
-      auto b = static_cast<double>(datum(sorted[hi]).as_int());
-      out.push_float8(lo == hi ? a : a + (position - static_cast<double>(lo)) * (b - a));
+      RowPacker elements;
+      for (const auto& f : agg.fractions) {
+        if (f) {
+          one(*f, elements);
+        } else {
+          elements.push_null();
+        }
+      }
+      out.push_array(
+          type_oid_for_kind(agg.kind == AggregateKind::PercentileDisc ? agg.input : DatumKind::Float8),
+          elements.row());
       return;
     }
     case AggregateKind::VarPop:
-    case AggregateKind::VarSamp: {
-      bool sample = agg.kind == AggregateKind::VarSamp;
+    case AggregateKind::VarSamp:
+    case AggregateKind::StddevPop:
+    case AggregateKind::StddevSamp: {
+      bool sample = agg.kind == AggregateKind::VarSamp || agg.kind == AggregateKind::StddevSamp;
+      bool stddev = agg.kind == AggregateKind::StddevPop || agg.kind == AggregateKind::StddevSamp;
       if (sample && n < 2) {
         out.push_null();
         return;
@@ -351,7 +490,12 @@ void eval_aggregate(const AggregateSpec& agg, const std::vector<std::pair<std::s
         }
       }
       Numeric numerator = Numeric::from_int(n).mul(sq).sub(sum.mul(sum));
-      out.push_numeric(numerator.is_zero() ? Numeric() : numerator.div_int(n * (sample ? n - 1 : n)));
+      if (numerator.is_zero()) {
+        out.push_numeric(Numeric());
+        return;
+      }
+      Numeric variance = numerator.div(Numeric::from_int(n * (sample ? n - 1 : n)));
+      out.push_numeric(stddev ? variance.sqrt_scaled(variance.dscale()) : variance);
       return;
     }
     case AggregateKind::Min:

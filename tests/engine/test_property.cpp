@@ -163,12 +163,13 @@ class Generator {
     }
     std::uint32_t aggs = 1 + pick(3);
     auto ints = columns_of(*in, is_int);
+    bool filtered_keys = false;  // the input is filtered on an object aggregate's key
     for (std::uint32_t i = 0; i < aggs; ++i) {
       AggregateSpec a;
       std::uint32_t c = pick(static_cast<std::uint32_t>(in->columns.size()));
       a.column = c;
       a.input = in->columns[c];
-      std::uint32_t choice = pick(16);
+      std::uint32_t choice = pick(20);
       bool numeric_ok = is_int(a.input) || a.input == DatumKind::Numeric;
       if (choice == 0) {
         a.kind = AggregateKind::CountStar;
@@ -195,15 +196,44 @@ class Generator {
         a.kind = chance(0.5) ? AggregateKind::VarPop : AggregateKind::VarSamp;
       } else if (choice == 13 && a.input != DatumKind::Numeric) {
         a.kind = AggregateKind::Mode;
-      } else if (choice >= 14 && is_int(a.input)) {
+      } else if ((choice == 14 || choice == 15) && is_int(a.input)) {
         a.kind = choice == 14 ? AggregateKind::PercentileDisc : AggregateKind::PercentileCont;
         static const double fractions[] = {0.0, 0.25, 0.5, 0.9, 1.0};
         a.fraction = fractions[pick(5)];
+        if (chance(0.3)) {  // percentile_*(ARRAY[...]), NULL elements included
+          a.fraction_array = true;
+          for (std::uint32_t f = pick(4); f > 0; --f) {
+            a.fractions.push_back(chance(0.2) ? std::nullopt : std::optional<double>(fractions[pick(5)]));
+          }
+        }
+      } else if (choice == 16 && is_int(a.input) && a.input != DatumKind::Int8) {
+        a.kind = chance(0.5) ? AggregateKind::StddevPop : AggregateKind::StddevSamp;
+        a.distinct = chance(0.2);
+      } else if (choice == 17 && is_int(a.input) && !ints.empty()) {
+        // corr, covar_*, regr_* (Y = column, X = another int column).
+        a.kind =
+            static_cast<AggregateKind>(static_cast<int>(AggregateKind::Corr) + static_cast<int>(pick(12)));
+        a.column2 = static_cast<std::int32_t>(ints[pick(static_cast<std::uint32_t>(ints.size()))]);
+        a.distinct = chance(0.2);
+      } else if (choice >= 18 && is_int(a.input) && !filtered_keys) {
+        // json(b)_object_agg(int key, any value): the key must not be NULL,
+        // so the reduce reads its input filtered on key > -1000000.
+        a.kind = choice == 18 ? AggregateKind::JsonObjectAgg : AggregateKind::JsonbObjectAgg;
+        a.column2 = static_cast<std::int32_t>(pick(static_cast<std::uint32_t>(in->columns.size())));
+        a.distinct = chance(0.2);
+        auto f = std::make_shared<Plan>();
+        f->kind = Plan::Kind::MapFilter;
+        f->inputs = {in};
+        f->columns = in->columns;
+        f->predicate = std::make_shared<CompareConst>(c, CompareConst::Op::Greater, -1000000);
+        p->inputs = {f};
+        filtered_keys = true;
       } else {
         a.kind = AggregateKind::Count;
       }
       bool collect = a.kind == AggregateKind::StringAgg || a.kind == AggregateKind::ArrayAgg ||
-                     a.kind == AggregateKind::JsonAgg;
+                     a.kind == AggregateKind::JsonAgg || a.kind == AggregateKind::JsonObjectAgg ||
+                     a.kind == AggregateKind::JsonbObjectAgg;
       if (collect && !a.distinct && chance(0.5)) {
         a.order_column = static_cast<std::int32_t>(pick(static_cast<std::uint32_t>(in->columns.size())));
         a.order_descending = chance(0.5);
@@ -218,11 +248,32 @@ class Generator {
           break;
         case AggregateKind::Avg:
         case AggregateKind::VarPop:
-        case AggregateKind::VarSamp: p->columns.push_back(DatumKind::Numeric); break;
+        case AggregateKind::VarSamp:
+        case AggregateKind::StddevPop:
+        case AggregateKind::StddevSamp: p->columns.push_back(DatumKind::Numeric); break;
+        case AggregateKind::JsonObjectAgg: p->columns.push_back(DatumKind::Json); break;
+        case AggregateKind::JsonbObjectAgg: p->columns.push_back(DatumKind::Jsonb); break;
+        case AggregateKind::RegrCount: p->columns.push_back(DatumKind::Int8); break;
+        case AggregateKind::Corr:
+        case AggregateKind::CovarPop:
+        case AggregateKind::CovarSamp:
+        case AggregateKind::RegrSlope:
+        case AggregateKind::RegrIntercept:
+        case AggregateKind::RegrR2:
+        case AggregateKind::RegrAvgX:
+        case AggregateKind::RegrAvgY:
+        case AggregateKind::RegrSxx:
+        case AggregateKind::RegrSxy:
+        case AggregateKind::RegrSyy: p->columns.push_back(DatumKind::Float8); break;
         case AggregateKind::StringAgg: p->columns.push_back(DatumKind::Text); break;
         case AggregateKind::ArrayAgg: p->columns.push_back(DatumKind::Array); break;
         case AggregateKind::JsonAgg: p->columns.push_back(DatumKind::Json); break;
-        case AggregateKind::PercentileCont: p->columns.push_back(DatumKind::Float8); break;
+        case AggregateKind::PercentileCont:
+          p->columns.push_back(a.fraction_array ? DatumKind::Array : DatumKind::Float8);
+          break;
+        case AggregateKind::PercentileDisc:
+          p->columns.push_back(a.fraction_array ? DatumKind::Array : a.input);
+          break;
         default: p->columns.push_back(a.input); break;
       }
     }

@@ -3,8 +3,9 @@
 // Contract: a value is NaN, +Infinity, -Infinity or a finite decimal
 // mantissa * 10^-dscale of arbitrary precision. dscale is PostgreSQL's
 // display scale and follows its rules: a + b and a - b have
-// max(dscale_a, dscale_b); a * b has dscale_a + dscale_b; division by an
-// integer rounds half away from zero to the scale select_div_scale() picks.
+// max(dscale_a, dscale_b); a * b has dscale_a + dscale_b; division rounds
+// the exact quotient half away from zero to the scale select_div_scale()
+// picks; sqrt rounds the exact root to numeric_sqrt's scale (or a given one).
 // Comparison follows PostgreSQL: NaN equals NaN and sorts above +Infinity.
 // Values are regular objects (copyable, not thread-safe to mutate).
 // Packed form (inside a Row): [u8 special][u8 negative][u16 dscale][u32 limbs
@@ -61,6 +62,19 @@ class Numeric {
   // this / divisor with PostgreSQL's numeric_div result scale (as avg uses).
   // Throws Error (22012) on division by zero.
   [[nodiscard]] Numeric div_int(std::int64_t divisor) const;
+  // this / divisor, exact quotient rounded half away from zero to
+  // select_div_scale(this, divisor) digits (PostgreSQL's numeric_div,
+  // specials included). Throws Error (22012) on division by zero.
+  [[nodiscard]] Numeric div(const Numeric& divisor) const;
+  // PostgreSQL's select_div_scale(this, divisor).
+  [[nodiscard]] int div_scale(const Numeric& divisor) const;
+  // Square root with numeric_sqrt's result scale (at least 16 significant
+  // digits, at least the input's dscale), correctly rounded. NaN -> NaN,
+  // +Infinity -> +Infinity; negative input throws Error (2201F).
+  [[nodiscard]] Numeric sqrt() const;
+  // Square root rounded half up to exactly `scale` digits (sqrt_var's
+  // rounding). REQUIRES: finite and not negative.
+  [[nodiscard]] Numeric sqrt_scaled(std::uint16_t scale) const;
   [[nodiscard]] double to_double() const;
 
   // <0, 0, >0 in PostgreSQL's order (NaN greatest).
@@ -75,6 +89,7 @@ class Numeric {
   void scale_up(unsigned digits);                     // mantissa *= 10^digits, dscale unchanged
   std::uint64_t divmod_small(std::uint64_t divisor);  // mantissa /= divisor, returns remainder
   int decimal_digits() const;
+  void weight_and_first(int& weight, int& first) const;  // PostgreSQL's base-10^4 weight, first digit
   std::string mantissa_digits() const;
 
   Special special_ = Special::Finite;

@@ -1,10 +1,13 @@
 #include "pgstream/engine/operators/aggregate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <vector>
 
 #include "pgstream/common/error.hpp"
+#include "pgstream/engine/jsonb.hpp"
 
 namespace pgstream::engine {
 namespace {
@@ -21,64 +24,152 @@ bool keeps_values(const AggregateSpec& spec) {
          spec.kind == AggregateKind::PercentileCont;
 }
 
-// Neumaier's compensated summation step.
-void compensated_add(double& sum, double& comp, double x) {
-  double t = sum + x;
-  comp += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
-  sum = t;
+// Indexes into Accumulator::floats_.
+constexpr std::size_t kSx = 0;
+constexpr std::size_t kSxx = 1;
+constexpr std::size_t kSy = 2;
+constexpr std::size_t kSyy = 3;
+constexpr std::size_t kSxy = 4;
+
+bool is_object_agg(AggregateKind kind) {
+  return kind == AggregateKind::JsonObjectAgg || kind == AggregateKind::JsonbObjectAgg;
 }
 
-void append_json_string(std::string_view text, std::string& out) {
-  out.push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
+[[noreturn]] void float_overflow() {
+  throw Error(ErrorKind::Database, "value out of range: overflow", {.sqlstate = "22003"});
+}
+
+double nan_double() { return std::numeric_limits<double>::quiet_NaN(); }
+
+// The float8 a regression argument becomes (PostgreSQL casts ints and numerics).
+double to_float8(DatumRef d) {
+  if (d.is_float()) return d.as_double();
+  if (d.is_integer()) return static_cast<double>(d.as_int());
+  return d.as_numeric().to_double();
+}
+
+// A datum's text as JSON prints it: booleans as true/false, timestamps in ISO 8601 ("T", and a
+// full "+hh:mm" offset), everything else as its text output.
+std::string json_scalar_text(DatumRef d) {
+  if (d.kind() == DatumKind::Bool) return d.as_bool() ? "true" : "false";
+  std::string text;
+  format_datum(d, text);
+  if ((d.kind() == DatumKind::Timestamp || d.kind() == DatumKind::TimestampTz) && text.size() > 10 &&
+      text[10] == ' ') {
+    text[10] = 'T';
+    if (d.kind() == DatumKind::TimestampTz) {
+      std::size_t sign = text.find_last_of("+-");
+      if (sign != std::string::npos && sign > 10 && text.size() - sign == 3) text += ":00";
     }
   }
-  out.push_back('"');
+  return text;
 }
 
-// A datum as a JSON value (to_json's rules for the common kinds).
-void append_json(DatumRef d, std::string& out) {
+void append_json(DatumRef d, bool jsonb, std::string& out);
+
+// An array as JSON: nested per dimension; json prints [1,2], jsonb [1, 2].
+void append_json_array(DatumRef d, bool jsonb, std::string& out) {
+  ArrayView view = array_view(d);
+  RowRef elements(view.elements.data(), static_cast<std::uint32_t>(view.elements.size()));
+  auto it = elements.begin();
+  auto level = [&](auto& self, std::uint32_t dim) -> void {
+    out.push_back('[');
+    for (std::int32_t i = 0; i < view.length(dim); ++i) {
+      if (i > 0) out += jsonb ? ", " : ",";
+      if (dim + 1 < view.ndim) {
+        self(self, dim + 1);
+      } else {
+        append_json(*it, jsonb, out);
+        ++it;
+      }
+    }
+    out.push_back(']');
+  };
+  if (view.ndim == 0) {
+    out += "[]";
+    return;
+  }
+  level(level, 0);
+}
+
+// A datum as a JSON value (to_json's / to_jsonb's rules for the common
+// kinds). jsonb prints numbers as numerics (a float's shortest text read as
+// numeric: 1e+20 -> 100000000000000000000) and json values canonically.
+void append_json(DatumRef d, bool jsonb, std::string& out) {
   if (d.is_null()) {
     out += "null";
     return;
   }
-  std::string text;
-  format_datum(d, text);
   switch (d.kind()) {
     case DatumKind::Bool: out += d.as_bool() ? "true" : "false"; return;
+    case DatumKind::Array: append_json_array(d, jsonb, out); return;
     case DatumKind::Int2:
     case DatumKind::Int4:
     case DatumKind::Int8:
+    case DatumKind::Jsonb: format_datum(d, out); return;
     case DatumKind::Json:
-    case DatumKind::Jsonb: out += text; return;
+      if (jsonb) {
+        out += jsonb_canonical(d.as_text());
+      } else {
+        format_datum(d, out);
+      }
+      return;
     case DatumKind::Float4:
     case DatumKind::Float8:
-    case DatumKind::Numeric:
+    case DatumKind::Numeric: {
+      std::string text;
+      format_datum(d, text);
       // NaN and infinities are not JSON numbers: to_json quotes them.
       if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
         append_json_string(text, out);
+      } else if (jsonb && d.is_float()) {
+        out += Numeric::parse(text).to_string();
       } else {
         out += text;
       }
       return;
-    default: append_json_string(text, out); return;
+    }
+    default: append_json_string(json_scalar_text(d), out); return;
   }
+}
+
+// PostgreSQL's interval_mul (15): months and days are multiplied as
+// doubles and truncated; their fractions cascade down to days and seconds
+// (rounded to microseconds), then the time part is multiplied and rounded.
+Interval interval_mul(const Interval& span, double factor) {
+  constexpr double kDaysPerMonth = 30.0;
+  constexpr double kSecsPerDay = 86400.0;
+  auto ts_round = [](double j) { return std::rint(j * 1e6) / 1e6; };
+  auto check = [](double v) {
+    if (std::isnan(v) || v > std::numeric_limits<std::int32_t>::max() ||
+        v < std::numeric_limits<std::int32_t>::min())
+      throw Error(ErrorKind::Database, "interval out of range", {.sqlstate = "22008"});
+    return static_cast<std::int32_t>(v);
+  };
+  Interval r;
+  r.months = check(span.months * factor);
+  r.days = check(span.days * factor);
+  double month_remainder_days = ts_round((span.months * factor - r.months) * kDaysPerMonth);
+  double sec_remainder =
+      ts_round((span.days * factor - r.days + month_remainder_days - static_cast<int>(month_remainder_days)) *
+               kSecsPerDay);
+  if (std::fabs(sec_remainder) >= kSecsPerDay) {
+    r.days += static_cast<int>(sec_remainder / kSecsPerDay);
+    sec_remainder -= static_cast<int>(sec_remainder / kSecsPerDay) * kSecsPerDay;
+  }
+  r.days += static_cast<std::int32_t>(month_remainder_days);
+  double micros = std::rint(static_cast<double>(span.micros) * factor + sec_remainder * 1e6);
+  if (std::isnan(micros) || micros < -9.2233720368547758e18 || micros >= 9.2233720368547758e18)
+    throw Error(ErrorKind::Database, "interval out of range", {.sqlstate = "22008"});
+  r.micros = static_cast<std::int64_t>(micros);
+  return r;
+}
+
+// interval_lerp: lo + (hi - lo) * fraction.
+Interval interval_lerp(const Interval& lo, const Interval& hi, double fraction) {
+  Interval diff{hi.micros - lo.micros, hi.days - lo.days, hi.months - lo.months};
+  Interval r = interval_mul(diff, fraction);
+  return Interval{r.micros + lo.micros, r.days + lo.days, r.months + lo.months};
 }
 
 void push_int_of_kind(DatumKind kind, std::int64_t v, RowPacker& out) {
@@ -90,6 +181,11 @@ void push_int_of_kind(DatumKind kind, std::int64_t v, RowPacker& out) {
 }
 
 }  // namespace
+
+bool is_two_argument(AggregateKind kind) noexcept {
+  return kind == AggregateKind::JsonObjectAgg || kind == AggregateKind::JsonbObjectAgg ||
+         (kind >= AggregateKind::Corr && kind <= AggregateKind::RegrSyy);
+}
 
 bool ValueMultiset::Less::operator()(const std::string& a, const std::string& b) const {
   RowRef x(reinterpret_cast<const std::byte*>(a.data()), static_cast<std::uint32_t>(a.size()));
@@ -147,6 +243,10 @@ void Accumulator::add_row(const AggregateSpec& spec, RowRef row, std::int64_t we
     count_ += weight;
     return;
   }
+  if (is_two_argument(spec.kind)) {
+    add_pair(spec, row, weight, collation);
+    return;
+  }
   DatumRef value = row.at(spec.column);
   if (!collects(spec.kind)) {
     add(spec, value, weight, collation);
@@ -169,17 +269,7 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
       if (value.is_integer()) {
         int_sum_ += static_cast<Int128>(value.as_int()) * weight;
       } else if (value.is_float()) {
-        double v = value.as_double();
-        if (std::isnan(v)) {
-          nan_ += weight;
-        } else if (std::isinf(v)) {
-          (v > 0 ? pos_inf_ : neg_inf_) += weight;
-        } else {
-          double x = v * static_cast<double>(weight);
-          double t = float_sum_ + x;
-          float_comp_ += std::fabs(float_sum_) >= std::fabs(x) ? (float_sum_ - t) + x : (x - t) + float_sum_;
-          float_sum_ = t;
-        }
+        float_sums(1)[kSx].add(value.as_double(), weight);
       } else if (value.kind() == DatumKind::Numeric) {
         Numeric n = value.as_numeric();
         if (n.is_nan()) {
@@ -208,18 +298,28 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
     case AggregateKind::StddevSamp:
       if (value.is_float()) {
         double v = value.as_double();
-        compensated_add(float_sum_, float_comp_, v * static_cast<double>(weight));
-        compensated_add(float_sq_, float_sq_comp_, v * v * static_cast<double>(weight));
+        ExactSum* sums = float_sums(2);
+        sums[kSx].add(v, weight);
+        if (std::isfinite(v)) sums[kSxx].add_product(v, v, weight);
       } else {
         Numeric n = value.is_integer() ? Numeric::from_int(value.as_int()) : value.as_numeric();
-        if (!n.is_finite())
-          throw Error(ErrorKind::Unsupported,
-                      "variance of NaN or infinite numerics is not maintained incrementally");
-        if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
-        if (!numeric_sq_) numeric_sq_ = std::make_unique<Numeric>();
-        Numeric w = Numeric::from_int(weight);
-        *numeric_sum_ = numeric_sum_->add(n.mul(w));
-        *numeric_sq_ = numeric_sq_->add(n.mul(n).mul(w));
+        if (n.is_nan()) {
+          nan_ += weight;
+        } else if (!n.is_finite()) {
+          (n.special() == Numeric::Special::PosInf ? pos_inf_ : neg_inf_) += weight;
+        } else {
+          if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
+          if (!numeric_sq_) numeric_sq_ = std::make_unique<Numeric>();
+          Numeric w = Numeric::from_int(weight);
+          *numeric_sum_ = numeric_sum_->add(n.mul(w));
+          *numeric_sq_ = numeric_sq_->add(n.mul(n).mul(w));
+          if (!value.is_integer()) {
+            if (!scales_) scales_ = std::make_unique<std::map<std::uint16_t, std::int64_t>>();
+            auto& c = (*scales_)[n.dscale()];
+            c += weight;
+            if (c == 0) scales_->erase(n.dscale());
+          }
+        }
       }
       return;
     case AggregateKind::BitXor:
@@ -227,6 +327,62 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
       return;
     default: return;  // count, min, max, bit_and, bit_or: count_ or values_ suffice
   }
+}
+
+ExactSum* Accumulator::float_sums(std::uint8_t count) {
+  if (!floats_) {
+    floats_ = std::make_unique<ExactSum[]>(count);
+    float_count_ = count;
+  }
+  return floats_.get();
+}
+
+// Two-argument aggregates: json(b)_object_agg(key, value) keeps its pairs
+// (ordered by the ORDER BY key, then the value, then the key); the
+// regression family skips rows with a NULL and keeps exact sums.
+void Accumulator::add_pair(const AggregateSpec& spec, RowRef row, std::int64_t weight,
+                           const Collation& collation) {
+  DatumRef a = row.at(spec.column);
+  DatumRef b = row.at(static_cast<std::size_t>(spec.column2));
+  bool object = is_object_agg(spec.kind);
+  if (object) {
+    if (a.is_null()) throw Error(ErrorKind::Database, "field name must not be null", {.sqlstate = "22023"});
+    if (a.kind() == DatumKind::Array || a.kind() == DatumKind::Json || a.kind() == DatumKind::Jsonb)
+      throw Error(ErrorKind::Database, "key value must be scalar, not array, composite, or json",
+                  {.sqlstate = "22023"});
+  } else if (a.is_null() || b.is_null()) {
+    return;
+  }
+  if (object || spec.distinct) {
+    RowPacker entry;
+    if (object) {
+      if (spec.order_column >= 0) entry.push_datum(row.at(static_cast<std::size_t>(spec.order_column)));
+      entry.push_datum(b);
+      entry.push_datum(a);
+    } else {
+      entry.push_datum(a);
+      entry.push_datum(b);
+    }
+    if (!values_) values_ = std::make_unique<ValueMultiset>(&collation, object && spec.order_descending);
+    int change = values_->add_entry(entry.row(), weight);
+    if (spec.distinct) {
+      if (change == 0) return;
+      weight = change;  // DISTINCT: each pair counts once while present
+    }
+  }
+  count_ += weight;
+  if (!object) add_regression(a, b, weight);
+}
+
+void Accumulator::add_regression(DatumRef y, DatumRef x, std::int64_t weight) {
+  double yv = to_float8(y);
+  double xv = to_float8(x);
+  ExactSum* sums = float_sums(5);
+  sums[kSx].add(xv, weight);
+  sums[kSy].add(yv, weight);
+  if (std::isfinite(xv)) sums[kSxx].add_product(xv, xv, weight);
+  if (std::isfinite(yv)) sums[kSyy].add_product(yv, yv, weight);
+  if (std::isfinite(xv) && std::isfinite(yv)) sums[kSxy].add_product(xv, yv, weight);
 }
 
 void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
@@ -241,15 +397,11 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
     case DatumKind::Int8: out.push_numeric(Numeric::from_int128(int_sum_)); return;
     case DatumKind::Float4:
     case DatumKind::Float8: {
-      double v = float_sum_ + float_comp_;
-      if (nan_ != 0 || (pos_inf_ != 0 && neg_inf_ != 0)) {
-        v = std::numeric_limits<double>::quiet_NaN();
-      } else if (pos_inf_ != 0 || neg_inf_ != 0) {
-        v = pos_inf_ != 0 ? std::numeric_limits<double>::infinity()
-                          : -std::numeric_limits<double>::infinity();
-      }
+      double v = floats_ ? floats_[kSx].value() : 0.0;
       if (spec.input == DatumKind::Float4) {
-        out.push_float4(static_cast<float>(v));
+        auto f = static_cast<float>(v);
+        if (std::isinf(f) && !std::isinf(v)) float_overflow();  // float4pl's check
+        out.push_float4(f);
       } else {
         out.push_float8(v);
       }
@@ -272,13 +424,7 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
 
 void Accumulator::finish_avg(const AggregateSpec& spec, RowPacker& out) const {
   if (spec.input == DatumKind::Float4 || spec.input == DatumKind::Float8) {
-    double v = (float_sum_ + float_comp_) / static_cast<double>(count_);
-    if (nan_ != 0 || (pos_inf_ != 0 && neg_inf_ != 0)) {
-      v = std::numeric_limits<double>::quiet_NaN();
-    } else if (pos_inf_ != 0 || neg_inf_ != 0) {
-      v = pos_inf_ != 0 ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-    }
-    out.push_float8(v);
+    out.push_float8((floats_ ? floats_[kSx].value() : 0.0) / static_cast<double>(count_));
     return;
   }
   if (spec.input == DatumKind::Numeric) {
@@ -306,24 +452,42 @@ void Accumulator::finish_variance(const AggregateSpec& spec, RowPacker& out) con
   }
   bool stddev = spec.kind == AggregateKind::StddevPop || spec.kind == AggregateKind::StddevSamp;
   if (spec.input == DatumKind::Float4 || spec.input == DatumKind::Float8) {
+    // n * Σx² - (Σx)² exactly, rounded once; any NaN or infinity gives NaN
+    // (PostgreSQL's float8_accum).
+    const ExactSum* sums = floats_.get();
+    if (sums[kSx].has_special()) {
+      out.push_float8(nan_double());
+      return;
+    }
+    ExactSum numerator;
+    numerator.add_multiple(sums[kSxx], count_);
+    numerator.add_product_of(sums[kSx], sums[kSx], -1.0);
+    double num = numerator.value();
+    if (std::isinf(num)) float_overflow();
     auto n = static_cast<double>(count_);
-    double sum = float_sum_ + float_comp_;
-    double numerator = n * (float_sq_ + float_sq_comp_) - sum * sum;
-    double v = numerator <= 0 ? 0.0 : numerator / (n * (sample ? n - 1 : n));
+    double v = num / (n * (sample ? n - 1 : n));
     out.push_float8(stddev ? std::sqrt(v) : v);
     return;
   }
-  if (stddev) throw Error(ErrorKind::Unsupported, "stddev of integer or numeric input is not supported yet");
-  // PostgreSQL's numeric_stddev_internal: (n * sum(x^2) - sum(x)^2) / (n * (n - 1) or n * n).
+  if (nan_ != 0 || pos_inf_ != 0 || neg_inf_ != 0) {
+    out.push_numeric(Numeric::nan());  // numeric_stddev_internal: any special gives NaN
+    return;
+  }
+  // PostgreSQL's numeric_stddev_internal: (n * Σx² - (Σx)²) at scale 2 * the
+  // inputs' largest scale, divided by n * (n - 1) or n * n with
+  // select_div_scale; stddev is the square root at that same scale.
+  std::uint16_t scale = scales_ && !scales_->empty() ? scales_->rbegin()->first : 0;
   Numeric n = Numeric::from_int(count_);
-  Numeric sum = numeric_sum_ ? *numeric_sum_ : Numeric();
-  Numeric sq = numeric_sq_ ? *numeric_sq_ : Numeric();
+  Numeric sum = numeric_sum_ ? numeric_sum_->rescaled(scale) : Numeric();
+  Numeric sq = numeric_sq_ ? numeric_sq_->rescaled(static_cast<std::uint16_t>(2 * scale)) : Numeric();
   Numeric numerator = n.mul(sq).sub(sum.mul(sum));
   if (numerator.compare(Numeric()) <= 0) {
     out.push_numeric(Numeric());
     return;
   }
-  out.push_numeric(numerator.div_int(count_ * (sample ? count_ - 1 : count_)));
+  Int128 denominator = static_cast<Int128>(count_) * (sample ? count_ - 1 : count_);
+  Numeric variance = numerator.div(Numeric::from_int128(denominator));
+  out.push_numeric(stddev ? variance.sqrt_scaled(variance.dscale()) : variance);
 }
 
 void Accumulator::finish_collect(const AggregateSpec& spec, RowPacker& out) const {
@@ -347,7 +511,7 @@ void Accumulator::finish_collect(const AggregateSpec& spec, RowPacker& out) cons
             spec.kind == AggregateKind::JsonAgg ? std::string_view(", ") : std::string_view(spec.delimiter);
       first = false;
       if (spec.kind == AggregateKind::JsonAgg) {
-        append_json(value_of(entry), text);
+        append_json(value_of(entry), false, text);
       } else {
         format_datum(value_of(entry), text);
       }
@@ -375,27 +539,70 @@ void Accumulator::finish_ordered_set(const AggregateSpec& spec, RowPacker& out) 
     out.push_datum(best);
     return;
   }
-  // PostgreSQL: percentile_disc takes the first value at or past position
-  // ceil(f * n); percentile_cont interpolates between positions
-  // floor(f * (n - 1)) and ceil(f * (n - 1)) (0-based).
+  if (!spec.fraction_array) {
+    push_percentile(spec, spec.fraction, out);
+    return;
+  }
+  // percentile_*(ARRAY[...]): one element per fraction, NULL for NULL.
+  RowPacker elements;
+  for (const std::optional<double>& f : spec.fractions) {
+    if (!f) {
+      elements.push_null();
+      continue;
+    }
+    if (*f < 0 || *f > 1 || std::isnan(*f)) {
+      std::string text;
+      RowPacker p;
+      p.push_float8(*f);
+      format_datum(p.row().at(0), text);
+      throw Error(ErrorKind::Database, "percentile value " + text + " is not between 0 and 1",
+                  {.sqlstate = "22003"});
+    }
+    push_percentile(spec, *f, elements);
+  }
+  DatumKind element = spec.kind == AggregateKind::PercentileDisc ? spec.input
+                      : spec.input == DatumKind::Interval        ? DatumKind::Interval
+                                                                 : DatumKind::Float8;
+  out.push_array(type_oid_for_kind(element), elements.row());
+}
+
+// One percentile. PostgreSQL: percentile_disc takes the first value at or
+// past position ceil(f * n); percentile_cont interpolates between positions
+// floor(f * (n - 1)) and ceil(f * (n - 1)) (0-based), float8_lerp or
+// interval_lerp.
+void Accumulator::push_percentile(const AggregateSpec& spec, double fraction, RowPacker& out) const {
   auto n = static_cast<double>(count_);
-  auto target_disc = static_cast<std::int64_t>(std::ceil(spec.fraction * n));
-  double position = spec.fraction * (n - 1);
+  auto target_disc = static_cast<std::int64_t>(std::ceil(fraction * n));
+  double position = fraction * (n - 1);
   auto lo = static_cast<std::int64_t>(std::floor(position));
   auto hi = static_cast<std::int64_t>(std::ceil(position));
   DatumRef disc;
   DatumRef lo_value;
   DatumRef hi_value;
+  Interval lo_interval;  // read inside the walk, where the values are known
+  Interval hi_interval;
+  bool interval = spec.input == DatumKind::Interval;
   std::int64_t seen = 0;
   values_->for_each([&](DatumRef v, std::int64_t count) {
     std::int64_t first = seen;  // 0-based positions [first, first + count)
     seen += count;
     if (disc.is_null() && seen >= std::max<std::int64_t>(target_disc, 1)) disc = v;
-    if (lo >= first && lo < seen) lo_value = v;
-    if (hi >= first && hi < seen) hi_value = v;
+    if (lo >= first && lo < seen) {
+      lo_value = v;
+      if (interval) lo_interval = v.as_interval();
+    }
+    if (hi >= first && hi < seen) {
+      hi_value = v;
+      if (interval) hi_interval = v.as_interval();
+    }
   });
   if (spec.kind == AggregateKind::PercentileDisc) {
     out.push_datum(disc);
+    return;
+  }
+  if (interval) {
+    out.push_interval(lo == hi ? lo_interval
+                               : interval_lerp(lo_interval, hi_interval, position - static_cast<double>(lo)));
     return;
   }
   auto as_double = [](DatumRef d) {
@@ -408,8 +615,120 @@ void Accumulator::finish_ordered_set(const AggregateSpec& spec, RowPacker& out) 
   out.push_float8(lo == hi ? a : a + (position - static_cast<double>(lo)) * (b - a));
 }
 
+// json_object_agg prints { "k" : v, "k2" : v2 } with every pair; jsonb_object_agg
+// prints canonical jsonb: keys ordered by length then bytes, one pair per key
+// (the last in the pairs' order wins, as PostgreSQL keeps the last input).
+void Accumulator::finish_object(const AggregateSpec& spec, RowPacker& out) const {
+  bool jsonb = spec.kind == AggregateKind::JsonbObjectAgg;
+  std::size_t at = spec.order_column >= 0 ? 1 : 0;
+  struct Pair {
+    std::string key;  // the key's text
+    std::string value;
+  };
+  std::vector<Pair> pairs;
+  values_->for_each_entry([&](RowRef entry, std::int64_t count) {
+    Pair p{json_scalar_text(entry.at(at + 1)), {}};
+    append_json(entry.at(at), jsonb, p.value);
+    for (std::int64_t i = 0; i < (spec.distinct ? 1 : count); ++i) pairs.push_back(p);
+  });
+  std::string text;
+  if (!jsonb) {
+    text = "{ ";
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      if (i > 0) text += ", ";
+      append_json_string(pairs[i].key, text);
+      text += " : ";
+      text += pairs[i].value;
+    }
+    text += " }";
+    out.push_json(text);
+    return;
+  }
+  std::stable_sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+    if (a.key.size() != b.key.size()) return a.key.size() < b.key.size();
+    return a.key < b.key;  // bytewise (std::string compares as unsigned char)
+  });
+  text = "{";
+  bool first = true;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (i + 1 < pairs.size() && pairs[i + 1].key == pairs[i].key) continue;  // a later pair wins
+    if (!first) text += ", ";
+    first = false;
+    append_json_string(pairs[i].key, text);
+    text += ": ";
+    text += pairs[i].value;
+  }
+  text += "}";
+  out.push_jsonb(text);
+}
+
+// PostgreSQL's float8_regr_* final functions over Sx, Sy and the centered
+// sums Sxx = Σ(x - x̄)², Syy, Sxy; here each centered sum is
+// (n Σab - Σa Σb) / n with the numerator exact and rounded once. Sxx is NaN
+// when any X is NaN or infinite (Syy likewise, Sxy when either is).
+void Accumulator::finish_regression(const AggregateSpec& spec, RowPacker& out) const {
+  const ExactSum* sums = floats_.get();
+  auto n = static_cast<double>(count_);
+  auto centered = [&](std::size_t ab, std::size_t a, std::size_t b) {
+    ExactSum numerator;
+    numerator.add_multiple(sums[ab], count_);
+    numerator.add_product_of(sums[a], sums[b], -1.0);
+    double v = numerator.value();
+    if (std::isinf(v)) float_overflow();
+    return v / n;
+  };
+  bool x_special = sums[kSx].has_special();
+  bool y_special = sums[kSy].has_special();
+  double sxx = x_special ? nan_double() : centered(kSxx, kSx, kSx);
+  double syy = y_special ? nan_double() : centered(kSyy, kSy, kSy);
+  double sxy = x_special || y_special ? nan_double() : centered(kSxy, kSx, kSy);
+  double sx = sums[kSx].value();
+  double sy = sums[kSy].value();
+  switch (spec.kind) {
+    case AggregateKind::RegrSxx: out.push_float8(sxx); return;
+    case AggregateKind::RegrSyy: out.push_float8(syy); return;
+    case AggregateKind::RegrSxy: out.push_float8(sxy); return;
+    case AggregateKind::RegrAvgX: out.push_float8(sx / n); return;
+    case AggregateKind::RegrAvgY: out.push_float8(sy / n); return;
+    case AggregateKind::CovarPop: out.push_float8(sxy / n); return;
+    case AggregateKind::CovarSamp:
+      if (count_ < 2) {
+        out.push_null();
+      } else {
+        out.push_float8(sxy / (n - 1));
+      }
+      return;
+    case AggregateKind::Corr:
+      if (sxx == 0 || syy == 0) {  // horizontal or vertical line
+        out.push_null();
+      } else {
+        out.push_float8(sxy / std::sqrt(sxx * syy));
+      }
+      return;
+    case AggregateKind::RegrR2:
+      if (sxx == 0) {
+        out.push_null();
+      } else {
+        out.push_float8(syy == 0 ? 1.0 : (sxy * sxy) / (sxx * syy));
+      }
+      return;
+    case AggregateKind::RegrSlope:
+    case AggregateKind::RegrIntercept:
+      if (sxx == 0) {
+        out.push_null();
+      } else if (spec.kind == AggregateKind::RegrSlope) {
+        out.push_float8(sxy / sxx);
+      } else {
+        out.push_float8((sy - sx * sxy / sxx) / n);
+      }
+      return;
+    default: out.push_null(); return;
+  }
+}
+
 void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
-  if (spec.kind == AggregateKind::CountStar || spec.kind == AggregateKind::Count) {
+  if (spec.kind == AggregateKind::CountStar || spec.kind == AggregateKind::Count ||
+      spec.kind == AggregateKind::RegrCount) {
     out.push_int8(count_);
     return;
   }
@@ -446,7 +765,9 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
     case AggregateKind::VarSamp:
     case AggregateKind::StddevPop:
     case AggregateKind::StddevSamp: finish_variance(spec, out); return;
-    default: out.push_null(); return;
+    case AggregateKind::JsonObjectAgg:
+    case AggregateKind::JsonbObjectAgg: finish_object(spec, out); return;
+    default: finish_regression(spec, out); return;
   }
 }
 
@@ -456,6 +777,7 @@ std::size_t Accumulator::bytes() const noexcept {
   if (numeric_sq_) total += sizeof(Numeric) + numeric_sq_->packed_size();
   if (scales_) total += scales_->size() * 48;
   if (values_) total += values_->distinct_count() * 64;  // map node + short string
+  for (std::size_t i = 0; i < float_count_; ++i) total += floats_[i].bytes();
   return total;
 }
 

@@ -1,9 +1,9 @@
 // Aggregate functions of Reduce, each maintained from weighted updates.
 //
 // Contract: an Accumulator folds in (value, weight) pairs where a negative
-// weight retracts, and produces PostgreSQL's result for the values currently
-// present, with PostgreSQL's result types and NULL rules (count of nothing is
-// 0, every other aggregate of nothing is NULL):
+// weight retracts, and produces PostgreSQL 15's result for the values
+// currently present, with PostgreSQL's result types and NULL rules (count
+// and regr_count of nothing are 0, every other aggregate of nothing is NULL):
 //   count(*), count(x)             -> int8
 //   sum(int2|int4) -> int8; sum(int8) -> numeric; sum(float4) -> float4;
 //   sum(float8) -> float8; sum(numeric) -> numeric (scale = max input scale)
@@ -13,24 +13,55 @@
 //   bit_and, bit_or, bit_xor (int) -> the input type
 //   string_agg -> text; array_agg -> array of the input; json_agg -> json
 //   (elements in ORDER BY order, else in value order; ties by value)
-//   mode, percentile_disc -> the input type; percentile_cont -> float8
-//   var_pop/var_samp(int|numeric) -> numeric, exact, with numeric_div's
-//   scale; var_*/stddev_*(float) -> float8 (compensated sums)
-// Algebraic aggregates (count, sum, avg, variance, bool_*, bit_xor) keep O(1) state and
-// never look at the group's other rows. min, max, bit_and, bit_or, the collecting
-// aggregates and every DISTINCT aggregate keep the group's values (with their
-// ORDER BY key) in an ordered multiset, so the
-// deletion of the current extreme is O(log n) and never rescans the source.
-// Errors: sum overflowing int8 raises 22003.
+//   json_object_agg(k, v) -> json, printed { "k" : v, "k2" : v2 } with every
+//   pair; jsonb_object_agg(k, v) -> jsonb, canonical ({"k": v}, keys by
+//   length then bytes, one pair per key). PostgreSQL orders pairs by input
+//   order (undefined without ORDER BY); here they are in ORDER BY order, else
+//   in value order, ties by key, and for a duplicate jsonb key the last pair
+//   in that order wins (PostgreSQL: the last input row, nondeterministic).
+//   A NULL key raises 22023 "field name must not be null" (PostgreSQL 15's
+//   message for both), an array or json key 22023 "key value must be
+//   scalar, ..."; a NULL value is null.
+//   mode, percentile_disc -> the input type; percentile_cont -> float8, or
+//   interval over interval (interval_lerp); with an array of fractions
+//   (fraction_array) the result is an array of those, a NULL fraction giving
+//   a NULL element; a fraction outside [0, 1] raises 22003.
+//   var_pop/var_samp/variance/stddev_pop/stddev_samp/stddev(int|numeric)
+//   -> numeric, exactly as numeric_stddev_internal computes them (scale of
+//   select_div_scale, stddev = correctly rounded sqrt at that scale; NaN or
+//   infinite inputs give NaN); (float) -> float8
+//   corr, covar_pop, covar_samp, regr_slope, regr_intercept, regr_r2,
+//   regr_avgx, regr_avgy, regr_sxx, regr_sxy, regr_syy(Y, X) -> float8,
+//   regr_count -> int8: rows with a NULL Y or X are skipped; NULL rules of
+//   float8_regr_*: covar_samp needs 2 rows, slope/intercept/r2 are NULL when
+//   Sxx = 0, corr when Sxx = 0 or Syy = 0, r2 is 1 when only Syy = 0.
+// Float sums (sum, avg, the variance and regression families) are exact:
+// ExactSum keeps Σx, Σx², Σy, Σy², Σxy as non-overlapping expansions with
+// NaN/±Infinity counted apart, so a retraction leaves no trace and the
+// result depends only on the rows present. Results are the exactly rounded
+// sum (sum), or PostgreSQL's formula over exactly computed centered sums,
+// e.g. Sxx = (nΣx² - (Σx)²) / n rounded once; PostgreSQL's own float results
+// (summed in input order, Youngs-Cramer) can differ in the last digits.
+// Algebraic aggregates (count, sum, avg, variance, regression, bool_*,
+// bit_xor) keep O(1) state and never look at the group's other rows. min,
+// max, bit_and, bit_or, the collecting aggregates (json(b)_object_agg
+// included) and every DISTINCT aggregate keep the group's values (with their
+// ORDER BY key) in an ordered multiset, so the deletion of the current
+// extreme is O(log n) and never rescans the source.
+// Errors: sum overflowing int8 raises 22003; a float sum, square or product
+// of finite values overflowing double raises 22003 (as PostgreSQL does).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "pgstream/engine/datum.hpp"
+#include "pgstream/engine/exact_sum.hpp"
 #include "pgstream/engine/int128.hpp"
 #include "pgstream/engine/row.hpp"
 
@@ -53,12 +84,30 @@ enum class AggregateKind : std::uint8_t {
   JsonAgg,         // json_agg / jsonb_agg(x [ORDER BY ...])
   VarPop,          // var_pop / variance over int and numeric (exact), float
   VarSamp,         // var_samp / variance
-  StddevPop,       // float input only
-  StddevSamp,      // float input only
+  StddevPop,       // stddev_pop
+  StddevSamp,      // stddev_samp / stddev
   Mode,            // mode() WITHIN GROUP (ORDER BY x): most frequent, smallest on ties
-  PercentileDisc,  // percentile_disc(fraction) WITHIN GROUP (ORDER BY x)
-  PercentileCont,  // percentile_cont(fraction) WITHIN GROUP (ORDER BY x) -> float8
+  PercentileDisc,  // percentile_disc(fraction | fractions) WITHIN GROUP (ORDER BY x)
+  PercentileCont,  // percentile_cont(fraction | fractions) WITHIN GROUP (ORDER BY x)
+  JsonObjectAgg,   // json_object_agg(key, value): key = column, value = column2
+  JsonbObjectAgg,  // jsonb_object_agg(key, value)
+  // The regression family over (Y = column, X = column2), float8:
+  Corr,
+  CovarPop,
+  CovarSamp,
+  RegrSlope,
+  RegrIntercept,
+  RegrR2,
+  RegrCount,  // -> int8
+  RegrAvgX,
+  RegrAvgY,
+  RegrSxx,
+  RegrSxy,
+  RegrSyy,
 };
+
+// True for the aggregates of two arguments (column and column2).
+[[nodiscard]] bool is_two_argument(AggregateKind kind) noexcept;
 
 struct AggregateSpec {
   AggregateKind kind = AggregateKind::CountStar;
@@ -68,8 +117,13 @@ struct AggregateSpec {
   std::int32_t filter_column = -1;    // FILTER (WHERE c): a bool column; -1 = none
   std::int32_t order_column = -1;     // agg(x ORDER BY c): -1 = by the value itself
   bool order_descending = false;
-  std::string delimiter;  // string_agg's (constant) delimiter
-  double fraction = 0.5;  // percentile_*'s (constant) fraction, in [0, 1]
+  std::int32_t column2 = -1;  // the second argument of two-argument aggregates
+  std::string delimiter;      // string_agg's (constant) delimiter
+  double fraction = 0.5;      // percentile_*'s (constant) fraction, in [0, 1]
+  // percentile_*(ARRAY[...]): the (constant, one-dimensional) fractions; the
+  // result is an array with one element per fraction, NULL for a NULL one.
+  bool fraction_array = false;
+  std::vector<std::optional<double>> fractions;
 };
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
@@ -125,25 +179,31 @@ class Accumulator {
 
  private:
   void add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight);
+  void add_pair(const AggregateSpec& spec, RowRef row, std::int64_t weight, const Collation& collation);
+  void add_regression(DatumRef y, DatumRef x, std::int64_t weight);
+  ExactSum* float_sums(std::uint8_t count);
   void finish_sum(const AggregateSpec& spec, RowPacker& out) const;
   void finish_avg(const AggregateSpec& spec, RowPacker& out) const;
   void finish_variance(const AggregateSpec& spec, RowPacker& out) const;
   void finish_collect(const AggregateSpec& spec, RowPacker& out) const;
   void finish_ordered_set(const AggregateSpec& spec, RowPacker& out) const;
+  void push_percentile(const AggregateSpec& spec, double fraction, RowPacker& out) const;
+  void finish_object(const AggregateSpec& spec, RowPacker& out) const;
+  void finish_regression(const AggregateSpec& spec, RowPacker& out) const;
 
   std::int64_t count_ = 0;  // rows (count(*)) or non-NULL values
   Int128 int_sum_ = 0;      // integer sums, bool_* false/true counts, bit_xor
-  double float_sum_ = 0;    // Neumaier compensated sum of finite floats
-  double float_comp_ = 0;
-  double float_sq_ = 0;  // sum of squares (float variance)
-  double float_sq_comp_ = 0;
-  std::int64_t nan_ = 0;  // specials of float/numeric sums
+  std::int64_t nan_ = 0;    // specials of numeric sums
   std::int64_t pos_inf_ = 0;
   std::int64_t neg_inf_ = 0;
   std::unique_ptr<Numeric> numeric_sum_;
   std::unique_ptr<Numeric> numeric_sq_;                            // sum of squares (numeric variance)
   std::unique_ptr<std::map<std::uint16_t, std::int64_t>> scales_;  // numeric sum: count per dscale
   std::unique_ptr<ValueMultiset> values_;                          // min/max/bit_and/bit_or/DISTINCT
+  // Exact float sums: [Σx] (sum, avg), [Σx, Σx²] (variance), [Σx, Σx², Σy,
+  // Σy², Σxy] (regression family); allocated on the first float value.
+  std::unique_ptr<ExactSum[]> floats_;
+  std::uint8_t float_count_ = 0;
 };
 
 }  // namespace pgstream::engine
