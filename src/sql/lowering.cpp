@@ -493,7 +493,20 @@ class Lowerer {
     const Lowered none;
     engine::RowPacker empty;
     engine::RowPacker value;
-    scalar(expr, none)->evaluate(empty.row(), value);
+    const engine::Collation& collation =
+        options_.collation != nullptr ? *options_.collation : engine::c_collation();
+    NativeScalar native = compile_scalar(expr, none.layout, collation);
+    if (native.expr) {
+      native.expr->evaluate(empty.row(), value);
+    } else if (options_.server != nullptr) {
+      // A constant the native evaluator cannot compute: once, by the server.
+      std::vector<engine::RowRef> one = {empty.row()};
+      const std::vector<engine::Row> computed =
+          server_batch(*options_.server, {std::make_shared<Expr>(expr)}, none.layout)->evaluate(one);
+      value.push_row(computed.at(0));
+    } else {
+      throw not_supported(native.unsupported, expr.location);
+    }
     engine::DatumRef d = value.row().at(0);
     if (d.is_null()) return std::nullopt;
     std::string out;
@@ -1111,6 +1124,20 @@ class Lowerer {
         {"mode", K::Mode},
         {"percentile_disc", K::PercentileDisc},
         {"percentile_cont", K::PercentileCont},
+        {"json_object_agg", K::JsonObjectAgg},
+        {"jsonb_object_agg", K::JsonbObjectAgg},
+        {"corr", K::Corr},
+        {"covar_pop", K::CovarPop},
+        {"covar_samp", K::CovarSamp},
+        {"regr_slope", K::RegrSlope},
+        {"regr_intercept", K::RegrIntercept},
+        {"regr_r2", K::RegrR2},
+        {"regr_count", K::RegrCount},
+        {"regr_avgx", K::RegrAvgX},
+        {"regr_avgy", K::RegrAvgY},
+        {"regr_sxx", K::RegrSxx},
+        {"regr_sxy", K::RegrSxy},
+        {"regr_syy", K::RegrSyy},
     };
     if (e.evaluation != Evaluation::Native) return std::nullopt;
     if (e.name == "count" && (e.agg_star || e.args.empty())) return K::CountStar;
@@ -1125,6 +1152,33 @@ class Lowerer {
     return e.args.empty() ? nullptr : e.args[0];
   }
 
+  static bool takes_two_arguments(const Expr& e) {
+    return e.name == "json_object_agg" || e.name == "jsonb_object_agg" || e.name == "corr" ||
+           e.name.rfind("covar_", 0) == 0 || e.name.rfind("regr_", 0) == 0;
+  }
+
+  // A constant one-dimensional array of fractions ('{0.25,0.5,NULL}').
+  std::optional<std::vector<std::optional<double>>> constant_fractions(const Expr& e) {
+    std::optional<std::string> text = constant_text(*e.args[0]);
+    if (!text || text->size() < 2 || text->front() != '{' || text->back() != '}') return std::nullopt;
+    std::vector<std::optional<double>> out;
+    const std::string body = text->substr(1, text->size() - 2);
+    if (body.find('{') != std::string::npos) return std::nullopt;  // multi-dimensional
+    std::size_t at = 0;
+    while (!body.empty()) {
+      const std::size_t comma = body.find(',', at);
+      const std::string item = body.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+      if (item == "NULL") {
+        out.emplace_back();
+      } else {
+        out.emplace_back(std::strtod(item.c_str(), nullptr));
+      }
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+    return out;
+  }
+
   double constant_fraction(const Expr& e) {
     std::optional<std::string> text = e.args.empty() ? std::nullopt : constant_text(*e.args[0]);
     if (!text || text->front() == '{') return -1;  // arrays of fractions: not yet
@@ -1137,6 +1191,7 @@ class Lowerer {
     std::vector<ExprPtr> needed = node.group_keys;
     struct AggColumns {
       int value = -1;
+      int second = -1;
       int filter = -1;
       int order = -1;
     };
@@ -1147,6 +1202,10 @@ class Lowerer {
       if (ExprPtr value = aggregate_value(e)) {
         agg_columns[a].value = static_cast<int>(needed.size());
         needed.push_back(value);
+      }
+      if (takes_two_arguments(e) && e.args.size() == 2) {
+        agg_columns[a].second = static_cast<int>(needed.size());
+        needed.push_back(e.args[1]);
       }
       if (e.filter) {
         agg_columns[a].filter = static_cast<int>(needed.size());
@@ -1176,6 +1235,9 @@ class Lowerer {
         // min/max, DISTINCT and the collecting aggregates order values by their collation.
         if (value->type.collation != 0) use_collation(collation, *value, e.location);
       }
+      if (agg_columns[a].second >= 0) {
+        spec.column2 = static_cast<std::int32_t>(columns[static_cast<std::size_t>(agg_columns[a].second)]);
+      }
       if (agg_columns[a].filter >= 0) {
         spec.filter_column =
             static_cast<std::int32_t>(columns[static_cast<std::size_t>(agg_columns[a].filter)]);
@@ -1199,8 +1261,14 @@ class Lowerer {
       }
       if (spec.kind == engine::AggregateKind::PercentileCont ||
           spec.kind == engine::AggregateKind::PercentileDisc) {
-        spec.fraction = constant_fraction(e);
-        if (spec.fraction < 0 || spec.fraction > 1) {
+        if (!e.args.empty() && (engine::kind_for_type_oid(e.args[0]->type.oid) == DatumKind::Array ||
+                                engine::array_element_oid(e.args[0]->type.oid) != 0)) {
+          std::optional<std::vector<std::optional<double>>> fractions = constant_fractions(e);
+          if (!fractions)
+            throw not_supported(e.name + "() with fractions that are not a constant array", e.location);
+          spec.fraction_array = true;
+          spec.fractions = std::move(*fractions);
+        } else if (spec.fraction = constant_fraction(e); spec.fraction < 0 || spec.fraction > 1) {
           throw not_supported(e.name + "() with a fraction that is not a constant between 0 and 1",
                               e.location);
         }

@@ -92,6 +92,29 @@ const std::set<std::string>& native_routines() {
                                               "variance",
                                               "var_samp",
                                               "var_pop",
+                                              "bit_and",
+                                              "bit_or",
+                                              "bit_xor",
+                                              "json_agg",
+                                              "jsonb_agg",
+                                              "json_object_agg",
+                                              "jsonb_object_agg",
+                                              "mode",
+                                              "percentile_cont",
+                                              "percentile_disc",
+                                              "corr",
+                                              "covar_pop",
+                                              "covar_samp",
+                                              "regr_slope",
+                                              "regr_intercept",
+                                              "regr_r2",
+                                              "regr_count",
+                                              "regr_avgx",
+                                              "regr_avgy",
+                                              "regr_sxx",
+                                              "regr_sxy",
+                                              "regr_syy",
+                                              "nth_value",
                                               "row_number",
                                               "rank",
                                               "dense_rank",
@@ -167,11 +190,22 @@ std::string Binder::probe_sql(const Expr& top, ProbeShape shape) {
       }
       return out;
     };
+    // An ordered-set aggregate's direct arguments must not read the probe's
+    // placeholder columns (they would have to be grouped): typed NULLs instead.
+    auto direct = [&](const std::vector<ExprPtr>& args) {
+      std::string out;
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        out += i > 0 ? ", " : "";
+        out += args[i]->kind == ExprKind::Const ? args[i]->literal
+                                                : "CAST(NULL AS " + catalog_.type_sql(args[i]->type) + ")";
+      }
+      return out;
+    };
     auto call = [&]() {
       std::string out = expr.literal + "(";
       if (expr.agg_star) out += "*";
       if (expr.agg_distinct) out += "DISTINCT ";
-      out += list(expr.args);
+      out += expr.within_group ? direct(expr.args) : list(expr.args);
       if (!expr.order_by.empty() && !expr.within_group) out += " ORDER BY " + sort(expr.order_by);
       out += ")";
       if (expr.within_group) out += " WITHIN GROUP (ORDER BY " + sort(expr.order_by) + ")";

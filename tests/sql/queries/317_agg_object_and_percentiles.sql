@@ -1,0 +1,2 @@
+-- jsonb_object_agg (json_object_agg is STABLE), percentile arrays, stddev/variance of integers and numerics
+SELECT customer_id, jsonb_object_agg(id, amount) AS by_id, percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY amount) AS quartiles, percentile_disc(ARRAY[0.1, NULL, 0.9]) WITHIN GROUP (ORDER BY id) AS deciles, stddev(id) AS sd_id, variance(amount) AS var_amount FROM orders GROUP BY customer_id
