@@ -1462,6 +1462,7 @@ class Lowerer {
     for (const SortKey& key : window.order_by) needed.push_back(key.expr);
     std::vector<int> value_at(node.window_functions.size(), -1);
     std::vector<int> filter_at(node.window_functions.size(), -1);
+    std::vector<int> default_at(node.window_functions.size(), -1);
     for (std::size_t f = 0; f < node.window_functions.size(); ++f) {
       const Expr& e = *node.window_functions[f];
       if (!e.args.empty() && e.name != "ntile") {
@@ -1471,6 +1472,10 @@ class Lowerer {
       if (e.filter) {
         filter_at[f] = static_cast<int>(needed.size());
         needed.push_back(e.filter);
+      }
+      if ((e.name == "lag" || e.name == "lead") && e.args.size() == 3) {
+        default_at[f] = static_cast<int>(needed.size());
+        needed.push_back(e.args[2]);
       }
     }
     auto [extended, columns] = columns_for(in, needed);
@@ -1505,10 +1510,16 @@ class Lowerer {
         fn.argument = constant_argument(0, 1);
         if (fn.argument <= 0) throw not_supported("ntile() with a bucket count below 1", e.location);
       } else if (e.name == "lag" || e.name == "lead") {
-        if (e.args.size() > 2) throw not_supported(e.name + "() with a default value", e.location);
         fn.kind = e.name == "lag" ? engine::WindowFunctionKind::Lag : engine::WindowFunctionKind::Lead;
         fn.column = value;
         fn.argument = constant_argument(1, 1);
+        if (default_at[f] >= 0) {
+          fn.default_column = static_cast<std::int32_t>(columns[static_cast<std::size_t>(default_at[f])]);
+        }
+      } else if (e.name == "percent_rank") {
+        fn.kind = engine::WindowFunctionKind::PercentRank;
+      } else if (e.name == "cume_dist") {
+        fn.kind = engine::WindowFunctionKind::CumeDist;
       } else if (e.name == "nth_value") {
         fn.kind = engine::WindowFunctionKind::NthValue;
         fn.column = value;
@@ -1605,7 +1616,6 @@ class Lowerer {
   }
 
   Lowered lower_top_k(const PlanNode& node) {
-    if (node.with_ties) throw not_supported("FETCH FIRST ... WITH TIES", -1);
     Lowered in = lower(node.inputs[0]);
     std::vector<ExprPtr> needed = node.partition_by;
     for (const SortKey& key : node.sort_keys) needed.push_back(key.expr);
@@ -1618,6 +1628,7 @@ class Lowerer {
                            collation);
     spec.collation = collation != nullptr ? collation : &engine::c_collation();
     if (node.limit) spec.limit = static_cast<std::uint64_t>(std::max<std::int64_t>(*node.limit, 0));
+    spec.with_ties = node.with_ties;
     spec.offset = static_cast<std::uint64_t>(std::max<std::int64_t>(node.offset, 0));
     Lowered out = extended;
     out.node = dataflow_.add<engine::TopK>({extended.node}, std::move(spec));

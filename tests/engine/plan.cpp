@@ -571,8 +571,13 @@ Multiset eval_top_k(const TopKSpec& spec, const Multiset& input) {
     std::sort(rows.begin(), rows.end(), [&](const std::string& a, const std::string& b) {
       return compare_rows(row_of(a), row_of(b), spec.order, *spec.collation, true) < 0;
     });
-    for (std::uint64_t i = spec.offset; i < rows.size() && i - spec.offset < spec.limit; ++i)
-      add_to(out, row_of(rows[i]), 1);
+    std::uint64_t end = spec.offset;
+    while (end < rows.size() && end - spec.offset < spec.limit) ++end;
+    // WITH TIES: the rows that sort equal to the last one kept come along.
+    while (spec.with_ties && end > spec.offset && end < rows.size() &&
+           compare_rows(row_of(rows[end]), row_of(rows[end - 1]), spec.order, *spec.collation, false) == 0)
+      ++end;
+    for (std::uint64_t i = spec.offset; i < end; ++i) add_to(out, row_of(rows[i]), 1);
   }
   return out;
 }
@@ -683,11 +688,25 @@ Multiset eval_window(const WindowSpec& spec, const Multiset& input) {
             p.push_int4(static_cast<std::int32_t>(bucket + 1));
             break;
           }
+          case WindowFunctionKind::PercentRank: {
+            std::int64_t before = 0;
+            for (std::size_t j = 0; j < n; ++j) before += cmp(j, i) < 0 ? 1 : 0;
+            p.push_float8(n > 1 ? static_cast<double>(before) / static_cast<double>(n - 1) : 0.0);
+            break;
+          }
+          case WindowFunctionKind::CumeDist: {
+            std::int64_t through = 0;
+            for (std::size_t j = 0; j < n; ++j) through += cmp(j, i) <= 0 ? 1 : 0;
+            p.push_float8(static_cast<double>(through) / static_cast<double>(n));
+            break;
+          }
           case WindowFunctionKind::Lag:
           case WindowFunctionKind::Lead: {
             std::int64_t j = static_cast<std::int64_t>(i) +
                              (fn.kind == WindowFunctionKind::Lag ? -fn.argument : fn.argument);
-            if (j < 0 || j >= static_cast<std::int64_t>(n)) {
+            if ((j < 0 || j >= static_cast<std::int64_t>(n)) && fn.default_column >= 0) {
+              p.push_datum(row_of(rows[i]).at(static_cast<std::uint32_t>(fn.default_column)));
+            } else if (j < 0 || j >= static_cast<std::int64_t>(n)) {
               p.push_null();
             } else {
               p.push_datum(row_of(rows[static_cast<std::size_t>(j)]).at(fn.column));

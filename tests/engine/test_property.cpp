@@ -295,6 +295,7 @@ class Generator {
     }
     p->top_k.limit = 1 + pick(4);
     p->top_k.offset = pick(3);
+    p->top_k.with_ties = !p->top_k.order.empty() && chance(0.25);
     return p;
   }
 
@@ -401,14 +402,23 @@ class Generator {
     auto ints = columns_of(*in, is_int);
     for (std::uint32_t i = 0; i < functions; ++i) {
       WindowFunction fn;
-      fn.kind = static_cast<WindowFunctionKind>(pick(10));
+      fn.kind = static_cast<WindowFunctionKind>(pick(12));
       fn.column = pick(n);
       fn.argument = 1 + pick(3);
       DatumKind kind = DatumKind::Int8;
       switch (fn.kind) {
         case WindowFunctionKind::Ntile: kind = DatumKind::Int4; break;
+        case WindowFunctionKind::PercentRank:
+        case WindowFunctionKind::CumeDist: kind = DatumKind::Float8; break;
         case WindowFunctionKind::Lag:
         case WindowFunctionKind::Lead:
+          // lag/lead's default: a column of the current row of the same kind, sometimes.
+          for (std::uint32_t c = 0; c < n; ++c) {
+            if (c != fn.column && in->columns[c] == in->columns[fn.column] && chance(0.3))
+              fn.default_column = static_cast<std::int32_t>(c);
+          }
+          kind = in->columns[fn.column];
+          break;
         case WindowFunctionKind::FirstValue:
         case WindowFunctionKind::NthValue:
         case WindowFunctionKind::LastValue: kind = in->columns[fn.column]; break;

@@ -26,9 +26,18 @@ namespace {
 void emit_window(const TopKSpec& spec, const OrderedPartitions::Rows& rows, std::int64_t sign, ZSet& out) {
   std::uint64_t skip = spec.offset;
   std::uint64_t take = spec.limit;
-  for (auto it = rows.begin(); it != rows.end() && take > 0; ++it) {
+  RowRef last;
+  bool any = false;
+  for (auto it = rows.begin(); it != rows.end(); ++it) {
     OrderedPartitions::Entry e = *it;
     auto count = static_cast<std::uint64_t>(e.weight);
+    if (take == 0) {
+      // WITH TIES: every further row that sorts equal to the last one kept.
+      if (!spec.with_ties || !any || compare_rows(e.row, last, spec.order, *spec.collation, false) != 0)
+        break;
+      out.add(e.row, sign * static_cast<std::int64_t>(count));
+      continue;
+    }
     if (skip >= count) {
       skip -= count;
       continue;
@@ -37,7 +46,9 @@ void emit_window(const TopKSpec& spec, const OrderedPartitions::Rows& rows, std:
     skip = 0;
     std::uint64_t n = std::min(count, take);
     take -= n;
-    out.add(e.row, sign * static_cast<std::int64_t>(n));
+    out.add(e.row, sign * static_cast<std::int64_t>(spec.with_ties && take == 0 ? count : n));
+    last = e.row;
+    any = true;
   }
 }
 

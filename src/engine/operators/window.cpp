@@ -276,7 +276,9 @@ void compute_window(const WindowSpec& spec, const std::vector<RowRef>& rows,
         case WindowFunctionKind::Lead: {
           auto offset = fn.kind == WindowFunctionKind::Lag ? -fn.argument : fn.argument;
           auto j = static_cast<std::int64_t>(i) + offset;
-          if (j < 0 || j >= static_cast<std::int64_t>(n)) {
+          if ((j < 0 || j >= static_cast<std::int64_t>(n)) && fn.default_column >= 0) {
+            out.push_datum(rows[i].at(static_cast<std::uint32_t>(fn.default_column)));
+          } else if (j < 0 || j >= static_cast<std::int64_t>(n)) {
             out.push_null();
           } else {
             out.push_datum(rows[static_cast<std::size_t>(j)].at(fn.column));
@@ -288,6 +290,16 @@ void compute_window(const WindowSpec& spec, const std::vector<RowRef>& rows,
           const RowRef* last = nullptr;
           if (ranges.count > 0) last = &rows[ranges.items[ranges.count - 1].second - 1];
           push_value(out, last, fn.column);
+          break;
+        }
+        case WindowFunctionKind::PercentRank: {
+          const auto rank = static_cast<double>(p.group_start[p.group_of[i]]);
+          out.push_float8(n > 1 ? rank / static_cast<double>(n - 1) : 0.0);
+          break;
+        }
+        case WindowFunctionKind::CumeDist: {
+          const auto through = static_cast<double>(p.group_start[p.group_of[i] + 1]);
+          out.push_float8(through / static_cast<double>(n));
           break;
         }
         case WindowFunctionKind::NthValue:

@@ -40,6 +40,7 @@ struct TopKSpec {
   std::vector<SortKey> order;
   std::uint64_t limit = UINT64_MAX;  // no LIMIT
   std::uint64_t offset = 0;
+  bool with_ties = false;  // FETCH FIRST ... WITH TIES: also the rows tied with the last one kept
   const Collation* collation = &c_collation();
 };
 

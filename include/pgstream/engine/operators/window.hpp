@@ -52,6 +52,8 @@ enum class WindowFunctionKind : std::uint8_t {
   LastValue,
   Aggregate,
   NthValue,
+  PercentRank,  // (rank - 1) / (rows - 1), float8
+  CumeDist,     // (rows up to the last peer) / rows, float8
 };
 
 // The frame's unit (FRAMEOPTION_ROWS / RANGE / GROUPS).
@@ -80,9 +82,10 @@ enum class FrameExclusion : std::uint8_t { NoOthers, CurrentRow, Group, Ties };
 
 struct WindowFunction {
   WindowFunctionKind kind = WindowFunctionKind::RowNumber;
-  std::uint32_t column = 0;   // lag/lead/first/last/nth_value argument
-  std::int64_t argument = 1;  // ntile buckets, lag/lead offset, nth_value's n (>= 1)
-  AggregateSpec aggregate;    // kind == Aggregate
+  std::uint32_t column = 0;          // lag/lead/first/last/nth_value argument
+  std::int64_t argument = 1;         // ntile buckets, lag/lead offset, nth_value's n (>= 1)
+  std::int32_t default_column = -1;  // lag/lead's default (a column of the current row); -1: NULL
+  AggregateSpec aggregate;           // kind == Aggregate
 };
 
 struct WindowSpec {
