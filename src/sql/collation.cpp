@@ -1,6 +1,8 @@
 #include "pgstream/sql/collation.hpp"
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <string_view>
 
 #include "pgstream/common/error.hpp"
@@ -45,6 +47,30 @@ int LibcCollation::compare(std::string_view a, std::string_view b) const {
   const int c = strcoll_l(x, y, locale_);
   if (c != 0) return c;
   return std::strcmp(x, y);  // PostgreSQL breaks ties bytewise (deterministic collation)
+}
+
+const engine::Collation& libc_collation(const std::string& locale) {
+  if (locale == "C" || locale == "POSIX") return engine::c_collation();
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<LibcCollation>> collations;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = collations[locale];
+  if (!slot) slot = std::make_unique<LibcCollation>(locale);
+  return *slot;
+}
+
+const engine::Collation* collation_by_oid(PgConnection& connection, Oid collation,
+                                          const engine::Collation* database_default) {
+  const std::string sql =
+      "SELECT collprovider, collcollate FROM pg_collation WHERE oid = " + std::to_string(collation);
+  PgResult result = connection.exec(sql);
+  if (PQntuples(result.get()) != 1) {
+    throw Error(ErrorKind::Internal, "collation " + std::to_string(collation) + " not found");
+  }
+  const std::string_view provider = PQgetvalue(result.get(), 0, 0);
+  if (provider == "d") return database_default;
+  if (provider != "c") return nullptr;  // ICU
+  return &libc_collation(PQgetvalue(result.get(), 0, 1));
 }
 
 std::shared_ptr<const engine::Collation> database_collation(PgConnection& connection) {

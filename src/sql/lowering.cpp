@@ -22,6 +22,7 @@
 #include "pgstream/engine/operators/set_operation.hpp"
 #include "pgstream/engine/operators/top_k.hpp"
 #include "pgstream/engine/operators/window.hpp"
+#include "pgstream/sql/collation.hpp"
 #include "pgstream/sql/evaluator.hpp"
 #include "pgstream/sql/parse_tree.hpp"
 #include "pgstream/sql/server_evaluator.hpp"
@@ -280,8 +281,15 @@ class Lowerer {
       }
       return *options_.collation;
     }
-    throw not_supported("ordering text under a non-default collation", location,
-                        "Use COLLATE \"C\" or the database's default collation, or refresh_mode: FULL.");
+    if (options_.server != nullptr) {
+      if (const engine::Collation* c =
+              collation_by_oid(options_.server->connection(), collation, options_.collation)) {
+        return *c;
+      }
+    }
+    throw not_supported("ordering text under this collation (ICU collations are not reproduced)", location,
+                        "Use COLLATE \"C\", a libc collation or the database's default collation, or "
+                        "refresh_mode: FULL.");
   }
 
   [[nodiscard]] const engine::Collation& expr_collation(const Expr& expr) const {
@@ -1219,7 +1227,6 @@ class Lowerer {
     auto [extended, columns] = columns_for(in, needed);
 
     std::vector<engine::AggregateSpec> specs;
-    const engine::Collation* collation = nullptr;
     for (std::size_t a = 0; a < node.aggregates.size(); ++a) {
       const Expr& e = *node.aggregates[a];
       if (e.kind == ExprKind::Grouping) continue;
@@ -1227,6 +1234,7 @@ class Lowerer {
       if (!kind) throw not_supported("the aggregate " + e.name + "()", e.location);
       engine::AggregateSpec spec;
       spec.kind = *kind;
+      const engine::Collation* collation = nullptr;  // this aggregate's text ordering
       spec.distinct = e.agg_distinct;
       if (agg_columns[a].value >= 0) {
         const ExprPtr value = aggregate_value(e);
@@ -1273,6 +1281,7 @@ class Lowerer {
                               e.location);
         }
       }
+      spec.collation = collation;
       specs.push_back(std::move(spec));
     }
 
@@ -1308,7 +1317,6 @@ class Lowerer {
       engine::ReduceSpec spec;
       for (int k : set) spec.group_key.push_back(columns[static_cast<std::size_t>(k)]);
       spec.aggregates = specs;
-      spec.collation = collation != nullptr ? collation : &engine::c_collation();
       // A set of no keys is a scalar aggregate: Reduce emits its one row even over no input.
       NodeId reduced = dataflow_.add<engine::Reduce>({extended.node}, std::move(spec));
       // Reduce emits the set's keys then the aggregates; rearrange to the layout.

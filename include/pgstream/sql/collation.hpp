@@ -14,6 +14,8 @@
 #include <memory>
 #include <string>
 
+#include "pgstream/sql/logical_plan.hpp"
+
 #include "pgstream/common/pg.hpp"
 #include "pgstream/engine/datum.hpp"
 
@@ -34,6 +36,17 @@ class LibcCollation final : public engine::Collation {
   std::string name_;
   locale_t locale_ = nullptr;
 };
+
+// The libc collation of `locale`, created once and kept for the life of the
+// process (a process orders text under a handful of locales at most), so
+// dataflows can hold it by reference. "C" and "POSIX" give the bytewise one.
+[[nodiscard]] const engine::Collation& libc_collation(const std::string& locale);
+
+// A collation of pg_collation by OID, as the server orders text under it:
+// libc collations natively, the default through `database_default`, null
+// for ICU collations (not reproducible here).
+[[nodiscard]] const engine::Collation* collation_by_oid(PgConnection& connection, Oid collation,
+                                                        const engine::Collation* database_default);
 
 // The collation of the connected database's default (datcollate): the
 // bytewise C collation for "C"/"POSIX", a LibcCollation otherwise, null for

@@ -55,7 +55,10 @@ void Reduce::step(std::span<const ZSet* const> inputs, ZSet& output) {
     std::uint32_t g = touch(key_.row());
     groups_[g].rows += u.weight;
     for (std::size_t a = 0; a < n; ++a) {
-      accumulators_[g * n + a].add_row(spec_.aggregates[a], u.row, u.weight, *spec_.collation);
+      const AggregateSpec& aggregate = spec_.aggregates[a];
+      accumulators_[g * n + a].add_row(
+          aggregate, u.row, u.weight,
+          aggregate.collation != nullptr ? *aggregate.collation : *spec_.collation);
     }
   }
   for (std::size_t i = 0; i < touched_.size(); ++i) {

@@ -118,8 +118,11 @@ struct AggregateSpec {
   std::int32_t order_column = -1;     // agg(x ORDER BY c): -1 = by the value itself
   bool order_descending = false;
   std::int32_t column2 = -1;  // the second argument of two-argument aggregates
-  std::string delimiter;      // string_agg's (constant) delimiter
-  double fraction = 0.5;      // percentile_*'s (constant) fraction, in [0, 1]
+  // Text ordering of this aggregate's values (min/max, DISTINCT, ORDER BY);
+  // null: the operator's (ReduceSpec::collation).
+  const Collation* collation = nullptr;
+  std::string delimiter;  // string_agg's (constant) delimiter
+  double fraction = 0.5;  // percentile_*'s (constant) fraction, in [0, 1]
   // percentile_*(ARRAY[...]): the (constant, one-dimensional) fractions; the
   // result is an array with one element per fraction, NULL for a NULL one.
   bool fraction_array = false;
