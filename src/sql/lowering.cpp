@@ -156,6 +156,82 @@ class RowsOf final : public engine::TableFunction {
   std::vector<std::vector<std::shared_ptr<const engine::ScalarExpr>>> rows_;
 };
 
+// 1 when a comparison's truth is `which` (0 true, 1 NULL, 2 false), else 0.
+class TruthCount final : public engine::ScalarExpr {
+ public:
+  TruthCount(Projection truth, int which) : truth_(std::move(truth)), which_(which) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    engine::RowPacker& scratch = scratch_;
+    scratch.clear();
+    engine::DatumRef d;
+    if (truth_.expr) {
+      truth_.expr->evaluate(input, scratch);
+      d = scratch.row().at(0);
+    } else {
+      d = input.at(truth_.column);
+    }
+    const int truth = d.is_null() ? 1 : (d.as_bool() ? 0 : 2);
+    out.push_int4(truth == which_ ? 1 : 0);
+  }
+
+ private:
+  Projection truth_;
+  int which_;
+  mutable engine::RowPacker scratch_;
+};
+
+// ANY / ALL from the counts of true, NULL and false comparisons (columns
+// first, first + 1, first + 2; NULL when the outer row met no subquery row).
+class QuantifiedValue final : public engine::ScalarExpr {
+ public:
+  QuantifiedValue(bool all, std::uint32_t first) : all_(all), first_(first) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    auto count = [&](std::uint32_t c) {
+      engine::DatumRef d = input.at(first_ + c);
+      return d.is_null() ? 0 : d.as_int();
+    };
+    const std::int64_t trues = count(0);
+    const std::int64_t nulls = count(1);
+    const std::int64_t falses = count(2);
+    if (all_) {
+      if (falses > 0) {
+        out.push_bool(false);
+      } else if (nulls > 0) {
+        out.push_null();
+      } else {
+        out.push_bool(true);
+      }
+    } else if (trues > 0) {
+      out.push_bool(true);
+    } else if (nulls > 0) {
+      out.push_null();
+    } else {
+      out.push_bool(false);
+    }
+  }
+
+ private:
+  bool all_;
+  std::uint32_t first_;
+};
+
+// COALESCE(column, 0) for int8 counts.
+class ZeroIfNull final : public engine::ScalarExpr {
+ public:
+  explicit ZeroIfNull(std::uint32_t column) : column_(column) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    engine::DatumRef d = input.at(column_);
+    if (d.is_null()) {
+      out.push_int8(0);
+    } else {
+      out.push_datum(d);
+    }
+  }
+
+ private:
+  std::uint32_t column_;
+};
+
 // count > 0, for EXISTS over an uncorrelated subquery.
 class PositiveCount final : public engine::ScalarExpr {
  public:
@@ -336,6 +412,14 @@ class Lowerer {
     if (e->kind == ExprKind::Subquery && e->args.empty() && e->subquery_kind == SubqueryKind::Exists) {
       if (ExprPtr marked = exists_column(*e, in)) return marked;
     }
+    if (e->kind == ExprKind::Subquery && !e->args.empty() &&
+        (e->subquery_kind == SubqueryKind::Any || e->subquery_kind == SubqueryKind::All) &&
+        free_bindings(*e->subplan).empty()) {
+      return quantified_column(*e, in);
+    }
+    if (e->kind == ExprKind::Subquery && e->args.empty() && e->subquery_kind == SubqueryKind::Scalar) {
+      if (ExprPtr value = correlated_aggregate_column(*e, in)) return value;
+    }
     bool changed = e->kind == ExprKind::Column && e->outer;
     std::vector<ExprPtr> args;
     for (const ExprPtr& arg : e->args) {
@@ -347,6 +431,167 @@ class Lowerer {
     copy->outer = false;
     copy->args = std::move(args);
     return copy;
+  }
+
+  // `in` with a whole-row fingerprint appended (its binding returned).
+  std::pair<Lowered, ColumnBinding> fingerprinted(const Lowered& in) {
+    const auto arity = static_cast<std::uint32_t>(in.layout.size());
+    std::vector<Projection> projections = engine::identity_projection(arity);
+    projections.push_back(Projection::of_expr(std::make_shared<RowFingerprint>(arity)));
+    Lowered out = in;
+    out.node = dataflow_.add<engine::MapFilter>({in.node}, nullptr, std::move(projections));
+    const ColumnBinding fingerprint = synthetic();
+    out.layout.push_back(fingerprint);
+    return {out, fingerprint};
+  }
+
+  // Per distinct row of `marked` (by its fingerprint, at `fingerprint_at`),
+  // whatever `per_row` computes from its pairs with `other`: cross join,
+  // then the caller's filter/aggregate. Returns the join of the distinct
+  // rows with `other`.
+  Lowered cross_with(const Lowered& marked, const Lowered& other) {
+    Lowered distinct = marked;
+    distinct.node = dataflow_.add<engine::Distinct>({marked.node});
+    engine::JoinSpec spec;
+    spec.left_arity = static_cast<std::uint32_t>(distinct.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(other.layout.size());
+    Lowered joined;
+    joined.node = engine::add_join(dataflow_, distinct.node, other.node, spec);
+    joined.layout = distinct.layout;
+    joined.layout.insert(joined.layout.end(), other.layout.begin(), other.layout.end());
+    return joined;
+  }
+
+  // LEFT JOIN of `marked` with per-fingerprint results (fingerprint first).
+  Lowered attach(const Lowered& marked, std::uint32_t fingerprint_at, const Lowered& results) {
+    engine::JoinSpec spec;
+    spec.kind = engine::JoinKind::Left;
+    spec.left_key = {fingerprint_at};
+    spec.right_key = {0};
+    spec.left_arity = static_cast<std::uint32_t>(marked.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(results.layout.size());
+    Lowered out;
+    out.node = engine::add_join(dataflow_, marked.node, results.node, spec);
+    out.layout = marked.layout;
+    out.layout.insert(out.layout.end(), results.layout.begin(), results.layout.end());
+    return out;
+  }
+
+  // x op ANY/ALL (uncorrelated subquery), anywhere in an expression: per
+  // distinct outer row, how many subquery rows make the comparison true,
+  // NULL and false (a cross join), then SQL's rules: ANY is true if one is
+  // true, else NULL if one is NULL, else false; ALL is false if one is
+  // false, else NULL if one is NULL, else true (an empty subquery: false,
+  // true).
+  ExprPtr quantified_column(const Expr& e, Lowered& in) {
+    auto [marked, fingerprint] = fingerprinted(in);
+    const auto fingerprint_at = static_cast<std::uint32_t>(marked.layout.size() - 1);
+    Lowered sub = lower(e.subplan);
+    sub = project_to(sub, bindings(e.subplan->output), e.subplan->output);
+    Lowered joined = cross_with(marked, sub);
+    auto comparison = std::make_shared<Expr>(e);
+    comparison->kind = ExprKind::Operator;
+    comparison->subplan = nullptr;
+    comparison->type = TypeRef{16, -1, 0};
+    ExprPtr right;
+    if (e.subplan->output.size() == 1) {
+      right = column_ref(e.subplan->output[0]);
+    } else {
+      auto row = std::make_shared<Expr>();
+      row->kind = ExprKind::Row;
+      for (const OutputColumn& column : e.subplan->output) row->args.push_back(column_ref(column));
+      row->type = TypeRef{engine::type_oid::kRecord, -1, 0};
+      right = row;
+    }
+    comparison->args = {e.args[0], right};
+    Computed truth = compute(joined, {comparison});
+    std::vector<Projection> counts = {Projection::of_column(fingerprint_at)};
+    for (int which = 0; which < 3; ++which) {
+      counts.push_back(Projection::of_expr(std::make_shared<TruthCount>(truth.values[0], which)));
+    }
+    NodeId counted = dataflow_.add<engine::MapFilter>({truth.in.node}, nullptr, std::move(counts));
+    engine::ReduceSpec sums;
+    sums.group_key = {0};
+    for (std::uint32_t c = 1; c <= 3; ++c) {
+      engine::AggregateSpec sum;
+      sum.kind = engine::AggregateKind::Sum;
+      sum.column = c;
+      sum.input = DatumKind::Int4;
+      sums.aggregates.push_back(sum);
+    }
+    Lowered results;
+    results.node = dataflow_.add<engine::Reduce>({counted}, std::move(sums));
+    for (int i = 0; i < 4; ++i) results.layout.push_back(synthetic());
+    Lowered attached = attach(marked, fingerprint_at, results);
+    const auto base = static_cast<std::uint32_t>(marked.layout.size());
+    std::vector<Projection> value =
+        engine::identity_projection(static_cast<std::uint32_t>(attached.layout.size()));
+    value.push_back(Projection::of_expr(std::make_shared<QuantifiedValue>(e.all, base + 1)));
+    in.node = dataflow_.add<engine::MapFilter>({attached.node}, nullptr, std::move(value));
+    in.layout = attached.layout;
+    auto column = std::make_shared<Expr>();
+    column->kind = ExprKind::Column;
+    column->type = e.type;
+    column->location = e.location;
+    column->binding = synthetic();
+    in.layout.push_back(column->binding);
+    return column;
+  }
+
+  // (SELECT agg(...) FROM x WHERE <condition reading the outer row>), a
+  // correlation the binder could not turn into keys: per distinct outer row,
+  // the aggregate over its matching rows of x (a filtered cross join); no
+  // match gives what the aggregate gives over no rows (count: 0, else NULL).
+  ExprPtr correlated_aggregate_column(const Expr& e, Lowered& in) {
+    const PlanNode* top = e.subplan.get();
+    if (top->kind == PlanKind::Project && top->exprs.size() == 1 && top->exprs[0]->kind == ExprKind::Column) {
+      top = top->inputs[0].get();
+    } else {
+      return nullptr;
+    }
+    if (top->kind != PlanKind::Aggregate || !top->group_keys.empty() || !top->grouping_sets.empty() ||
+        top->aggregates.size() != 1) {
+      return nullptr;
+    }
+    const PlanNode& filter = *top->inputs[0];
+    if (filter.kind != PlanKind::Filter || !free_bindings(*filter.inputs[0]).empty()) return nullptr;
+    std::set<ColumnBinding> outer(in.layout.begin(), in.layout.end());
+    for (const ColumnBinding& b : free_bindings(*e.subplan)) {
+      if (outer.count(b) == 0) return nullptr;
+    }
+    const Expr& aggregate = *top->aggregates[0];
+    if (aggregate.kind != ExprKind::Aggregate) return nullptr;
+    auto [marked, fingerprint] = fingerprinted(in);
+    const auto fingerprint_at = static_cast<std::uint32_t>(marked.layout.size() - 1);
+    Lowered inner = lower(filter.inputs[0]);
+    Lowered matched = filtered(cross_with(marked, inner), filter.predicate);
+    // The aggregate, grouped by the outer row's fingerprint.
+    auto grouped = std::make_shared<PlanNode>(*top);
+    auto fp = std::make_shared<Expr>();
+    fp->kind = ExprKind::Column;
+    fp->binding = fingerprint;
+    fp->type = TypeRef{engine::type_oid::kBytea, -1, 0};
+    grouped->group_keys = {fp};
+    grouped->output.clear();
+    grouped->output.push_back({.binding = {grouped->table_index, 0}, .name = "fp", .type = fp->type});
+    const ColumnBinding value_binding = top->output.back().binding;
+    grouped->output.push_back({.binding = value_binding, .name = "value", .type = aggregate.type});
+    Lowered results = lower_aggregate_over(*grouped, matched);
+    Lowered attached = attach(marked, fingerprint_at, results);
+    if (aggregate.name == "count") {
+      // count over no rows is 0, not NULL.
+      const auto at = static_cast<std::uint32_t>(attached.layout.size() - 1);
+      std::vector<Projection> value = engine::identity_projection(at);
+      value.push_back(Projection::of_expr(std::make_shared<ZeroIfNull>(at)));
+      attached.node = dataflow_.add<engine::MapFilter>({attached.node}, nullptr, std::move(value));
+    }
+    in = attached;
+    auto column = std::make_shared<Expr>();
+    column->kind = ExprKind::Column;
+    column->type = e.type;
+    column->location = e.location;
+    column->binding = value_binding;
+    return column;
   }
 
   ExprPtr subquery_column(const Expr& e, Lowered& in) {
@@ -716,9 +961,41 @@ class Lowerer {
     return finish(node, filtered(in, node.predicate));
   }
 
+  // A set-returning function call at the top of a SELECT item.
+  bool returns_set(const Expr& e) {
+    if (e.kind != ExprKind::Function) return false;
+    if (options_.server != nullptr) return options_.server->returns_set(e.function_oid);
+    return e.name == "unnest" || e.name == "generate_series";
+  }
+
   Lowered lower_project(const PlanNode& node) {
     Lowered in = lower(node.inputs[0]);
-    Computed computed = compute(in, node.exprs);
+    // One set-returning function in the SELECT list is a LATERAL function
+    // scan: each input row once per generated row (none: the row goes).
+    std::vector<ExprPtr> exprs = node.exprs;
+    int set_returning = -1;
+    for (std::size_t i = 0; i < exprs.size(); ++i) {
+      if (!returns_set(*exprs[i])) continue;
+      if (set_returning >= 0) {
+        throw not_supported("several set-returning functions in the SELECT list", exprs[i]->location,
+                            "Write them as ROWS FROM (...) in FROM, or use refresh_mode: FULL.");
+      }
+      set_returning = static_cast<int>(i);
+    }
+    if (set_returning >= 0) {
+      const ExprPtr call = exprs[static_cast<std::size_t>(set_returning)];
+      PlanNode scan;
+      scan.kind = PlanKind::FunctionScan;
+      scan.exprs = {call};
+      scan.output.push_back({.binding = synthetic(), .name = call->name, .type = call->type});
+      in = lower_function_scan(scan, &in);
+      auto column = std::make_shared<Expr>();
+      column->kind = ExprKind::Column;
+      column->type = call->type;
+      column->binding = scan.output[0].binding;
+      exprs[static_cast<std::size_t>(set_returning)] = column;
+    }
+    Computed computed = compute(in, exprs);
     bool identity = computed.values.size() == computed.in.layout.size();
     for (std::size_t i = 0; i < computed.values.size(); ++i) {
       identity = identity && !computed.values[i].expr && computed.values[i].column == i;
@@ -1193,8 +1470,9 @@ class Lowerer {
     return std::strtod(text->c_str(), nullptr);
   }
 
-  Lowered lower_aggregate(const PlanNode& node) {
-    Lowered in = lower(node.inputs[0]);
+  Lowered lower_aggregate(const PlanNode& node) { return lower_aggregate_over(node, lower(node.inputs[0])); }
+
+  Lowered lower_aggregate_over(const PlanNode& node, const Lowered& in) {
     // Every key, argument, FILTER and ORDER BY becomes a column of the input.
     std::vector<ExprPtr> needed = node.group_keys;
     struct AggColumns {
