@@ -146,6 +146,9 @@ class Binder {
   Oid target_ = 0;           // the stream table being defined
   int next_table_ = 0;
   bool set_branch_ = false;
+  // Binding an ARRAY (subquery): its ORDER BY orders the array, so it is
+  // kept as a TopK without a limit (elsewhere a plain ORDER BY is dropped).
+  bool keep_order_ = false;
   const PgQuery__SelectStmt* window_block_ =
       nullptr;  // the SELECT whose WINDOW clause names resolve against  // the SELECT being bound is a direct
                 // branch of a set operation

@@ -408,7 +408,9 @@ ExprPtr Binder::bind_sublink(const PgQuery__SubLink& link, const Scope& scope, C
   expr->name = "=";
   if (link.n_oper_name > 0) expr->name = node_string(link.oper_name[link.n_oper_name - 1]);
   if (link.testexpr != nullptr) expr->args.push_back(bind_expr(*link.testexpr, scope, ctes));
+  keep_order_ = expr->subquery_kind == SubqueryKind::Array;
   expr->subplan = bind_query_node(*link.subselect, &scope, ctes);
+  keep_order_ = false;
   expr->correlated = !free_bindings(*expr->subplan).empty();
   return expr;
 }

@@ -883,6 +883,8 @@ class SelectBinder {
 };
 
 PlanPtr Binder::bind_simple_select(const PgQuery__SelectStmt& stmt, const Scope* outer, CteScope* ctes) {
+  const bool keep_order = keep_order_;  // for this SELECT only, not the ones nested in it
+  keep_order_ = false;
   const bool branch = set_branch_;
   set_branch_ = false;
   const PgQuery__SelectStmt* saved_windows = window_block_;
@@ -920,7 +922,8 @@ PlanPtr Binder::bind_simple_select(const PgQuery__SelectStmt& stmt, const Scope*
     }
     return static_cast<std::size_t>(i);
   };
-  const bool top_k = stmt.limit_count != nullptr || stmt.limit_offset != nullptr;
+  const bool top_k =
+      stmt.limit_count != nullptr || stmt.limit_offset != nullptr || (keep_order && !block.order.empty());
   const bool distinct_on = !block.distinct_on.empty();
   std::vector<std::size_t> order_slots;
   std::vector<std::size_t> distinct_slots;

@@ -215,6 +215,27 @@ class QuantifiedValue final : public engine::ScalarExpr {
   std::uint32_t first_;
 };
 
+// COALESCE(array, '{}'): ARRAY(subquery) over no rows.
+class EmptyArrayIfNull final : public engine::ScalarExpr {
+ public:
+  EmptyArrayIfNull(std::uint32_t column, std::uint32_t element_oid)
+      : column_(column), element_oid_(element_oid) {}
+  void evaluate(engine::RowRef input, engine::RowPacker& out) const override {
+    engine::DatumRef d = input.at(column_);
+    if (!d.is_null()) {
+      out.push_datum(d);
+      return;
+    }
+    const engine::RowPacker none;
+    out.push_array(element_oid_, std::span<const std::int32_t>(), std::span<const std::int32_t>(),
+                   none.row());
+  }
+
+ private:
+  std::uint32_t column_;
+  std::uint32_t element_oid_;
+};
+
 // COALESCE(column, 0) for int8 counts.
 class ZeroIfNull final : public engine::ScalarExpr {
  public:
@@ -420,6 +441,9 @@ class Lowerer {
     if (e->kind == ExprKind::Subquery && e->args.empty() && e->subquery_kind == SubqueryKind::Scalar) {
       if (ExprPtr value = correlated_aggregate_column(*e, in)) return value;
     }
+    if (e->kind == ExprKind::Subquery && e->args.empty() && e->subquery_kind == SubqueryKind::Array) {
+      if (ExprPtr value = array_column(*e, in)) return value;
+    }
     bool changed = e->kind == ExprKind::Column && e->outer;
     std::vector<ExprPtr> args;
     for (const ExprPtr& arg : e->args) {
@@ -591,6 +615,87 @@ class Lowerer {
     column->type = e.type;
     column->location = e.location;
     column->binding = value_binding;
+    return column;
+  }
+
+  // ARRAY(SELECT v FROM ... WHERE <equalities with the outer row> [ORDER BY k]):
+  // array_agg(v ORDER BY k) grouped by the correlation keys, LEFT JOINed to
+  // the outer rows; no rows give '{}' (not NULL), as ARRAY() does.
+  ExprPtr array_column(const Expr& e, Lowered& in) {
+    const PlanNode* root = e.subplan.get();
+    if (root->output.size() != 1) return nullptr;
+    ExprPtr value = column_ref(root->output[0]);
+    const PlanNode* ordered = root;
+    if (root->kind == PlanKind::Project && root->inputs[0]->kind == PlanKind::TopK) {
+      if (root->exprs[0]->kind != ExprKind::Column) return nullptr;
+      value = root->exprs[0];
+      ordered = root->inputs[0].get();
+    }
+    std::vector<SortKey> order;
+    PlanPtr base = e.subplan;
+    if (ordered->kind == PlanKind::TopK) {
+      if (ordered->limit || ordered->offset != 0 || ordered->with_ties || ordered->sort_keys.size() > 1)
+        return nullptr;
+      order = ordered->sort_keys;
+      base = ordered->inputs[0];
+    }
+    std::set<ColumnBinding> outer(in.layout.begin(), in.layout.end());
+    Pulled pulled;
+    PlanPtr inner = pull_up(base, outer, pulled);
+    if (!inner || pulled.inner.empty() || pulled.scalar_aggregate || !free_bindings(*inner).empty())
+      return nullptr;
+    auto aggregate = std::make_shared<Expr>();
+    aggregate->kind = ExprKind::Aggregate;
+    aggregate->name = "array_agg";
+    aggregate->type = e.type;
+    aggregate->evaluation = Evaluation::Native;
+    aggregate->args = {value};
+    aggregate->order_by = order;
+    PlanNode grouped;
+    grouped.kind = PlanKind::Aggregate;
+    grouped.table_index = next_table_++;
+    const int aggregates_table = next_table_++;
+    grouped.group_keys = pulled.inner;
+    grouped.aggregates = {aggregate};
+    for (std::size_t k = 0; k < pulled.inner.size(); ++k) {
+      grouped.output.push_back({.binding = {grouped.table_index, static_cast<int>(k)},
+                                .name = "key",
+                                .type = pulled.inner[k]->type});
+    }
+    grouped.output.push_back({.binding = {aggregates_table, 0}, .name = "array", .type = e.type});
+    Lowered results = lower_aggregate_over(grouped, lower(inner));
+    std::vector<ExprPtr> result_keys;
+    for (std::size_t k = 0; k < pulled.inner.size(); ++k)
+      result_keys.push_back(column_ref(grouped.output[k]));
+    std::vector<ExprPtr> outer_keys;
+    for (const ExprPtr& o : pulled.outer) outer_keys.push_back(prepare(o, in));
+    auto [left, lcols] = key_columns(in, outer_keys, result_keys);
+    auto [right, rcols] = key_columns(results, result_keys, outer_keys);
+    engine::JoinSpec spec;
+    spec.kind = engine::JoinKind::Left;
+    spec.left_key = lcols;
+    spec.right_key = rcols;
+    spec.left_arity = static_cast<std::uint32_t>(left.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(right.layout.size());
+    Lowered joined;
+    joined.node = engine::add_join(dataflow_, left.node, right.node, spec);
+    joined.layout = left.layout;
+    joined.layout.insert(joined.layout.end(), right.layout.begin(), right.layout.end());
+    const auto array_at = static_cast<std::uint32_t>(
+        std::find(joined.layout.begin(), joined.layout.end(), grouped.output.back().binding) -
+        joined.layout.begin());
+    std::vector<Projection> projections =
+        engine::identity_projection(static_cast<std::uint32_t>(joined.layout.size()));
+    const std::uint32_t element = engine::array_element_oid(e.type.oid);
+    projections.push_back(Projection::of_expr(std::make_shared<EmptyArrayIfNull>(array_at, element)));
+    in.node = dataflow_.add<engine::MapFilter>({joined.node}, nullptr, std::move(projections));
+    in.layout = joined.layout;
+    auto column = std::make_shared<Expr>();
+    column->kind = ExprKind::Column;
+    column->type = e.type;
+    column->location = e.location;
+    column->binding = synthetic();
+    in.layout.push_back(column->binding);
     return column;
   }
 
@@ -974,14 +1079,37 @@ class Lowerer {
     // scan: each input row once per generated row (none: the row goes).
     std::vector<ExprPtr> exprs = node.exprs;
     int set_returning = -1;
+    bool nested_set_returning = false;
     for (std::size_t i = 0; i < exprs.size(); ++i) {
-      if (!returns_set(*exprs[i])) continue;
-      if (set_returning >= 0) {
-        throw not_supported("several set-returning functions in the SELECT list", exprs[i]->location,
-                            "Write them as ROWS FROM (...) in FROM, or use refresh_mode: FULL.");
+      bool nested = false;
+      for (const ExprPtr& arg : exprs[i]->args) {
+        walk_expr(arg, [&](const ExprPtr& sub) { nested = nested || returns_set(*sub); });
       }
+      nested_set_returning = nested_set_returning || nested;
+      if (!returns_set(*exprs[i])) continue;
+      nested_set_returning = nested_set_returning || set_returning >= 0;
       set_returning = static_cast<int>(i);
     }
+    if (nested_set_returning && options_.server != nullptr) {
+      // Set-returning functions inside expressions, or several of them: the
+      // whole SELECT list by the server, row sets per input row (ProjectSet).
+      Lowered prepared = in;
+      std::vector<ExprPtr> ready;
+      for (const ExprPtr& e : exprs) ready.push_back(prepare(e, prepared));
+      std::shared_ptr<const engine::BatchTableFunction> batch;
+      try {
+        batch = server_project_set(*options_.server, ready, prepared.layout);
+      } catch (const Error& error) {
+        if (error.kind() != ErrorKind::Unsupported) throw;
+        throw not_supported("this SELECT list with set-returning functions", exprs[0]->location);
+      }
+      Lowered out;
+      out.node = dataflow_.add<engine::BatchFlatMap>({prepared.node}, std::move(batch));
+      out.layout = prepared.layout;
+      for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
+      return finish(node, out);
+    }
+    if (nested_set_returning) throw not_supported("set-returning functions inside SELECT expressions", -1);
     if (set_returning >= 0) {
       const ExprPtr call = exprs[static_cast<std::size_t>(set_returning)];
       PlanNode scan;
@@ -1903,6 +2031,8 @@ class Lowerer {
 
   Lowered lower_top_k(const PlanNode& node) {
     Lowered in = lower(node.inputs[0]);
+    // An ORDER BY kept only to order an ARRAY(subquery) selects every row.
+    if (!node.limit && node.offset == 0 && !node.with_ties) return finish(node, in);
     std::vector<ExprPtr> needed = node.partition_by;
     for (const SortKey& key : node.sort_keys) needed.push_back(key.expr);
     auto [extended, columns] = columns_for(in, needed);

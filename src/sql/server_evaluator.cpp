@@ -36,7 +36,7 @@ class Deparser {
       case ExprKind::Const: return constant(e);
       case ExprKind::Function: {
         // One row in, one row out: a set-returning function would change the row count.
-        if (server_.returns_set(e.function_oid) && &e != allowed_set_function_) {
+        if (server_.returns_set(e.function_oid) && &e != allowed_set_function_ && !set_functions_allowed_) {
           throw Error(ErrorKind::Unsupported, "the set-returning function " + e.name + "() in an expression",
                       {.sqlstate = "0A000",
                        .detail = "",
@@ -162,6 +162,9 @@ class Deparser {
   std::span<const ColumnBinding> input_;
   std::vector<std::uint32_t> columns_;  // input positions sent, as s.c1, s.c2, ...
   const Expr* allowed_set_function_ = nullptr;
+
+ public:
+  bool set_functions_allowed_ = false;  // a SELECT list with set-returning functions
 };
 
 // One array literal element: NULL, or a double-quoted, backslash-escaped string.
@@ -362,6 +365,22 @@ std::shared_ptr<const engine::BatchTableFunction> server_table_batch(ServerEvalu
   const std::string function = deparser.table_call(call);
   std::string sql = "SELECT s.ord, f.* FROM " + input_rows(deparser.columns().size()) + ", LATERAL " +
                     function + (with_ordinality ? " WITH ORDINALITY" : "") + " AS f ORDER BY s.ord";
+  return std::make_shared<ServerTableBatch>(server, std::move(sql), deparser.columns(), std::move(types));
+}
+
+std::shared_ptr<const engine::BatchTableFunction> server_project_set(ServerEvaluation& server,
+                                                                     const std::vector<ExprPtr>& exprs,
+                                                                     std::span<const ColumnBinding> input) {
+  Deparser deparser(server, input);
+  deparser.set_functions_allowed_ = true;
+  std::string select;
+  std::vector<Oid> types;
+  for (const ExprPtr& e : exprs) {
+    select += ", " + deparser.expr(*e);
+    types.push_back(e->type.oid);
+  }
+  std::string sql =
+      "SELECT s.ord" + select + " FROM " + input_rows(deparser.columns().size()) + " ORDER BY s.ord";
   return std::make_shared<ServerTableBatch>(server, std::move(sql), deparser.columns(), std::move(types));
 }
 
