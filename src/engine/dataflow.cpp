@@ -54,6 +54,31 @@ const Arrangement* Dataflow::arrange(NodeId node, std::vector<std::uint32_t> key
 
 void Dataflow::output(NodeId node) { nodes_.at(node).is_output = true; }
 
+std::string Dataflow::explain(NodeId root) const {
+  std::string out;
+  std::vector<bool> printed(nodes_.size(), false);
+  auto print = [&](auto&& self, NodeId id, int depth) -> void {
+    const Node& node = nodes_.at(id);
+    out.append(static_cast<std::size_t>(depth) * 2, ' ');
+    out += "#" + std::to_string(id) + " " + node.name;
+    if (printed[id]) {
+      out += " (shared: #" + std::to_string(id) + ")\n";
+      return;
+    }
+    printed[id] = true;
+    for (const Arranged& a : arranged_) {
+      if (a.node != id) continue;
+      out += " [arranged by (";
+      for (std::size_t k = 0; k < a.key.size(); ++k) out += (k > 0 ? ", " : "") + std::to_string(a.key[k]);
+      out += ")]";
+    }
+    out += "\n";
+    for (NodeId input : node.inputs) self(self, input, depth + 1);
+  };
+  print(print, root, 0);
+  return out;
+}
+
 ZSet& Dataflow::input(NodeId source) {
   Node& node = nodes_.at(source);
   if (node.op) throw Error(ErrorKind::Internal, "dataflow input() on a node that is not a source");

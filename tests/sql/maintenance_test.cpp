@@ -581,3 +581,21 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
     (void)follow(*this, query, changes, nullptr);
   }
 }
+
+TEST_CASE_METHOD(pgstream::testing::PgDatabase,
+                 "a lowered plan explains its operators and the arrangements they use",
+                 "[pg][maintenance][explain]") {
+  exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql"));
+  const auto plan = pgstream::sql::compile_query(connection(),
+                                                 "SELECT c.region, count(*) AS n FROM orders o JOIN "
+                                                 "customers c ON c.id = o.customer_id GROUP BY c.region");
+  pgstream::engine::Dataflow dataflow;
+  const auto lowered = pgstream::sql::lower(plan, dataflow);
+  const std::string tree = dataflow.explain(lowered.output);
+  INFO(tree);
+  CHECK(tree.find("reduce") != std::string::npos);
+  CHECK(tree.find("join") != std::string::npos);
+  CHECK(tree.find("[arranged by (") != std::string::npos);
+  CHECK(tree.find("public.orders") != std::string::npos);
+  CHECK(tree.find("public.customers") != std::string::npos);
+}

@@ -77,6 +77,11 @@ class Dataflow {
   [[nodiscard]] std::size_t arrangement_count() const noexcept { return arranged_.size(); }
   // Bytes of state of every operator and arrangement.
   [[nodiscard]] std::size_t state_bytes() const;
+  // The operator tree that computes `root`, one node per line, indented by
+  // depth, each with the arrangements kept of its collection (by key
+  // columns) and its state bytes; a node reached twice (shared) is printed
+  // once and referred to as "(shared: #id)" afterwards.
+  [[nodiscard]] std::string explain(NodeId root) const;
 
  private:
   struct Node {

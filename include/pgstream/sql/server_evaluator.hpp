@@ -69,4 +69,10 @@ class ServerEvaluation {
     ServerEvaluation& server, const Expr& call, bool with_ordinality, std::vector<Oid> types,
     std::span<const ColumnBinding> input);
 
+// A SELECT list with set-returning functions anywhere in it (PostgreSQL's
+// ProjectSet: several of them are zipped, as the server does): per input
+// row, the rows of the whole list's values.
+[[nodiscard]] std::shared_ptr<const engine::BatchTableFunction> server_project_set(
+    ServerEvaluation& server, const std::vector<ExprPtr>& exprs, std::span<const ColumnBinding> input);
+
 }  // namespace pgstream::sql
