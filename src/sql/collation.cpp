@@ -24,8 +24,8 @@ struct Borrowed final : engine::Collation {
 
 }  // namespace
 
-LibcCollation::LibcCollation(const std::string& locale) : name_(locale) {
-  locale_ = newlocale(LC_COLLATE_MASK, locale.c_str(), nullptr);
+LibcCollation::LibcCollation(const std::string& locale)
+    : name_(locale), locale_(newlocale(LC_COLLATE_MASK, locale.c_str(), nullptr)) {
   if (locale_ == nullptr) {
     throw Error(ErrorKind::Unsupported,
                 "the collation locale \"" + locale + "\" is not installed on this machine",

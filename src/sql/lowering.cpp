@@ -777,6 +777,7 @@ class Lowerer {
   Computed compute(const Lowered& original, const std::vector<ExprPtr>& given) {
     Lowered in = original;
     std::vector<ExprPtr> exprs;
+    exprs.reserve(given.size());
     for (const ExprPtr& e : given) exprs.push_back(prepare(e, in));
     Computed out{in, {}};
     const engine::Collation& collation =
@@ -997,6 +998,7 @@ class Lowerer {
 
   static std::vector<ColumnBinding> bindings(const std::vector<OutputColumn>& columns) {
     std::vector<ColumnBinding> out;
+    out.reserve(columns.size());
     for (const OutputColumn& column : columns) out.push_back(column.binding);
     return out;
   }
@@ -1095,6 +1097,7 @@ class Lowerer {
       // whole SELECT list by the server, row sets per input row (ProjectSet).
       Lowered prepared = in;
       std::vector<ExprPtr> ready;
+      ready.reserve(exprs.size());
       for (const ExprPtr& e : exprs) ready.push_back(prepare(e, prepared));
       std::shared_ptr<const engine::BatchTableFunction> batch;
       try {
@@ -2014,6 +2017,7 @@ class Lowerer {
     for (const OutputColumn& column : node.output) out.layout.push_back(column.binding);
     if (node.set_op == SetOpKind::Union) {
       std::vector<NodeId> parts;
+      parts.reserve(inputs.size());
       for (const Lowered& in : inputs) parts.push_back(in.node);
       out.node = dataflow_.add<engine::Concat>(parts);
       if (!node.all) out.node = dataflow_.add<engine::Distinct>({out.node});
