@@ -338,7 +338,16 @@ class Lowerer {
       LoweredSource source;
       source.relation = relations[oid];
       source.columns.assign(used.begin(), used.end());
+      std::string key = std::to_string(oid) + ":";
+      for (int c : source.columns) key += std::to_string(c) + ",";
+      if (options_.context != nullptr) {
+        if (auto it = options_.context->sources.find(key); it != options_.context->sources.end()) {
+          sources_.emplace(oid, it->second);
+          continue;
+        }
+      }
       source.node = dataflow_.add_source(source.relation->schema + "." + source.relation->name);
+      if (options_.context != nullptr) options_.context->sources.emplace(key, source);
       sources_.emplace(oid, std::move(source));
     }
   }
@@ -947,6 +956,141 @@ class Lowerer {
 
   Lowered lower(const PlanPtr& node) {
     if (auto it = memo_.find(node.get()); it != memo_.end()) return it->second;
+    std::string key;
+    if (options_.context != nullptr && parent_ == nullptr && canonical(*node, key)) {
+      if (auto it = options_.context->shared.find(key); it != options_.context->shared.end()) {
+        ++options_.context->reused;
+        Lowered out{it->second, bindings(node->output)};
+        memo_.emplace(node.get(), out);
+        return out;
+      }
+      Lowered out = finish(*node, lower_uncached(node));
+      options_.context->shared.emplace(std::move(key), out.node);
+      memo_.emplace(node.get(), out);
+      return out;
+    }
+    Lowered out = lower_uncached(node);
+    memo_.emplace(node.get(), out);
+    return out;
+  }
+
+  // ---- canonical forms (equal subplans across stream tables) -----------------
+
+  // Appends the canonical form of `e` over `scope` (columns by position);
+  // false when it cannot be compared (correlated, subqueries).
+  static bool expr_key(const ExprPtr& e, const std::vector<ColumnBinding>& scope, std::string& out) {
+    if (!e) {
+      out += "_";
+      return true;
+    }
+    if (e->outer || e->kind == ExprKind::Subquery) return false;
+    out += "(" + std::to_string(static_cast<int>(e->kind)) + ":" + std::to_string(e->type.oid) + "," +
+           std::to_string(e->type.typmod) + "," + std::to_string(e->type.collation);
+    if (e->kind == ExprKind::Column) {
+      auto at = std::find(scope.begin(), scope.end(), e->binding);
+      if (at == scope.end()) return false;
+      out += "$" + std::to_string(at - scope.begin()) + ")";
+      return true;
+    }
+    out += "|" + e->name + "|" + e->literal + "|" + std::to_string(e->function_oid) + "," +
+           std::to_string(e->operator_oid) + "," + std::to_string(static_cast<int>(e->bool_op)) + "," +
+           std::to_string(e->negated) + std::to_string(e->test) + std::to_string(e->all) +
+           std::to_string(e->is_null) + std::to_string(e->agg_star) + std::to_string(e->agg_distinct) +
+           std::to_string(e->within_group);
+    for (const ExprPtr& arg : e->args) {
+      if (!expr_key(arg, scope, out)) return false;
+    }
+    out += "f";
+    if (!expr_key(e->filter, scope, out)) return false;
+    for (const SortKey& key : e->order_by) {
+      out += key.descending ? "d" : "a";
+      out += key.nulls_first ? "n" : "l";
+      if (!expr_key(key.expr, scope, out)) return false;
+    }
+    if (e->window) {
+      out += "w" + std::to_string(e->window->frame_options);
+      for (const ExprPtr& p : e->window->partition_by) {
+        if (!expr_key(p, scope, out)) return false;
+      }
+      for (const SortKey& key : e->window->order_by) {
+        out += key.descending ? "d" : "a";
+        out += key.nulls_first ? "n" : "l";
+        if (!expr_key(key.expr, scope, out)) return false;
+      }
+      if (!expr_key(e->window->frame_start, scope, out) || !expr_key(e->window->frame_end, scope, out))
+        return false;
+    }
+    out += ")";
+    return true;
+  }
+
+  // The canonical form of a subplan: its kind, parameters, expressions and
+  // output by position over its inputs' columns, and its inputs' forms.
+  static bool canonical(const PlanNode& node, std::string& out) {
+    if (node.kind == PlanKind::RecursiveUnion || node.kind == PlanKind::WorkTableScan || node.lateral)
+      return false;
+    std::vector<ColumnBinding> scope;
+    for (const PlanPtr& input : node.inputs) {
+      for (const OutputColumn& column : input->output) scope.push_back(column.binding);
+    }
+    out += "[" + std::to_string(static_cast<int>(node.kind));
+    if (node.kind == PlanKind::Scan) {
+      if (node.relation->is_stream_table) return false;  // fed by another dataflow
+      out += "r" + std::to_string(node.relation->oid) + ":";
+      for (int c : node.scan_columns) out += std::to_string(c) + ",";
+    }
+    out += "j" + std::to_string(static_cast<int>(node.join_type)) + std::to_string(node.null_aware) + "s" +
+           std::to_string(static_cast<int>(node.set_op)) + std::to_string(node.all) + "l" +
+           (node.limit ? std::to_string(*node.limit) : "-") + "o" + std::to_string(node.offset) +
+           std::to_string(node.with_ties) + std::to_string(node.with_ordinality);
+    auto exprs = [&](const std::vector<ExprPtr>& list) {
+      out += "{";
+      for (const ExprPtr& e : list) {
+        if (!expr_key(e, scope, out)) return false;
+      }
+      out += "}";
+      return true;
+    };
+    auto sorts = [&](const std::vector<SortKey>& keys) {
+      for (const SortKey& key : keys) {
+        out += key.descending ? "d" : "a";
+        out += key.nulls_first ? "n" : "l";
+        if (!expr_key(key.expr, scope, out)) return false;
+      }
+      return true;
+    };
+    if (!expr_key(node.predicate, scope, out) || !exprs(node.exprs) || !exprs(node.group_keys) ||
+        !exprs(node.aggregates) || !exprs(node.window_functions) || !exprs(node.distinct_on) ||
+        !exprs(node.partition_by) || !sorts(node.sort_keys)) {
+      return false;
+    }
+    for (const auto& row : node.rows) {
+      if (!exprs(row)) return false;
+    }
+    for (const auto& set : node.grouping_sets) {
+      out += "g";
+      for (int k : set) out += std::to_string(k) + ",";
+    }
+    out += "|out:";
+    for (const OutputColumn& column : node.output) {
+      auto at = std::find(scope.begin(), scope.end(), column.binding);
+      if (at != scope.end()) {
+        out += "$" + std::to_string(at - scope.begin());
+      } else {
+        out += std::string(column.binding.table == node.table_index ? "@t" : "@o") +
+               std::to_string(column.binding.column);
+      }
+      out += ":" + std::to_string(column.type.oid) + ",";
+    }
+    out += "|in:";
+    for (const PlanPtr& input : node.inputs) {
+      if (!canonical(*input, out)) return false;
+    }
+    out += "]";
+    return true;
+  }
+
+  Lowered lower_uncached(const PlanPtr& node) {
     Lowered out;
     if (parent_ != nullptr && !reads_work_table(*node)) {
       // Inside a recursive term, what does not depend on the recursion is
@@ -959,7 +1103,6 @@ class Lowerer {
     } else {
       out = lower_node(*node);
     }
-    memo_.emplace(node.get(), out);
     return out;
   }
 

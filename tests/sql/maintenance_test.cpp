@@ -123,12 +123,29 @@ class Maintained {
  public:
   Maintained(PgConnection& connection, const pgstream::sql::LogicalPlan& plan,
              const pgstream::engine::Collation* collation, pgstream::sql::ServerEvaluation* server)
-      : connection_(connection), plan_(plan) {
+      : Maintained(connection, {&plan}, collation, server, nullptr) {}
+
+  // Several queries in one dataflow; with a context they share sources and
+  // equal subplans, and each shared source is fed once.
+  Maintained(PgConnection& connection, const std::vector<const pgstream::sql::LogicalPlan*>& plans,
+             const pgstream::engine::Collation* collation, pgstream::sql::ServerEvaluation* server,
+             pgstream::sql::LoweringContext* context)
+      : connection_(connection) {
     pgstream::sql::LoweringOptions options;
     options.collation = collation;
     options.server = server;
-    lowered_ = pgstream::sql::lower(plan, dataflow_, options);
-    for (const auto& source : lowered_.sources) {
+    options.context = context;
+    std::vector<pgstream::sql::LoweredSource> all;
+    for (const auto* plan : plans) {
+      lowered_.push_back(pgstream::sql::lower(*plan, dataflow_, options));
+      for (const auto& source : lowered_.back().sources) {
+        const bool fed =
+            std::any_of(all.begin(), all.end(), [&](const auto& s) { return s.node == source.node; });
+        if (!fed) all.push_back(source);
+      }
+    }
+    results_.resize(plans.size());
+    for (const auto& source : all) {
       FedSource fed;
       fed.lowered = source;
       std::string columns;
@@ -161,11 +178,13 @@ class Maintained {
       source.contents = std::move(now);
     }
     dataflow_.step();
-    for (const auto& [row, weight] : dataflow_.delta(lowered_.output)) {
-      std::string key(reinterpret_cast<const char*>(row.data()), row.size());
-      std::int64_t& count = result_[key];
-      count += weight;
-      if (count == 0) result_.erase(key);
+    for (std::size_t q = 0; q < lowered_.size(); ++q) {
+      for (const auto& [row, weight] : dataflow_.delta(lowered_[q].output)) {
+        std::string key(reinterpret_cast<const char*>(row.data()), row.size());
+        std::int64_t& count = results_[q][key];
+        count += weight;
+        if (count == 0) results_[q].erase(key);
+      }
     }
   }
 
@@ -177,10 +196,12 @@ class Maintained {
     if (characters < length) value.append(static_cast<std::size_t>(length - characters), ' ');
   }
 
-  [[nodiscard]] TextMultiset result(const std::vector<Oid>& types,
-                                    const std::vector<std::int32_t>& typmods) const {
+  [[nodiscard]] const pgstream::engine::Dataflow& dataflow() const noexcept { return dataflow_; }
+
+  [[nodiscard]] TextMultiset result(const std::vector<Oid>& types, const std::vector<std::int32_t>& typmods,
+                                    std::size_t query = 0) const {
     TextMultiset out;
-    for (const auto& [bytes, count] : result_) {
+    for (const auto& [bytes, count] : results_[query]) {
       pgstream::engine::RowRef row(reinterpret_cast<const std::byte*>(bytes.data()),
                                    static_cast<std::uint32_t>(bytes.size()));
       TextRow text;
@@ -235,11 +256,10 @@ class Maintained {
   }
 
   PgConnection& connection_;
-  const pgstream::sql::LogicalPlan& plan_;
   pgstream::engine::Dataflow dataflow_;
-  pgstream::sql::LoweredQuery lowered_;
+  std::vector<pgstream::sql::LoweredQuery> lowered_;
   std::vector<FedSource> sources_;
-  std::map<std::string, std::int64_t> result_;
+  std::vector<std::map<std::string, std::int64_t>> results_;
   RowPacker packer_;
 };
 
@@ -598,4 +618,63 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
   CHECK(tree.find("[arranged by (") != std::string::npos);
   CHECK(tree.find("public.orders") != std::string::npos);
   CHECK(tree.find("public.customers") != std::string::npos);
+}
+
+TEST_CASE_METHOD(pgstream::testing::PgDatabase,
+                 "stream tables in one dataflow share sources, equal subplans and their arrangements",
+                 "[pg][maintenance][share]") {
+  exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql"));
+  exec("SET statement_timeout = '30s'");
+  const std::vector<std::string> queries = {
+      "SELECT c.region, sum(o.amount) AS total FROM orders o JOIN customers c ON c.id = o.customer_id "
+      "WHERE o.status = 'paid' GROUP BY c.region",
+      "SELECT c.region, count(*) AS n, max(o.amount) AS top FROM orders o JOIN customers c ON c.id = "
+      "o.customer_id "
+      "WHERE o.status = 'paid' GROUP BY c.region",
+      "SELECT o.customer_id, count(*) AS n FROM orders o WHERE o.status = 'paid' GROUP BY o.customer_id",
+  };
+  std::vector<pgstream::sql::LogicalPlan> plans;
+  for (const auto& q : queries) plans.push_back(pgstream::sql::compile_query(connection(), q));
+  std::vector<const pgstream::sql::LogicalPlan*> pointers;
+  for (const auto& p : plans) pointers.push_back(&p);
+  auto collation = pgstream::sql::database_collation(connection());
+
+  // Lowered apart: each query its own sources, joins and arrangements.
+  std::size_t apart_nodes = 0;
+  std::size_t apart_arrangements = 0;
+  for (const auto* plan : pointers) {
+    pgstream::engine::Dataflow alone;
+    (void)pgstream::sql::lower(*plan, alone, {.collation = collation.get()});
+    apart_nodes += alone.node_count();
+    apart_arrangements += alone.arrangement_count();
+  }
+  pgstream::sql::LoweringContext context;
+  Maintained shared(connection(), pointers, collation.get(), nullptr, &context);
+  INFO(shared.dataflow().node_count()
+       << " nodes shared vs " << apart_nodes << " apart; " << shared.dataflow().arrangement_count()
+       << " arrangements vs " << apart_arrangements);
+  CHECK(context.reused >= 1);  // the second query reuses the first one's filtered join whole
+  CHECK(shared.dataflow().node_count() < apart_nodes);
+  CHECK(shared.dataflow().arrangement_count() < apart_arrangements);
+
+  RandomDml dml(connection(), 7);
+  exec("BEGIN");
+  for (int batch = 0; batch <= 50; ++batch) {
+    if (batch > 0) dml.batch(plans[0].sources);
+    shared.step();
+    for (std::size_t q = 0; q < plans.size(); ++q) {
+      std::vector<Oid> types;
+      std::vector<std::int32_t> typmods;
+      for (const auto& type : plans[q].column_types) {
+        types.push_back(type.oid);
+        typmods.push_back(type.typmod);
+      }
+      const TextMultiset expected = server_rows(connection(), queries[q], types);
+      const TextMultiset actual = shared.result(types, typmods, q);
+      INFO("query " << q << " after batch " << batch << "\nengine minus server:\n"
+                    << difference(actual, expected));
+      REQUIRE(actual == expected);
+    }
+  }
+  exec("ROLLBACK");
 }

@@ -19,7 +19,9 @@
 //   operators; `collation` must outlive the dataflow.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "pgstream/engine/dataflow.hpp"
@@ -41,6 +43,19 @@ struct LoweredQuery {
   std::vector<LoweredSource> sources;
 };
 
+// Shared by the stream tables lowered into one Dataflow: a source relation
+// read with the same columns is one source node, and an equal subplan (the
+// same scan, filter, join, aggregate... over equal inputs, compared by a
+// canonical form with columns by position) is computed once, so its
+// operators and arrangements serve every stream table that contains it.
+// With a context, the caller feeds each of `sources` once (a query's
+// LoweredQuery::sources may name sources another query created).
+struct LoweringContext {
+  std::map<std::string, LoweredSource> sources;  // "oid:columns" -> source
+  std::map<std::string, engine::NodeId> shared;  // canonical subplan -> node
+  std::size_t reused = 0;                        // subplans found already lowered
+};
+
 struct LoweringOptions {
   // The database default collation (null: not reproducible, e.g. ICU; text
   // ordering under it is then rejected).
@@ -48,6 +63,8 @@ struct LoweringOptions {
   // Evaluates what the native evaluator cannot, by the server in batches
   // (null: such expressions are rejected). Must outlive the dataflow.
   ServerEvaluation* server = nullptr;
+  // Equal subplans and sources shared with other stream tables (null: none).
+  LoweringContext* context = nullptr;
 };
 
 [[nodiscard]] LoweredQuery lower(const LogicalPlan& plan, engine::Dataflow& dataflow,
