@@ -1368,7 +1368,103 @@ class Lowerer {
     return {out, columns};
   }
 
+  // ---- join order ------------------------------------------------------------
+
+  // The leaves and conditions of a tree of inner joins.
+  static void flatten_inner(const PlanPtr& node, std::vector<PlanPtr>& leaves,
+                            std::vector<ExprPtr>& conditions) {
+    if (node->kind == PlanKind::Join && node->join_type == JoinType::Inner && !node->lateral) {
+      flatten_inner(node->inputs[0], leaves, conditions);
+      flatten_inner(node->inputs[1], leaves, conditions);
+      conjuncts(node->predicate, conditions);
+      return;
+    }
+    leaves.push_back(node);
+  }
+
+  // Inner joins in an order where each join has key equalities with what
+  // is already joined whenever the conditions allow it (FROM a, b, c WHERE
+  // a.x = c.x AND c.y = b.y joins a with c first, never a with b by a cross
+  // product); otherwise FROM order. Null when the order stays as written.
+  PlanPtr reorder_inner_joins(const PlanNode& node) {
+    std::vector<PlanPtr> leaves;
+    std::vector<ExprPtr> conditions;
+    flatten_inner(std::make_shared<PlanNode>(node), leaves, conditions);
+    if (leaves.size() < 3) return nullptr;
+    auto columns_of = [](const PlanPtr& leaf) {
+      std::set<ColumnBinding> out;
+      for (const OutputColumn& c : leaf->output) out.insert(c.binding);
+      return out;
+    };
+    auto connects = [&](const std::set<ColumnBinding>& joined, const std::set<ColumnBinding>& leaf) {
+      return std::any_of(conditions.begin(), conditions.end(), [&](const ExprPtr& c) {
+        if (!is_key_equality(*c)) return false;
+        return (reads_only(c->args[0], joined) && reads_only(c->args[1], leaf)) ||
+               (reads_only(c->args[1], joined) && reads_only(c->args[0], leaf));
+      });
+    };
+    std::vector<std::size_t> order = {0};
+    std::vector<bool> used(leaves.size(), false);
+    used[0] = true;
+    std::set<ColumnBinding> joined = columns_of(leaves[0]);
+    bool changed = false;
+    while (order.size() < leaves.size()) {
+      std::size_t next = leaves.size();
+      for (std::size_t i = 0; i < leaves.size() && next == leaves.size(); ++i) {
+        if (!used[i] && connects(joined, columns_of(leaves[i]))) next = i;
+      }
+      if (next == leaves.size()) {
+        for (std::size_t i = 0; i < leaves.size() && next == leaves.size(); ++i) {
+          if (!used[i]) next = i;
+        }
+      }
+      changed = changed || next != order.size();
+      used[next] = true;
+      order.push_back(next);
+      const auto more = columns_of(leaves[next]);
+      joined.insert(more.begin(), more.end());
+    }
+    if (!changed) return nullptr;
+    // Rebuild left-deep, each condition at the first join that has its columns.
+    std::vector<bool> applied(conditions.size(), false);
+    PlanPtr tree = leaves[order[0]];
+    std::set<ColumnBinding> have = columns_of(tree);
+    for (std::size_t k = 1; k < order.size(); ++k) {
+      const PlanPtr& leaf = leaves[order[k]];
+      const auto more = columns_of(leaf);
+      have.insert(more.begin(), more.end());
+      std::vector<ExprPtr> here;
+      for (std::size_t c = 0; c < conditions.size(); ++c) {
+        std::vector<ColumnBinding> reads;
+        collect_bindings(conditions[c], reads);
+        const bool ready = std::all_of(reads.begin(), reads.end(), [&](const ColumnBinding& b) {
+          return have.count(b) != 0 || std::find(outer_.begin(), outer_.end(), b) != outer_.end();
+        });
+        if (!applied[c] && ready) {
+          applied[c] = true;
+          here.push_back(conditions[c]);
+        }
+      }
+      auto join = std::make_shared<PlanNode>(node);
+      join->inputs = {tree, leaf};
+      join->predicate = here.empty() ? nullptr : conjunction(here);
+      join->output = tree->output;
+      join->output.insert(join->output.end(), leaf->output.begin(), leaf->output.end());
+      tree = join;
+    }
+    if (std::find(applied.begin(), applied.end(), false) != applied.end()) return nullptr;
+    return tree;
+  }
+
   Lowered lower_join(const PlanNode& node) {
+    if (!node.lateral && node.join_type == JoinType::Inner && !reordering_) {
+      if (PlanPtr reordered = reorder_inner_joins(node)) {
+        reordering_ = true;
+        Lowered out = lower(reordered);
+        reordering_ = false;
+        return finish(node, out);
+      }
+    }
     if (node.lateral) {
       const PlanNode& right = *node.inputs[1];
       if (right.kind == PlanKind::FunctionScan && node.join_type == JoinType::Inner) {
@@ -2262,7 +2358,9 @@ class Lowerer {
   NodeId recursive_source_ = 0;
   std::vector<NodeId> extra_sources_;
   std::vector<NodeId> extra_inputs_;
-  int next_table_ = 1 << 24;  // table indexes of columns added by rewrites
+  int next_table_ = 1 << 24;          // table indexes of columns added by rewrites
+  bool reordering_ = false;           // lowering a join tree already put in order
+  std::vector<ColumnBinding> outer_;  // none: conditions read only the joined inputs
 };
 
 }  // namespace

@@ -678,3 +678,19 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
   }
   exec("ROLLBACK");
 }
+
+TEST_CASE_METHOD(pgstream::testing::PgDatabase,
+                 "inner joins are ordered through their key equalities, not by cross products",
+                 "[pg][maintenance][explain]") {
+  exec(pgstream::testing::read_text(pgstream::testing::sql_test_dir() / "setup.sql"));
+  const auto plan = pgstream::sql::compile_query(
+      connection(),
+      "SELECT c.name, p.title FROM customers c, products p, order_items i, orders o "
+      "WHERE o.customer_id = c.id AND i.order_id = o.id AND i.sku = p.sku");
+  pgstream::engine::Dataflow dataflow;
+  const auto lowered = pgstream::sql::lower(plan, dataflow);
+  const std::string tree = dataflow.explain(lowered.output);
+  INFO(tree);
+  CHECK(tree.find("join") != std::string::npos);
+  CHECK(tree.find("[arranged by ()]") == std::string::npos);  // no join without keys
+}
