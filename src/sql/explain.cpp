@@ -299,4 +299,9 @@ std::string explain(const LogicalPlan& plan) {
   return printer.text();
 }
 
+std::string explain_lowered(const LogicalPlan& plan, const engine::Dataflow& dataflow,
+                            engine::NodeId output) {
+  return "plan:\n" + explain(plan) + "dataflow:\n" + dataflow.explain(output);
+}
+
 }  // namespace pgstream::sql

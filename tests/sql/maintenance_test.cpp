@@ -25,6 +25,7 @@
 #include "pgstream/engine/datum_io.hpp"
 #include "pgstream/sql/collation.hpp"
 #include "pgstream/sql/compiler.hpp"
+#include "pgstream/sql/explain.hpp"
 #include "pgstream/sql/lowering.hpp"
 #include "pgstream/sql/server_evaluator.hpp"
 #include "support/pg_cluster.hpp"
@@ -613,6 +614,9 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
   const auto lowered = pgstream::sql::lower(plan, dataflow);
   const std::string tree = dataflow.explain(lowered.output);
   INFO(tree);
+  const std::string check = pgstream::sql::explain_lowered(plan, dataflow, lowered.output);
+  CHECK(check.find("plan:\nProject") == 0);
+  CHECK(check.find("dataflow:\n#") != std::string::npos);
   CHECK(tree.find("reduce") != std::string::npos);
   CHECK(tree.find("join") != std::string::npos);
   CHECK(tree.find("[arranged by (") != std::string::npos);

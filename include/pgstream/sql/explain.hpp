@@ -6,11 +6,17 @@
 
 #include <string>
 
+#include "pgstream/engine/dataflow.hpp"
 #include "pgstream/sql/logical_plan.hpp"
 
 namespace pgstream::sql {
 
 [[nodiscard]] std::string explain(const LogicalPlan& plan);
+// What `pgstream check` prints for a stream table: the logical plan, then
+// the engine operators it was lowered to with the arrangements each
+// collection keeps (Dataflow::explain of `output`).
+[[nodiscard]] std::string explain_lowered(const LogicalPlan& plan, const engine::Dataflow& dataflow,
+                                          engine::NodeId output);
 // One expression in SQL-like notation (column names, operators, calls).
 [[nodiscard]] std::string explain_expr(const Expr& expr);
 
