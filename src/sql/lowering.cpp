@@ -466,6 +466,47 @@ class Lowerer {
     return copy;
   }
 
+  // A column reference standing for a subquery's value (typed as `like`).
+  static ExprPtr value_column(const Expr& like, ColumnBinding binding) {
+    auto column = std::make_shared<Expr>();
+    column->kind = ExprKind::Column;
+    column->type = like.type;
+    column->location = like.location;
+    column->binding = binding;
+    return column;
+  }
+
+  // `from` with `value` (computed over its rows) appended; `in` becomes it.
+  ExprPtr append_value(Lowered& in, const Lowered& from, std::shared_ptr<const engine::ScalarExpr> value,
+                       const Expr& like) {
+    std::vector<Projection> projections =
+        engine::identity_projection(static_cast<std::uint32_t>(from.layout.size()));
+    projections.push_back(Projection::of_expr(std::move(value)));
+    in.node = dataflow_.add<engine::MapFilter>({from.node}, nullptr, std::move(projections));
+    in.layout = from.layout;
+    in.layout.push_back(synthetic());
+    return value_column(like, in.layout.back());
+  }
+
+  // LEFT JOIN of `left` with `right` on left_keys = right_keys (expressions
+  // over each side; integer widths made equal).
+  Lowered left_join_on(const Lowered& left_in, const std::vector<ExprPtr>& left_keys, const Lowered& right_in,
+                       const std::vector<ExprPtr>& right_keys) {
+    auto [left, lcols] = key_columns(left_in, left_keys, right_keys);
+    auto [right, rcols] = key_columns(right_in, right_keys, left_keys);
+    engine::JoinSpec spec;
+    spec.kind = engine::JoinKind::Left;
+    spec.left_key = lcols;
+    spec.right_key = rcols;
+    spec.left_arity = static_cast<std::uint32_t>(left.layout.size());
+    spec.right_arity = static_cast<std::uint32_t>(right.layout.size());
+    Lowered joined;
+    joined.node = engine::add_join(dataflow_, left.node, right.node, spec);
+    joined.layout = left.layout;
+    joined.layout.insert(joined.layout.end(), right.layout.begin(), right.layout.end());
+    return joined;
+  }
+
   // `in` with a whole-row fingerprint appended (its binding returned).
   std::pair<Lowered, ColumnBinding> fingerprinted(const Lowered& in) {
     const auto arity = static_cast<std::uint32_t>(in.layout.size());
@@ -557,18 +598,7 @@ class Lowerer {
     for (int i = 0; i < 4; ++i) results.layout.push_back(synthetic());
     Lowered attached = attach(marked, fingerprint_at, results);
     const auto base = static_cast<std::uint32_t>(marked.layout.size());
-    std::vector<Projection> value =
-        engine::identity_projection(static_cast<std::uint32_t>(attached.layout.size()));
-    value.push_back(Projection::of_expr(std::make_shared<QuantifiedValue>(e.all, base + 1)));
-    in.node = dataflow_.add<engine::MapFilter>({attached.node}, nullptr, std::move(value));
-    in.layout = attached.layout;
-    auto column = std::make_shared<Expr>();
-    column->kind = ExprKind::Column;
-    column->type = e.type;
-    column->location = e.location;
-    column->binding = synthetic();
-    in.layout.push_back(column->binding);
-    return column;
+    return append_value(in, attached, std::make_shared<QuantifiedValue>(e.all, base + 1), e);
   }
 
   // (SELECT agg(...) FROM x WHERE <condition reading the outer row>), a
@@ -619,12 +649,7 @@ class Lowerer {
       attached.node = dataflow_.add<engine::MapFilter>({attached.node}, nullptr, std::move(value));
     }
     in = attached;
-    auto column = std::make_shared<Expr>();
-    column->kind = ExprKind::Column;
-    column->type = e.type;
-    column->location = e.location;
-    column->binding = value_binding;
-    return column;
+    return value_column(e, value_binding);
   }
 
   // ARRAY(SELECT v FROM ... WHERE <equalities with the outer row> [ORDER BY k]):
@@ -678,34 +703,12 @@ class Lowerer {
       result_keys.push_back(column_ref(grouped.output[k]));
     std::vector<ExprPtr> outer_keys;
     for (const ExprPtr& o : pulled.outer) outer_keys.push_back(prepare(o, in));
-    auto [left, lcols] = key_columns(in, outer_keys, result_keys);
-    auto [right, rcols] = key_columns(results, result_keys, outer_keys);
-    engine::JoinSpec spec;
-    spec.kind = engine::JoinKind::Left;
-    spec.left_key = lcols;
-    spec.right_key = rcols;
-    spec.left_arity = static_cast<std::uint32_t>(left.layout.size());
-    spec.right_arity = static_cast<std::uint32_t>(right.layout.size());
-    Lowered joined;
-    joined.node = engine::add_join(dataflow_, left.node, right.node, spec);
-    joined.layout = left.layout;
-    joined.layout.insert(joined.layout.end(), right.layout.begin(), right.layout.end());
+    const Lowered joined = left_join_on(in, outer_keys, results, result_keys);
     const auto array_at = static_cast<std::uint32_t>(
         std::find(joined.layout.begin(), joined.layout.end(), grouped.output.back().binding) -
         joined.layout.begin());
-    std::vector<Projection> projections =
-        engine::identity_projection(static_cast<std::uint32_t>(joined.layout.size()));
     const std::uint32_t element = engine::array_element_oid(e.type.oid);
-    projections.push_back(Projection::of_expr(std::make_shared<EmptyArrayIfNull>(array_at, element)));
-    in.node = dataflow_.add<engine::MapFilter>({joined.node}, nullptr, std::move(projections));
-    in.layout = joined.layout;
-    auto column = std::make_shared<Expr>();
-    column->kind = ExprKind::Column;
-    column->type = e.type;
-    column->location = e.location;
-    column->binding = synthetic();
-    in.layout.push_back(column->binding);
-    return column;
+    return append_value(in, joined, std::make_shared<EmptyArrayIfNull>(array_at, element), e);
   }
 
   ExprPtr subquery_column(const Expr& e, Lowered& in) {
@@ -722,13 +725,8 @@ class Lowerer {
           std::vector<Projection>{Projection::of_expr(std::make_shared<PositiveCount>())});
     }
     in.node = engine::add_scalar_subquery(dataflow_, in.node, sub.node);
-    auto column = std::make_shared<Expr>();
-    column->kind = ExprKind::Column;
-    column->type = e.type;
-    column->location = e.location;
-    column->binding = synthetic();
-    in.layout.push_back(column->binding);
-    return column;
+    in.layout.push_back(synthetic());
+    return value_column(e, in.layout.back());
   }
 
   // A correlated EXISTS whose correlation is equalities only: a LEFT join of
@@ -759,21 +757,8 @@ class Lowerer {
     }
     std::vector<ExprPtr> outer_keys;
     for (const ExprPtr& o : pulled.outer) outer_keys.push_back(prepare(o, in));
-    auto [left, lcols] = key_columns(in, outer_keys, mark_keys);
-    auto [right, rcols] = key_columns(marks, mark_keys, outer_keys);
-    engine::JoinSpec spec;
-    spec.kind = engine::JoinKind::Left;
-    spec.left_key = lcols;
-    spec.right_key = rcols;
-    spec.left_arity = static_cast<std::uint32_t>(left.layout.size());
-    spec.right_arity = static_cast<std::uint32_t>(right.layout.size());
-    in.node = engine::add_join(dataflow_, left.node, right.node, spec);
-    in.layout = left.layout;
-    in.layout.insert(in.layout.end(), right.layout.begin(), right.layout.end());
-    auto marker = std::make_shared<Expr>();
-    marker->kind = ExprKind::Column;
-    marker->type = e.type;  // boolean
-    marker->binding = marks.layout[pulled.inner.size()];
+    in = left_join_on(in, outer_keys, marks, mark_keys);
+    ExprPtr marker = value_column(e, marks.layout[pulled.inner.size()]);  // boolean
     auto test = std::make_shared<Expr>();
     test->kind = ExprKind::NullTest;
     test->negated = true;

@@ -3,19 +3,28 @@
 #include "pgstream/common/error.hpp"
 
 namespace pgstream::engine {
+namespace {
+
+// The distinct rows of a delta, each once (a row whose weights cancel out
+// is left out); `scratch` keeps them and their weights.
+std::vector<RowRef> distinct_rows(const ZSet& delta, ZSet& scratch) {
+  scratch.clear();
+  scratch.add_all(delta);
+  scratch.consolidate();
+  std::vector<RowRef> rows;
+  rows.reserve(scratch.size());
+  for (const auto& [row, weight] : scratch) rows.push_back(row);
+  return rows;
+}
+
+}  // namespace
 
 void BatchMap::step(std::span<const ZSet* const> inputs, ZSet& output) {
   const ZSet& delta = *inputs[0];
   if (delta.empty()) return;
-  // Evaluate each distinct row once: consolidate a copy, keeping rows whose
-  // weights cancel (a +1 and a -1 of one row) out of the call.
-  distinct_.clear();
-  distinct_.add_all(delta);
-  distinct_.consolidate();
-  if (distinct_.empty()) return;
-  std::vector<RowRef> rows;
-  rows.reserve(distinct_.size());
-  for (const auto& [row, weight] : distinct_) rows.push_back(row);
+  // Evaluate each distinct row once (a +1 and a -1 of one row cancel first).
+  const std::vector<RowRef> rows = distinct_rows(delta, distinct_);
+  if (rows.empty()) return;
   const std::vector<Row> values = function_->evaluate(rows);
   if (values.size() != rows.size()) {
     throw Error(ErrorKind::Internal, "batch evaluation returned " + std::to_string(values.size()) +
@@ -33,13 +42,8 @@ void BatchMap::step(std::span<const ZSet* const> inputs, ZSet& output) {
 void BatchFlatMap::step(std::span<const ZSet* const> inputs, ZSet& output) {
   const ZSet& delta = *inputs[0];
   if (delta.empty()) return;
-  distinct_.clear();
-  distinct_.add_all(delta);
-  distinct_.consolidate();
-  if (distinct_.empty()) return;
-  std::vector<RowRef> rows;
-  rows.reserve(distinct_.size());
-  for (const auto& [row, weight] : distinct_) rows.push_back(row);
+  const std::vector<RowRef> rows = distinct_rows(delta, distinct_);
+  if (rows.empty()) return;
   const std::vector<std::vector<Row>> generated = function_->evaluate(rows);
   if (generated.size() != rows.size()) {
     throw Error(ErrorKind::Internal, "batch table function returned results for " +
