@@ -376,12 +376,16 @@ struct Totals {
   std::map<std::string, std::size_t> reasons;
 };
 
-// ORDER BY ... LIMIT and DISTINCT ON choose among rows that tie on the sort
-// keys as the executor meets them: the engine may choose other (equally
-// right) rows.
+// ORDER BY ... LIMIT, DISTINCT ON and aggregates with ORDER BY choose
+// among rows that tie on the sort keys as the executor meets them: the
+// engine may choose other (equally right) rows or element orders.
 bool chooses_among_ties(const pgstream::sql::PlanPtr& node) {
   if (node->kind == pgstream::sql::PlanKind::TopK) return true;
   if (node->kind == pgstream::sql::PlanKind::Distinct && !node->distinct_on.empty()) return true;
+  // string_agg(x ORDER BY k) / array_agg: elements tied on k come in any order.
+  for (const auto& aggregate : node->aggregates) {
+    if (!aggregate->order_by.empty() && !aggregate->within_group) return true;
+  }
   return std::any_of(node->inputs.begin(), node->inputs.end(), chooses_among_ties);
 }
 

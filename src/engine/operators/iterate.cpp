@@ -49,13 +49,23 @@ void Iterate::step(std::span<const ZSet* const> inputs, ZSet& output) {
 
 // UNION ALL: ΔR = D0 + D1 + ..., D0 = Δbase + (step'(R) - step(R)),
 // D(k+1) = step'(Dk); the step dataflow keeps R (and the extra inputs) as
-// arrangements, so feeding it Dk yields step'(Dk).
+// arrangements, so feeding it Dk yields step'(Dk). Deletions (of the base
+// and of the extra inputs) are applied and propagated first, insertions
+// second: each intermediate state is a fixpoint PostgreSQL would reach, so
+// an epoch that cuts a subtree off and closes a cycle inside it in one go
+// (finite for PostgreSQL) never sends its rows around that cycle.
 void Iterate::step_bag(std::span<const ZSet* const> inputs) {
-  feed_extra(inputs, /*deletions=*/true);
-  feed_extra(inputs, /*deletions=*/false);
+  propagate_bag(inputs, /*deletions=*/true);
+  propagate_bag(inputs, /*deletions=*/false);
+}
+
+void Iterate::propagate_bag(std::span<const ZSet* const> inputs, bool deletions) {
+  feed_extra(inputs, deletions);
   spec_.step->step();
   frontier_.clear();
-  frontier_.add_all(*inputs[0]);
+  for (auto u : *inputs[0]) {
+    if ((u.weight < 0) == deletions) frontier_.add(u.row, u.weight);
+  }
   frontier_.add_all(spec_.step->delta(spec_.output));
   std::uint64_t rounds = 0;
   std::uint64_t rows = 0;

@@ -1,2 +1,2 @@
 -- row_number
-SELECT id, customer_id, row_number() OVER (PARTITION BY customer_id ORDER BY placed_at) AS rn FROM orders
+SELECT id, customer_id, row_number() OVER (PARTITION BY customer_id ORDER BY placed_at, id) AS rn FROM orders

@@ -73,6 +73,7 @@ class Iterate final : public Operator {
   // Stages the deletions (or the insertions) of the extra inputs.
   void feed_extra(std::span<const ZSet* const> inputs, bool deletions);
   void step_set(std::span<const ZSet* const> inputs);
+  void propagate_bag(std::span<const ZSet* const> inputs, bool deletions);
   void step_bag(std::span<const ZSet* const> inputs);
   [[nodiscard]] bool supported(RowRef row) const {
     return support_.weight_of(row) + base_.weight_of(row) > 0;
