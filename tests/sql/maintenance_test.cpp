@@ -226,22 +226,7 @@ class Maintained {
   }
 
  private:
-  TextMultiset text_rows(const std::string& select) {
-    PgResult result = run(connection_, select);
-    TextMultiset rows;
-    for (int r = 0; r < PQntuples(result.get()); ++r) {
-      TextRow row;
-      for (int c = 0; c < PQnfields(result.get()); ++c) {
-        if (PQgetisnull(result.get(), r, c) != 0) {
-          row.emplace_back();
-        } else {
-          row.emplace_back(PQgetvalue(result.get(), r, c));
-        }
-      }
-      ++rows[row];
-    }
-    return rows;
-  }
+  TextMultiset text_rows(const std::string& select) { return server_rows(connection_, select, {}); }
 
   void add(pgstream::engine::ZSet& input, const TextRow& row, const std::vector<Oid>& types,
            std::int64_t weight) {
