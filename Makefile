@@ -37,6 +37,13 @@ release: $(BUILD)/release/CMakeCache.txt
 
 build: deps debug
 
+# Longer randomized runs than CI's: the engine's property tests (5,000
+# compositions x 400 epochs) and every SQL corpus query through 300 random
+# DML batches against the server.
+soak: deps debug
+	$(BUILD)/debug/tests/engine/test_engine "[.soak]"
+	PGSTREAM_SQL_BATCHES=300 $(BUILD)/debug/tests/sql/test_sql "[maintenance]"
+
 test-debug: debug
 	ctest --test-dir $(BUILD)/debug --output-on-failure --no-tests=error $(CTEST_ARGS)
 
