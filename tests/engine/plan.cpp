@@ -23,6 +23,18 @@ void add_to(Multiset& set, RowRef row, std::int64_t weight) {
   w += weight;
   if (w == 0) set.erase(key_of(row));
 }
+RowPacker& ints(RowPacker& p, std::initializer_list<std::optional<std::int32_t>> values) {
+  p.clear();
+  for (auto v : values) {
+    if (v) {
+      p.push_int4(*v);
+    } else {
+      p.push_null();
+    }
+  }
+  return p;
+}
+
 std::string describe(const Multiset& set) {
   std::string out;
   for (const auto& [bytes, w] : set) out += debug_string(row_of(bytes)) + " x" + std::to_string(w) + "\n";

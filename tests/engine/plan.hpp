@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,18 @@ std::string key_of(RowRef row);
 RowRef row_of(const std::string& bytes);
 void add_to(Multiset& set, RowRef row, std::int64_t weight);
 std::string describe(const Multiset& set);
+
+// Packs a row of int4 datums (std::nullopt: NULL) into `p`.
+RowPacker& ints(RowPacker& p, std::initializer_list<std::optional<std::int32_t>> values);
+
+// Accumulates a node's output across epochs, as a stream table would.
+struct Sink {
+  Multiset rows;
+  void take(const Dataflow& df, NodeId node) {
+    for (auto u : df.delta(node)) add_to(rows, u.row, u.weight);
+  }
+  [[nodiscard]] std::string str() const { return describe(rows); }
+};
 
 // `column <op> constant` over an integer column; NULL gives Unknown.
 class CompareConst final : public Predicate {

@@ -23,14 +23,6 @@ RowPacker& value(RowPacker& p, std::uint32_t type, std::string_view text) {
   return p;
 }
 
-struct Sink {
-  Multiset rows;
-  void take(const Dataflow& df, NodeId node) {
-    for (auto u : df.delta(node)) add_to(rows, u.row, u.weight);
-  }
-  [[nodiscard]] std::string str() const { return describe(rows); }
-};
-
 }  // namespace
 
 TEST_CASE("equal intervals written differently are one key", "[engine][keys]") {

@@ -12,31 +12,7 @@
 using namespace pgstream::engine;
 using namespace pgstream::engine::testing;
 
-namespace {
-
-// Rows of int4 (0 means NULL is spelled with std::nullopt).
-RowPacker& ints(RowPacker& p, std::initializer_list<std::optional<std::int32_t>> values) {
-  p.clear();
-  for (auto v : values) {
-    if (v) {
-      p.push_int4(*v);
-    } else {
-      p.push_null();
-    }
-  }
-  return p;
-}
-
-// Accumulates a node's output across epochs, as a stream table would.
-struct Sink {
-  Multiset rows;
-  void take(const Dataflow& df, NodeId node) {
-    for (auto u : df.delta(node)) add_to(rows, u.row, u.weight);
-  }
-  [[nodiscard]] std::string str() const { return describe(rows); }
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("min/max survive deleting the current extreme, and a group losing its last row",
           "[engine][reduce]") {

@@ -19,18 +19,6 @@ namespace {
 
 using Value = std::optional<std::int32_t>;
 
-RowPacker& ints(RowPacker& p, std::initializer_list<Value> values) {
-  p.clear();
-  for (auto v : values) {
-    if (v) {
-      p.push_int4(*v);
-    } else {
-      p.push_null();
-    }
-  }
-  return p;
-}
-
 // A row as `psql -At` prints it: columns separated by '|', NULL empty.
 std::string psql_line(RowRef row) {
   std::string out;
