@@ -1206,9 +1206,8 @@ class Lowerer {
       for (std::size_t c = 0; c < conditions.size(); ++c) {
         std::vector<ColumnBinding> reads;
         collect_bindings(conditions[c], reads);
-        const bool ready = std::all_of(reads.begin(), reads.end(), [&](const ColumnBinding& b) {
-          return have.count(b) != 0 || std::find(outer_.begin(), outer_.end(), b) != outer_.end();
-        });
+        const bool ready = std::all_of(reads.begin(), reads.end(),
+                                       [&](const ColumnBinding& b) { return have.count(b) != 0; });
         if (!applied[c] && ready) {
           applied[c] = true;
           here.push_back(conditions[c]);
@@ -2127,9 +2126,8 @@ class Lowerer {
   NodeId recursive_source_ = 0;
   std::vector<NodeId> extra_sources_;
   std::vector<NodeId> extra_inputs_;
-  int next_table_ = 1 << 24;          // table indexes of columns added by rewrites
-  bool reordering_ = false;           // lowering a join tree already put in order
-  std::vector<ColumnBinding> outer_;  // none: conditions read only the joined inputs
+  int next_table_ = 1 << 24;  // table indexes of columns added by rewrites
+  bool reordering_ = false;   // lowering a join tree already put in order
 };
 
 }  // namespace
