@@ -9,7 +9,8 @@ namespace pgstream::catalog {
 
 namespace {
 
-// Migration scripts, in order; "@S@" stands for the quoted schema name.
+// Migration scripts, in order; "@S@" stands for the quoted schema name, "@L@"
+// for the schema name as a string literal.
 // Version N is kMigrations[N - 1]. Never edit one that has been released:
 // add the next.
 constexpr std::array<std::string_view, kCatalogVersion> kMigrations = {
@@ -179,18 +180,244 @@ CREATE VIEW @S@.pg_stat_stream_tables AS
   FROM @S@.pgs_stream_tables t LEFT JOIN @S@.pgs_refresh_history h USING (pgs_id)
   GROUP BY t.pgs_id, t.pgs_schema, t.pgs_name, t.status;
 )sql",
+    // Version 2: the SQL API (create/alter/drop/refresh_stream_table) as a
+    // request/answer protocol with the daemon, and explain_st().
+    R"sql(
+ALTER TABLE @S@.pgs_stream_tables ADD COLUMN explain_plan text;
+COMMENT ON COLUMN @S@.pgs_stream_tables.explain_plan IS 'pg_stream: the operator plan, written by the daemon';
+
+-- One row per SQL API request, written only by the daemon (in its own
+-- committed transactions): RECEIVED when it read the request from its
+-- replication stream, then DONE or FAILED (with PostgreSQL's error parts).
+CREATE TABLE @S@.pgs_requests (
+  request_id uuid PRIMARY KEY,
+  op         text NOT NULL CHECK (op IN ('create', 'alter', 'drop', 'refresh')),
+  name       text NOT NULL,
+  state      text NOT NULL CHECK (state IN ('RECEIVED', 'DONE', 'FAILED')),
+  sqlstate   text,
+  message    text,
+  detail     text,
+  hint       text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE @S@.pgs_requests IS 'pg_stream: SQL API requests and the daemon''s answers';
+
+-- The SQL API's one round trip to the daemon (see docs/CATALOG.md).
+-- The request travels as a NON-transactional logical decoding message, which
+-- the daemon's replication stream (messages 'true') receives without waiting
+-- for this transaction to commit: NOTIFY or a row would only become visible at
+-- commit, and the caller is still inside its transaction while it waits here.
+-- Consequence: the request happens even if the caller's transaction later
+-- rolls back, and even if the caller gives up waiting (timeout, cancel).
+-- PostgreSQL before 17 does not flush a non-transactional message's WAL;
+-- the daemon nudges the WAL writer while it runs (catalog::nudge_wal_flush).
+-- The answer is read from pgs_requests: each statement of a VOLATILE plpgsql
+-- function takes a new snapshot under READ COMMITTED, so the loop sees the
+-- daemon's commits; under REPEATABLE READ it never would, hence the error.
+CREATE FUNCTION @S@.pgs_request(op text, name text, query text DEFAULT NULL, schedule text DEFAULT NULL,
+                                 refresh_mode text DEFAULT NULL, initialize boolean DEFAULT NULL,
+                                 status text DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  id uuid := gen_random_uuid();
+  ack_timeout interval := coalesce(nullif(current_setting('pgstream.ack_timeout', true), ''), '5s')::interval;
+  request_timeout interval :=
+    coalesce(nullif(current_setting('pgstream.request_timeout', true), ''), '10min')::interval;
+  started timestamptz := clock_timestamp();
+  pause float8 := 0.02;
+  request text;
+  answer record;
+  code text;
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION '%_stream_table cannot wait for the pgstream daemon in a % transaction',
+      op, current_setting('transaction_isolation')
+      USING ERRCODE = '25001', HINT = 'Call it outside the transaction, or in a READ COMMITTED one.';
+  END IF;
+  request := json_build_object('v', 1, 'id', id, 'catalog', @L@, 'op', op, 'name', name,
+                               'query', query, 'schedule', schedule, 'refresh_mode', refresh_mode,
+                               'initialize', initialize, 'status', status,
+                               'role', current_user, 'pid', pg_backend_pid())::text;
+  IF current_setting('server_version_num')::integer >= 170000 THEN
+    EXECUTE 'SELECT pg_logical_emit_message(false, $1, $2, true)' USING 'pgstream', request;  -- and flush
+  ELSE
+    PERFORM pg_logical_emit_message(false, 'pgstream', request);
+  END IF;
+  LOOP
+    SELECT r.state, r.sqlstate, r.message, r.detail, r.hint INTO answer
+    FROM @S@.pgs_requests r WHERE r.request_id = id;
+    IF answer.state = 'DONE' THEN
+      RETURN;
+    ELSIF answer.state = 'FAILED' THEN
+      code := CASE WHEN answer.sqlstate ~ '^[0-9A-Z]{5}$' AND left(answer.sqlstate, 2) NOT IN ('00', '01', '02')
+                   THEN answer.sqlstate ELSE 'XX000' END;
+      answer.message := coalesce(answer.message, format('pgstream could not %s stream table %s', op, name));
+      IF answer.detail IS NULL AND answer.hint IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = answer.message, ERRCODE = code;
+      ELSIF answer.hint IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = answer.message, ERRCODE = code, DETAIL = answer.detail;
+      ELSIF answer.detail IS NULL THEN
+        RAISE EXCEPTION USING MESSAGE = answer.message, ERRCODE = code, HINT = answer.hint;
+      ELSE
+        RAISE EXCEPTION USING MESSAGE = answer.message, ERRCODE = code, DETAIL = answer.detail, HINT = answer.hint;
+      END IF;
+    ELSIF answer.state IS NULL AND clock_timestamp() >= started + ack_timeout THEN
+      RAISE EXCEPTION 'no pgstream daemon answered the % request for stream table % within %', op, name, ack_timeout
+        USING ERRCODE = '55000',
+        DETAIL = format('Request %s was sent as a logical decoding message with prefix "pgstream" for catalog schema %s.',
+                        id, @L@),
+        HINT = format('Is pgstream running against this database with postgres.catalog_schema = %s? '
+                      'A daemon that reads the request later still carries it out. '
+                      'SET pgstream.ack_timeout to wait longer.', @L@);
+    ELSIF answer.state = 'RECEIVED' AND clock_timestamp() >= started + request_timeout THEN
+      RAISE EXCEPTION 'the pgstream daemon did not finish the % request for stream table % within %',
+        op, name, request_timeout
+        USING ERRCODE = '57014',
+        DETAIL = format('Request %s is still in progress; the daemon carries it out regardless.', id),
+        HINT = format('SELECT * FROM %s.pgs_requests WHERE request_id = %L shows its outcome. '
+                      'SET pgstream.request_timeout to wait longer.', @L@::regnamespace, id);
+    END IF;
+    PERFORM pg_sleep(pause);
+    pause := least(pause * 1.5, 0.1);
+  END LOOP;
+END
+$fn$;
+
+-- A stream table name as the user wrote it ('analytics.totals', '"Mixed".t',
+-- unqualified for public, as resolve_stream_table reads it), in canonical
+-- quoted form: schema.table.
+CREATE FUNCTION @S@.pgs_canonical_name(name text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+  parts text[];
+BEGIN
+  IF name IS NULL THEN
+    RAISE EXCEPTION 'stream table name must not be NULL' USING ERRCODE = '22004';
+  END IF;
+  parts := parse_ident(name);
+  IF array_length(parts, 1) > 2 THEN
+    RAISE EXCEPTION 'improper stream table name "%": at most schema.table', name USING ERRCODE = '42601';
+  END IF;
+  RETURN CASE WHEN array_length(parts, 1) = 2 THEN format('%I.%I', parts[1], parts[2])
+              ELSE format('public.%I', parts[1]) END;
+END
+$fn$;
+
+-- The canonical name of an existing stream table (errors if there is none).
+CREATE FUNCTION @S@.pgs_existing_name(name text) RETURNS text
+LANGUAGE sql STABLE AS $fn$
+  SELECT format('%I.%I', pgs_schema, pgs_name) FROM @S@.pgs_stream_tables
+  WHERE pgs_id = @S@.resolve_stream_table(@S@.pgs_canonical_name(name))
+$fn$;
+
+CREATE FUNCTION @S@.pgs_check_refresh_mode(refresh_mode text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+BEGIN
+  IF refresh_mode IS NOT NULL AND upper(refresh_mode) NOT IN ('DIFFERENTIAL', 'FULL') THEN
+    RAISE EXCEPTION 'invalid refresh_mode "%"', refresh_mode USING ERRCODE = '22023',
+      HINT = 'refresh_mode is DIFFERENTIAL or FULL.';
+  END IF;
+  RETURN upper(refresh_mode);
+END
+$fn$;
+
+-- Returns once the stream table exists and (with initialize) is populated,
+-- or raises the daemon's error.
+CREATE FUNCTION @S@.create_stream_table(name text, query text, schedule text DEFAULT NULL,
+                                         refresh_mode text DEFAULT 'DIFFERENTIAL',
+                                         initialize boolean DEFAULT true) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  canonical text := @S@.pgs_canonical_name(name);
+BEGIN
+  IF query IS NULL OR btrim(query) = '' THEN
+    RAISE EXCEPTION 'create_stream_table: query must not be empty' USING ERRCODE = '22023';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @S@.pgs_stream_tables t
+             WHERE format('%I.%I', t.pgs_schema, t.pgs_name) = canonical) THEN
+    RAISE EXCEPTION 'stream table % already exists', canonical USING ERRCODE = '42P07',
+      HINT = 'alter_stream_table changes its definition.';
+  END IF;
+  PERFORM @S@.pgs_request('create', canonical, query, schedule,
+                          coalesce(@S@.pgs_check_refresh_mode(refresh_mode), 'DIFFERENTIAL'),
+                          coalesce(initialize, true));
+END
+$fn$;
+
+-- NULL arguments leave that part unchanged; status is ACTIVE or SUSPENDED.
+CREATE FUNCTION @S@.alter_stream_table(name text, query text DEFAULT NULL, schedule text DEFAULT NULL,
+                                        refresh_mode text DEFAULT NULL, status text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  canonical text := @S@.pgs_existing_name(name);
+BEGIN
+  IF query IS NOT NULL AND btrim(query) = '' THEN
+    RAISE EXCEPTION 'alter_stream_table: query must not be empty' USING ERRCODE = '22023';
+  END IF;
+  IF status IS NOT NULL AND upper(status) NOT IN ('ACTIVE', 'SUSPENDED') THEN
+    RAISE EXCEPTION 'invalid status "%"', status USING ERRCODE = '22023',
+      HINT = 'alter_stream_table sets status ACTIVE or SUSPENDED.';
+  END IF;
+  IF query IS NULL AND schedule IS NULL AND refresh_mode IS NULL AND status IS NULL THEN
+    RAISE EXCEPTION 'alter_stream_table: nothing to change' USING ERRCODE = '22023',
+      HINT = 'Pass at least one of query, schedule, refresh_mode, status.';
+  END IF;
+  PERFORM @S@.pgs_request('alter', canonical, query, schedule, @S@.pgs_check_refresh_mode(refresh_mode),
+                          NULL, upper(status));
+END
+$fn$;
+
+CREATE FUNCTION @S@.drop_stream_table(name text) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM @S@.pgs_request('drop', @S@.pgs_existing_name(name));
+END
+$fn$;
+
+-- Recompute the stream table now and reconcile its target.
+CREATE FUNCTION @S@.refresh_stream_table(name text) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM @S@.pgs_request('refresh', @S@.pgs_existing_name(name));
+END
+$fn$;
+
+-- The operator plan the daemon maintains the stream table with (NULL until
+-- the daemon has planned it).
+CREATE FUNCTION @S@.explain_st(name text) RETURNS text
+LANGUAGE sql STABLE AS $fn$
+  SELECT explain_plan FROM @S@.pgs_stream_tables WHERE pgs_id = @S@.resolve_stream_table(name)
+$fn$;
+)sql",
 };
 
-std::string with_schema(std::string_view script, const std::string& quoted_schema) {
+// The script with "@S@" replaced by the quoted schema name and "@L@" by the
+// schema name as a string literal.
+std::string with_schema(std::string_view script, const std::string& quoted_schema,
+                        const std::string& literal_schema) {
   std::string out;
   out.reserve(script.size() + 256);
   std::size_t pos = 0;
   while (true) {
-    const auto at = script.find("@S@", pos);
-    out.append(script.substr(pos, at == std::string_view::npos ? std::string_view::npos : at - pos));
-    if (at == std::string_view::npos) return out;
-    out += quoted_schema;
-    pos = at + 3;
+    const auto at = script.find('@', pos);
+    if (at == std::string_view::npos) {
+      out.append(script.substr(pos));
+      return out;
+    }
+    out.append(script.substr(pos, at - pos));
+    const std::string_view tag = script.substr(at, 3);
+    if (tag == "@S@") {
+      out += quoted_schema;
+      pos = at + 3;
+    } else if (tag == "@L@") {
+      out += literal_schema;
+      pos = at + 3;
+    } else {
+      out += '@';
+      pos = at + 1;
+    }
   }
 }
 
@@ -209,8 +436,18 @@ int catalog_version(PgConnection& connection, const std::string& schema) {
   return read_version(connection, schema);
 }
 
-int migrate(PgConnection& connection, const std::string& schema) {
+int migrate(PgConnection& connection, const std::string& schema, int target_version) {
+  if (target_version < 1 || target_version > kCatalogVersion) {
+    throw Error(ErrorKind::Internal, "migrate: no catalog version " + std::to_string(target_version));
+  }
   const std::string quoted = connection.quote_identifier(schema);
+  const std::string literal = connection.quote_literal(schema);
+  // Function bodies are quoted with $fn$, and migration 1 puts the quoted
+  // schema name inside a string literal (resolve_stream_table's HINT).
+  if (schema.find("$fn$") != std::string::npos || schema.find('\'') != std::string::npos) {
+    throw Error(ErrorKind::Config, "the catalog schema name must not contain \"$fn$\" or \"'\": " + quoted,
+                {.hint = "Choose another postgres.catalog_schema."});
+  }
   connection.exec("BEGIN");
   try {
     // One migrator at a time per schema; the lock ends with the transaction.
@@ -228,8 +465,8 @@ int migrate(PgConnection& connection, const std::string& schema) {
               ", newer than this pgstream understands (" + std::to_string(kCatalogVersion) + ")",
           {.hint = "Run the newer pgstream that upgraded it, or point postgres.catalog_schema elsewhere."});
     }
-    for (int version = before + 1; version <= kCatalogVersion; ++version) {
-      connection.exec(with_schema(kMigrations[static_cast<std::size_t>(version - 1)], quoted));
+    for (int version = before + 1; version <= target_version; ++version) {
+      connection.exec(with_schema(kMigrations[static_cast<std::size_t>(version - 1)], quoted, literal));
       connection.exec("INSERT INTO " + quoted + ".schema_version (version) VALUES (" +
                       std::to_string(version) + ")");
     }
