@@ -275,8 +275,8 @@ BEGIN
         op, name, request_timeout
         USING ERRCODE = '57014',
         DETAIL = format('Request %s is still in progress; the daemon carries it out regardless.', id),
-        HINT = format('SELECT * FROM %s.pgs_requests WHERE request_id = %L shows its outcome. '
-                      'SET pgstream.request_timeout to wait longer.', @L@::regnamespace, id);
+        HINT = format('SELECT * FROM %I.pgs_requests WHERE request_id = %L shows its outcome. '
+                      'SET pgstream.request_timeout to wait longer.', @L@, id);
     END IF;
     PERFORM pg_sleep(pause);
     pause := least(pause * 1.5, 0.1);

@@ -41,7 +41,8 @@ std::string sqlstate_of(PgDatabase& db, const std::string& sql) {
 
 // Answers every request of `schema` read from a test_decoding slot, as the
 // daemon would: RECEIVED, then FAILED for names containing "bad", else DONE
-// (recording created tables so that alter/drop/refresh find them).
+// (recording created tables so that alter/drop/refresh find them); names
+// containing "slow" stay RECEIVED.
 class FakeDaemon {
  public:
   FakeDaemon(PgDatabase& db, std::string schema) : schema_(std::move(schema)), conn_(db.conninfo()) {
@@ -94,6 +95,7 @@ class FakeDaemon {
       requests_.push_back(*request);
     }
     answer_request(conn_, schema_, *request, RequestState::Received);
+    if (request->name.find("slow") != std::string::npos) return;  // never finishes
     if (request->name.find("bad") != std::string::npos) {
       const Error error(
           pgstream::ErrorKind::Database, "relation \"nope\" does not exist",
@@ -268,5 +270,18 @@ TEST_CASE_METHOD(PgDatabase, "a daemon's answers end the SQL API's wait", "[cata
   CHECK(requests[4].name == "analytics.\"Totals\"");
   CHECK(query_value("SELECT string_agg(op || ':' || state, ',' ORDER BY created_at) FROM " + api +
                     ".pgs_requests") == "create:DONE,create:FAILED,alter:DONE,refresh:DONE,drop:DONE");
+  CHECK(daemon.failure().empty());
+
+  // Received but never finished: the caller gives up after pgstream.request_timeout.
+  exec("SET pgstream.request_timeout = '300ms'");
+  try {
+    exec("SELECT " + api + ".create_stream_table('slow', 'SELECT 1')");
+    FAIL("create_stream_table returned without an answer");
+  } catch (const Error& error) {
+    CHECK(error.sqlstate() == "57014");
+    CHECK_THAT(error.message(),
+               Catch::Contains("did not finish the create request for stream table public.slow"));
+    CHECK_THAT(error.hint(), Catch::Contains(".pgs_requests WHERE request_id = '"));
+  }
   CHECK(daemon.failure().empty());
 }
