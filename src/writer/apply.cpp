@@ -183,17 +183,21 @@ void copy_in(PgConnection& connection, const MergeStatement& statement, const Pl
       buffer.clear();
     };
     for (const auto& row : plan.rows) {
-      buffer += row.line;
-      buffer += '\t';
-      append_number(buffer, row.hash);
-      buffer += '\t';
-      if (keyed) {
-        buffer += row.weight > 0 ? 'U' : 'D';
-      } else {
-        append_number(buffer, row.weight);
+      // Keyless insertions: one staged row per copy (see MergeStatement).
+      const std::int64_t copies = !keyed && row.weight > 0 ? row.weight : 1;
+      for (std::int64_t copy = 0; copy < copies; ++copy) {
+        buffer += row.line;
+        buffer += '\t';
+        append_number(buffer, row.hash);
+        buffer += '\t';
+        if (keyed) {
+          buffer += row.weight > 0 ? 'U' : 'D';
+        } else {
+          append_number(buffer, row.weight > 0 ? 1 : row.weight);
+        }
+        buffer += '\n';
+        if (buffer.size() >= kCopyChunkBytes) flush();
       }
-      buffer += '\n';
-      if (buffer.size() >= kCopyChunkBytes) flush();
     }
     if (!buffer.empty()) flush();
   } catch (...) {

@@ -82,7 +82,9 @@ MergeStatement MergeStatement::build(const PgConnection& connection, const Targe
                 join(sets) + " WHEN NOT MATCHED AND src." + kOpColumn + " = 'U' THEN " + insert;
   } else {
     // Deletions: for each staged row of weight w < 0, -w existing copies
-    // (same hash, equal text of every column). Insertions: w copies.
+    // (same hash, equal text of every column). Insertions: one staged row per
+    // copy (weight 1), expanded by the client: a generate_series() here makes
+    // the planner expect 1000 copies per row and hash-join the whole target.
     const std::string same_content = "ROW(" + join(names, "e.", "::text") + ") IS NOT DISTINCT FROM ROW(" +
                                      join(names, "s.", "::text") + ")";
     out.merge = "MERGE INTO " + out.target + " t USING (SELECT x." + kRowIdColumn + ", " + join(names, "s.") +
@@ -90,9 +92,8 @@ MergeStatement MergeStatement::build(const PgConnection& connection, const Targe
                 kRowIdColumn + " FROM " + out.target + " e WHERE e." + kHashColumn + " = s." + kHashColumn +
                 " AND " + same_content + " LIMIT -s." + kWeightColumn + ") x WHERE s." + kWeightColumn +
                 " < 0 UNION ALL SELECT NULL::bigint, " + join(names, "s.") + ", s." + kHashColumn + " FROM " +
-                out.staging + " s CROSS JOIN LATERAL generate_series(1, s." + kWeightColumn + ") g WHERE s." +
-                kWeightColumn + " > 0) src ON t." + kRowIdColumn + " = src." + kRowIdColumn +
-                " WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN " + insert;
+                out.staging + " s WHERE s." + kWeightColumn + " > 0) src ON t." + kRowIdColumn + " = src." +
+                kRowIdColumn + " WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN " + insert;
   }
   return out;
 }

@@ -171,6 +171,22 @@ TEST_CASE_METHOD(PgDatabase, "keyless target: 200 random deltas with duplicates 
     CHECK(frontier_of(conn, spec) == before);
     CHECK(query_value("SELECT 1") == "1");  // rolled back, usable
   }
+  SECTION("a value the server cannot read fails the COPY, is rolled back, and the connection stays usable") {
+    const std::vector<DeltaRow> bad = {{universe[1], 1}, {"not an int\tx\t\\N\t\\N\t\\N\t\\N", 1}};
+    try {
+      (void)apply_delta(conn, spec, bad, at(lsn + 0x100), Action::Differential);
+      FAIL("an unreadable integer was accepted");
+    } catch (const Error& error) {
+      CHECK(error.sqlstate() == "22P02");
+      CHECK(classify(error) == pgstream::ErrorAction::FailStreamTable);
+    }
+    CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
+    CHECK(target_rows(conn, spec) == expected);
+    const std::vector<DeltaRow> good = {{universe[1], 1}};
+    (void)apply_delta(conn, spec, good, at(lsn + 0x200), Action::Differential);
+    ++expected[universe[1]];
+    CHECK(target_rows(conn, spec) == expected);
+  }
   SECTION("a row with the wrong number of fields fails before touching the server") {
     const std::vector<DeltaRow> bad = {{"1\tx", 1}};
     CHECK_THROWS_AS(apply_delta(conn, spec, bad, at(lsn + 0x100), Action::Differential), Error);
