@@ -1,0 +1,92 @@
+// WriterPool: `size` connections applying independent targets in parallel.
+//
+// Contract:
+// - Each worker is a std::thread owning one connection, opened lazily and
+//   prepared with prepare_session(). run() hands each job to some worker and
+//   blocks until every job of that call has finished; it may be called from
+//   several threads at once. A job must be one transaction (apply_delta,
+//   reconcile, advance_frontiers are) and leave the connection idle.
+// - A job that throws is rolled back (ROLLBACK if the connection is still in
+//   a transaction). If classify() says Retry (connection loss, serialization
+//   failure, deadlock, admin shutdown, ...), the job is retried on a fresh
+//   connection if the old one is gone, after an exponential backoff with
+//   jitter (initial_backoff doubling up to max_backoff), until it succeeds or
+//   stop() is called. Any other error is returned for that job only, so that
+//   the caller puts only that stream table into ERROR. Exceptions that are not
+//   pgstream::Error are returned as Error{Internal}.
+// - stop() is thread-safe and idempotent: retries and jobs not yet started
+//   end with an error; the destructor stops and joins the workers.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pgstream/common/error.hpp"
+#include "pgstream/common/pg.hpp"
+
+namespace pgstream::writer {
+
+struct WriterPoolOptions {
+  std::string conninfo;
+  int size = 2;  // connections (and threads), >= 1
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+};
+
+class WriterPool {
+ public:
+  using Job = std::function<void(PgConnection&)>;
+  // nullopt: the job succeeded (perhaps after retries); else its final error.
+  using Outcome = std::optional<Error>;
+
+  // Starts the workers; connections open on first use. Throws Error{Usage}
+  // if size < 1.
+  explicit WriterPool(WriterPoolOptions options);
+  WriterPool(const WriterPool&) = delete;
+  WriterPool& operator=(const WriterPool&) = delete;
+  ~WriterPool();
+
+  // Runs every job, in parallel across the connections; one outcome per job,
+  // in the order of `jobs`.
+  [[nodiscard]] std::vector<Outcome> run(std::vector<Job> jobs);
+
+  void stop() noexcept;
+
+  [[nodiscard]] int size() const noexcept { return static_cast<int>(workers_.size()); }
+  // Counters since construction: attempts that were retried, connections opened.
+  [[nodiscard]] std::uint64_t retries() const noexcept { return retries_.load(); }
+  [[nodiscard]] std::uint64_t connects() const noexcept { return connects_.load(); }
+
+ private:
+  struct Batch;
+  struct Task {
+    Batch* batch;
+    std::size_t index;
+  };
+
+  void work(unsigned seed);
+  Outcome run_with_retries(std::unique_ptr<PgConnection>& connection, const Job& job, std::minstd_rand& rng);
+  void finish(const Task& task, Outcome outcome);
+
+  WriterPoolOptions options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;  // workers: a task or stop; batches: a task finished
+  std::deque<Task> queue_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> retries_{0};
+  std::atomic<std::uint64_t> connects_{0};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace pgstream::writer
