@@ -316,9 +316,17 @@ std::uint64_t SnapshotReader::copy_table(const TableName& table, const std::vect
   std::string list;
   for (const std::string& column : columns)
     list += (list.empty() ? "" : ", ") + conn_.quote_identifier(column);
-  const std::string sql = "COPY " + conn_.quote_identifier(table.schema) + "." +
-                          conn_.quote_identifier(table.name) + (list.empty() ? "" : " (" + list + ")") +
-                          " TO STDOUT";
+  return copy_out("COPY " + conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name) +
+                      (list.empty() ? "" : " (" + list + ")") + " TO STDOUT",
+                  on_row);
+}
+
+std::uint64_t SnapshotReader::copy_query(const std::string& query,
+                                         const std::function<void(std::string_view)>& on_row) {
+  return copy_out("COPY (" + query + "\n) TO STDOUT", on_row);
+}
+
+std::uint64_t SnapshotReader::copy_out(const std::string& sql, const std::function<void(std::string_view)>& on_row) {
   PgResult started(PQexec(conn_.get(), sql.c_str()));
   if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw result_error(conn_.get(), started.get(), sql);
   std::uint64_t rows = 0;
@@ -360,9 +368,15 @@ void ensure_publication(PgConnection& conn, std::string_view publication,
     missing += (missing.empty() ? "" : ", ") + qualified;
   }
   const std::string id = conn.quote_identifier(publication);
+  // Changes of a partition then arrive as changes of the partitioned table
+  // the query names (one relation, one replica identity).
   if (PQntuples(found.get()) == 0) {
-    conn.exec("CREATE PUBLICATION " + id + (missing.empty() ? std::string() : " FOR TABLE " + missing));
-  } else if (!missing.empty()) {
+    conn.exec("CREATE PUBLICATION " + id + (missing.empty() ? std::string() : " FOR TABLE " + missing) +
+              " WITH (publish_via_partition_root = true)");
+    return;
+  }
+  conn.exec("ALTER PUBLICATION " + id + " SET (publish_via_partition_root = true)");
+  if (!missing.empty()) {
     conn.exec("ALTER PUBLICATION " + id + " ADD TABLE " + missing);
   }
 }

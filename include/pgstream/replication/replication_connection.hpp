@@ -123,15 +123,22 @@ class SnapshotReader {
   std::uint64_t copy_table(const TableName& table, const std::vector<std::string>& columns,
                            const std::function<void(std::string_view)>& on_row);
 
+  // Streams every row of `query` (a SELECT), as copy_table does.
+  std::uint64_t copy_query(const std::string& query, const std::function<void(std::string_view)>& on_row);
+
   // Ends the snapshot transaction.
   void finish();
 
  private:
+  std::uint64_t copy_out(const std::string& sql, const std::function<void(std::string_view)>& on_row);
+
   PgConnection conn_;
 };
 
 // Creates `publication` if it does not exist (with the given tables) and
-// adds those of `tables` it does not yet publish. A publication FOR ALL
+// adds those of `tables` it does not yet publish; it publishes changes of
+// partitions as changes of their partitioned table
+// (publish_via_partition_root). A publication FOR ALL
 // TABLES is left as it is. Safe to call again with the same arguments.
 void ensure_publication(PgConnection& conn, std::string_view publication,
                         const std::vector<TableName>& tables);

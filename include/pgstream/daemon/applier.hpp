@@ -1,0 +1,106 @@
+// Applier: the thread that hands the engine's epochs to the writer pool, in
+// order, and moves the slot's confirmed LSN.
+//
+// Contract:
+// - Work is applied in the order submitted. Consecutive epochs waiting in
+//   the queue are applied together (one MERGE per target for all of them,
+//   the deltas summed), so a writer that falls behind catches up with
+//   bigger, fewer transactions instead of a longer queue.
+// - An epoch's LSN is confirmed (`confirm`) only after every target in it
+//   has committed or failed for good: the slot never runs ahead of what is
+//   durable. Reconcile work (a table loaded from its own snapshot) never
+//   confirms anything.
+// - A target whose apply fails for good is reported through `on_failure`
+//   (on the applier thread); transient errors are retried by the pool.
+// - submit() blocks while `max_queue` items wait (backpressure on the
+//   engine, hence on the stream). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "pgstream/common/error.hpp"
+#include "pgstream/common/lsn.hpp"
+#include "pgstream/writer/apply.hpp"
+#include "pgstream/writer/target.hpp"
+#include "pgstream/writer/writer_pool.hpp"
+
+namespace pgstream::daemon {
+
+struct TableDelta {
+  std::int64_t pgs_id = 0;
+  std::shared_ptr<const writer::TargetSpec> target;
+  std::vector<writer::DeltaRow> rows;
+};
+
+struct ApplyWork {
+  enum class Kind { Epoch, Reconcile };
+  Kind kind = Kind::Epoch;
+  Lsn lsn;
+  std::optional<std::chrono::system_clock::time_point> commit_time;
+  std::vector<TableDelta> deltas;           // Epoch: changed targets; Reconcile: one, its full contents
+  std::vector<std::int64_t> frontier_only;  // Epoch: tables whose frontier moves without a change
+  bool confirm = true;                      // Epoch of the main stream: confirm `lsn` once applied
+  writer::Action action = writer::Action::Differential;
+  // Reconcile: called once it committed (error null) or failed.
+  std::function<void(const Error*)> done;
+};
+
+struct ApplierStats {
+  std::uint64_t epochs = 0;
+  std::uint64_t transactions = 0;  // writer transactions (merges + frontier updates)
+  std::uint64_t rows = 0;          // delta rows handed to the writer
+  Lsn applied;                     // the last epoch LSN applied
+};
+
+class Applier {
+ public:
+  // `on_idle` (optional) is called on the applier thread whenever it runs
+  // out of work: the engine may hand over what it accumulated meanwhile.
+  Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
+          std::function<void(std::int64_t pgs_id, const Error&)> on_failure, std::function<void()> on_idle = {},
+          std::size_t max_queue = 8);
+  Applier(const Applier&) = delete;
+  Applier& operator=(const Applier&) = delete;
+  ~Applier();
+
+  void submit(ApplyWork work);
+  // Waits until everything submitted so far has been applied.
+  void drain();
+  // Stops after the work in hand (queued work is dropped).
+  void stop();
+
+  [[nodiscard]] ApplierStats stats() const;
+  [[nodiscard]] std::size_t queued() const;
+  // Nothing queued and nothing being applied.
+  [[nodiscard]] bool idle() const;
+
+ private:
+  void run();
+  void apply_epochs(std::vector<ApplyWork>& epochs);
+  void apply_reconcile(ApplyWork& work);
+
+  writer::WriterPool& pool_;
+  std::string catalog_schema_;
+  std::function<void(Lsn)> confirm_;
+  std::function<void(std::int64_t, const Error&)> on_failure_;
+  std::function<void()> on_idle_;
+  std::size_t max_queue_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<ApplyWork> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  ApplierStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace pgstream::daemon

@@ -1,0 +1,129 @@
+// StreamTable: one stream table at run time — its definition, its compiled
+// plan lowered into a dataflow of its own, the feeds of its sources, and the
+// shape of its target.
+//
+// Contract:
+// - Each stream table has its own Dataflow: an error in one (a division by
+//   zero, a source dropped) fails only that table, and a table added while
+//   the daemon runs is loaded and fed without touching the others.
+// - build() compiles and lowers the query (DIFFERENTIAL) or only describes
+//   it (FULL), and fixes the target's columns with the types the server
+//   gives the query's output. It throws Error (Unsupported, Config,
+//   Database) naming the table; the caller records it.
+// - A DIFFERENTIAL table is loaded from one snapshot (load_source for each
+//   of sources()) and then fed every change of a transaction that committed
+//   at or after its start_lsn, the snapshot's consistent point: the snapshot
+//   holds exactly the transactions before it.
+// - step() runs one epoch and returns the target's delta as COPY text lines
+//   with weights; the first step after loading returns the whole result.
+// Not thread-safe: the engine thread owns it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pgstream/common/lsn.hpp"
+#include "pgstream/common/pg.hpp"
+#include "pgstream/daemon/config.hpp"
+#include "pgstream/daemon/source_feed.hpp"
+#include "pgstream/engine/dataflow.hpp"
+#include "pgstream/replication/change_batch.hpp"
+#include "pgstream/replication/row_conversion.hpp"
+#include "pgstream/sql/logical_plan.hpp"
+#include "pgstream/sql/server_evaluator.hpp"
+#include "pgstream/writer/apply.hpp"
+#include "pgstream/writer/target.hpp"
+
+namespace pgstream::daemon {
+
+struct StreamTableDefinition {
+  QualifiedName name;
+  std::string query;
+  RefreshMode refresh_mode = RefreshMode::Differential;
+  Schedule schedule;
+  std::string source = "yaml";  // yaml | sql
+  int line = 0;                 // YAML line, 0 for the SQL API
+
+  [[nodiscard]] bool same_definition(const StreamTableDefinition& other) const {
+    return name == other.name && query == other.query && refresh_mode == other.refresh_mode &&
+           schedule.text() == other.schedule.text();
+  }
+};
+
+struct BuildContext {
+  std::string catalog_schema = "pgstream";
+  const engine::Collation* collation = nullptr;  // the database's default collation
+  PgConnection* evaluation = nullptr;            // for expressions the server evaluates
+  std::shared_ptr<const replication::TypeMap> types;
+};
+
+// The positions of the plan's output columns that are a unique key of the
+// result (GROUP BY keys, DISTINCT): empty when none is known.
+[[nodiscard]] std::vector<int> result_key(const sql::LogicalPlan& plan);
+
+class StreamTable {
+ public:
+  explicit StreamTable(StreamTableDefinition definition) : definition_(std::move(definition)) {}
+
+  [[nodiscard]] const StreamTableDefinition& definition() const noexcept { return definition_; }
+  [[nodiscard]] std::string display_name() const { return definition_.name.schema + "." + definition_.name.name; }
+
+  void build(PgConnection& connection, const BuildContext& context);
+  [[nodiscard]] bool built() const noexcept { return built_; }
+  [[nodiscard]] bool differential() const noexcept { return definition_.refresh_mode == RefreshMode::Differential; }
+
+  [[nodiscard]] const writer::TargetSpec& target() const noexcept { return target_; }
+  [[nodiscard]] writer::TargetSpec& target() noexcept { return target_; }
+  [[nodiscard]] const std::optional<sql::LogicalPlan>& plan() const noexcept { return plan_; }
+  [[nodiscard]] const std::string& explain_text() const noexcept { return explain_; }
+  // Every relation the query reads (for the publication and dependencies).
+  [[nodiscard]] std::vector<std::shared_ptr<const sql::SourceRelation>> relations() const;
+
+  // DIFFERENTIAL: the feeds to load from the snapshot.
+  [[nodiscard]] std::vector<std::unique_ptr<SourceFeed>>& feeds() noexcept { return feeds_; }
+  void load_line(SourceFeed& feed, std::string_view line) { feed.load_line(line, dataflow_->input(feed.node())); }
+
+  // The consistent point of the snapshot it was loaded from.
+  [[nodiscard]] Lsn start_lsn() const noexcept { return start_lsn_; }
+  void set_start_lsn(Lsn lsn) noexcept { start_lsn_ = lsn; }
+
+  [[nodiscard]] bool reads(std::uint32_t relation_oid) const noexcept;
+  // A Relation message: rebinds the feeds of that relation. An error
+  // message when a used column is gone or retyped.
+  [[nodiscard]] std::optional<std::string> bind(const replication::Relation& relation);
+  // One change of a transaction (skipped if it committed before start_lsn).
+  void feed(const replication::ChangeBatch& batch, const replication::Change& change);
+  [[nodiscard]] bool pending() const noexcept { return pending_; }
+
+  // Runs one epoch; the delta of the target. Throws what the dataflow threw
+  // (the table is then broken until rebuilt).
+  [[nodiscard]] std::vector<writer::DeltaRow> step();
+
+  [[nodiscard]] std::size_t state_bytes() const;
+  [[nodiscard]] std::size_t source_rows() const;
+
+ private:
+  void build_target(PgConnection& connection, const std::vector<std::string>& names,
+                    const std::vector<sql::TypeRef>& types, std::vector<int> key);
+
+  StreamTableDefinition definition_;
+  bool built_ = false;
+  std::optional<sql::LogicalPlan> plan_;
+  std::unique_ptr<sql::ServerEvaluation> server_;
+  std::unique_ptr<engine::Dataflow> dataflow_;
+  engine::NodeId output_ = 0;
+  std::vector<std::unique_ptr<SourceFeed>> feeds_;
+  std::multimap<std::uint32_t, SourceFeed*> feeds_by_oid_;
+  writer::TargetSpec target_;
+  std::string explain_;
+  Lsn start_lsn_;
+  bool pending_ = false;
+  std::vector<std::uint32_t> output_types_;
+};
+
+}  // namespace pgstream::daemon

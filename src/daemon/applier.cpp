@@ -1,0 +1,188 @@
+#include "pgstream/daemon/applier.hpp"
+
+#include <map>
+#include <utility>
+
+namespace pgstream::daemon {
+
+Applier::Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
+                 std::function<void(std::int64_t, const Error&)> on_failure, std::function<void()> on_idle,
+                 std::size_t max_queue)
+    : pool_(pool),
+      catalog_schema_(std::move(catalog_schema)),
+      confirm_(std::move(confirm)),
+      on_failure_(std::move(on_failure)),
+      on_idle_(std::move(on_idle)),
+      max_queue_(max_queue),
+      thread_([this] { run(); }) {}
+
+Applier::~Applier() { stop(); }
+
+void Applier::submit(ApplyWork work) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return stopping_ || queue_.size() < max_queue_; });
+  if (stopping_) return;
+  queue_.push_back(std::move(work));
+  changed_.notify_all();
+}
+
+void Applier::drain() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return stopping_ || (queue_.empty() && !busy_); });
+}
+
+void Applier::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    queue_.clear();
+    changed_.notify_all();
+  }
+  pool_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+ApplierStats Applier::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+bool Applier::idle() const {
+  std::lock_guard lock(mutex_);
+  return queue_.empty() && !busy_;
+}
+
+std::size_t Applier::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+void Applier::run() {
+  for (;;) {
+    std::vector<ApplyWork> batch;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      // Consecutive epochs go together; a reconcile goes alone.
+      if (queue_.front().kind == ApplyWork::Kind::Reconcile) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      } else {
+        while (!queue_.empty() && queue_.front().kind == ApplyWork::Kind::Epoch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      busy_ = true;
+      changed_.notify_all();
+    }
+    if (batch.front().kind == ApplyWork::Kind::Reconcile) {
+      apply_reconcile(batch.front());
+    } else {
+      apply_epochs(batch);
+    }
+    bool now_idle = false;
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+      now_idle = queue_.empty() && !stopping_;
+      changed_.notify_all();
+    }
+    if (now_idle && on_idle_) on_idle_();
+  }
+}
+
+void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
+  // One delta per target over all the epochs, in order; the writer sums
+  // equal rows, so a row inserted by one epoch and deleted by the next
+  // never reaches the table.
+  std::map<std::int64_t, TableDelta> deltas;
+  std::map<std::int64_t, bool> frontier_only;
+  Lsn lsn;
+  std::optional<std::chrono::system_clock::time_point> commit_time;
+  bool confirm = false;
+  std::size_t rows = 0;
+  for (ApplyWork& epoch : epochs) {
+    lsn = std::max(lsn, epoch.lsn);
+    if (epoch.commit_time) commit_time = epoch.commit_time;
+    confirm = confirm || epoch.confirm;
+    for (TableDelta& delta : epoch.deltas) {
+      rows += delta.rows.size();
+      auto [it, inserted] = deltas.try_emplace(delta.pgs_id);
+      if (inserted) {
+        it->second = std::move(delta);
+      } else {
+        it->second.target = delta.target;
+        it->second.rows.insert(it->second.rows.end(), std::make_move_iterator(delta.rows.begin()),
+                               std::make_move_iterator(delta.rows.end()));
+      }
+    }
+    for (const std::int64_t id : epoch.frontier_only) frontier_only[id] = true;
+  }
+  const writer::Frontier frontier{lsn, commit_time};
+  std::vector<std::function<void(PgConnection&)>> jobs;
+  std::vector<std::int64_t> job_tables;
+  for (auto& [id, delta] : deltas) {
+    frontier_only.erase(id);
+    const TableDelta* table = &delta;
+    jobs.emplace_back([table, frontier](PgConnection& connection) {
+      (void)writer::apply_delta(connection, *table->target, table->rows, frontier, writer::Action::Differential);
+    });
+    job_tables.push_back(id);
+  }
+  std::vector<std::pair<std::int64_t, writer::Frontier>> frontiers;
+  for (const auto& [id, unused] : frontier_only) frontiers.emplace_back(id, frontier);
+  if (!frontiers.empty()) {
+    const std::string schema = catalog_schema_;
+    jobs.emplace_back([&frontiers, schema](PgConnection& connection) {
+      writer::advance_frontiers(connection, schema, frontiers);
+    });
+    job_tables.push_back(0);
+  }
+  const auto results = pool_.run(std::move(jobs));
+  for (std::size_t i = 0; i < results.size() && i < job_tables.size(); ++i) {
+    if (!results[i]) continue;
+    if (job_tables[i] != 0) {
+      on_failure_(job_tables[i], *results[i]);
+    } else {
+      for (const auto& [id, unused] : frontiers) on_failure_(id, *results[i]);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // the pool gave up: nothing may be confirmed
+    stats_.epochs += epochs.size();
+    stats_.transactions += results.size();
+    stats_.rows += rows;
+    stats_.applied = std::max(stats_.applied, lsn);
+  }
+  if (confirm && lsn.is_valid()) confirm_(lsn);
+}
+
+void Applier::apply_reconcile(ApplyWork& work) {
+  std::vector<std::function<void(PgConnection&)>> jobs;
+  const writer::Frontier frontier{work.lsn, work.commit_time};
+  for (const TableDelta& table : work.deltas) {
+    const TableDelta* delta = &table;
+    const writer::Action action = work.action;
+    jobs.emplace_back([delta, frontier, action](PgConnection& connection) {
+      writer::create_target(connection, *delta->target);
+      (void)writer::reconcile(connection, *delta->target, delta->rows, frontier, action);
+    });
+  }
+  const auto results = pool_.run(std::move(jobs));
+  const Error* failure = nullptr;
+  for (const auto& result : results) {
+    if (result) failure = &*result;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stats_.transactions += results.size();
+  }
+  if (work.done) work.done(failure);
+}
+
+}  // namespace pgstream::daemon

@@ -1,0 +1,1098 @@
+#include "pgstream/daemon/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pgstream/catalog/migrations.hpp"
+#include "pgstream/catalog/store.hpp"
+#include "pgstream/common/error.hpp"
+#include "pgstream/common/pg.hpp"
+#include "pgstream/daemon/applier.hpp"
+#include "pgstream/daemon/stream_table.hpp"
+#include "pgstream/replication/replication_connection.hpp"
+#include "pgstream/replication/replication_stream.hpp"
+#include "pgstream/sql/collation.hpp"
+#include "pgstream/writer/apply.hpp"
+#include "pgstream/writer/target.hpp"
+#include "pgstream/writer/writer_pool.hpp"
+
+namespace pgstream::daemon {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using SystemClock = std::chrono::system_clock;
+
+constexpr auto kTick = std::chrono::milliseconds(250);
+constexpr int kTicksPerStatus = 4;  // a standby status (and so a keepalive with wal_end) every second
+constexpr auto kSourceCheckEvery = std::chrono::seconds(5);
+constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
+constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
+constexpr auto kDefaultFullInterval = std::chrono::minutes(1);
+
+enum class TableState { Active, Suspended, Error };
+
+std::string key_of(const QualifiedName& name) { return name.schema + "." + name.name; }
+
+// A query as COPY (...) can embed it: without trailing semicolons.
+std::string trimmed_query(std::string query) {
+  while (!query.empty() && (std::isspace(static_cast<unsigned char>(query.back())) != 0 || query.back() == ';')) {
+    query.pop_back();
+  }
+  return query;
+}
+
+struct Table {
+  std::unique_ptr<StreamTable> runtime;
+  std::int64_t pgs_id = 0;
+  TableState state = TableState::Error;
+  std::shared_ptr<const writer::TargetSpec> target;
+  SystemClock::time_point next_beat{};
+  std::string last_error;
+  bool transient_error = false;
+  Clock::time_point retry_at{};
+  int failures = 0;
+
+  [[nodiscard]] const StreamTableDefinition& definition() const { return runtime->definition(); }
+  [[nodiscard]] bool continuous() const {
+    return runtime->differential() && definition().schedule.kind() == Schedule::Kind::Continuous;
+  }
+  [[nodiscard]] bool fed() const { return state == TableState::Active && runtime->differential(); }
+};
+
+class Daemon {
+ public:
+  Daemon(std::filesystem::path config_path, Config config)
+      : config_path_(std::move(config_path)), config_(std::move(config)), signals_(io_), tick_(io_), epoch_timer_(io_) {}
+
+  int run();
+
+ private:
+  // Lifecycle.
+  void start();
+  void start_pipeline();
+  void stop_pipeline();
+  void restart_pipeline(const std::string& why);
+  void shutdown();
+  void on_signal(int signal);
+  void reload();
+  void arm_tick();
+  void on_tick();
+
+  // Connections.
+  PgConnection& control();
+  void reset_control() noexcept { control_.reset(); }
+  std::string dsn() const { return config_.postgres.dsn; }
+  const std::string& schema() const { return config_.postgres.catalog_schema; }
+
+  // Tables.
+  std::vector<StreamTableDefinition> wanted_definitions();
+  Table& add_table(const StreamTableDefinition& definition);
+  bool build_table(Table& table);
+  void publish(const std::vector<Table*>& tables);
+  void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader, Lsn consistent,
+                          std::function<void(Table&, const Error*)> done = {});
+  void load_now(Table& table, std::function<void(Table&, const Error*)> done = {});
+  void drop_table(const std::string& key, bool drop_target);
+  void fail_table(Table& table, const Error& error, bool transient = false);
+  void activate(Table& table);
+  void record_definition(Table& table);
+  void index_tables();
+  void check_sources();
+  void retry_failed_tables();
+  void run_beats();
+
+  // Stream.
+  void on_batch(const replication::ChangeBatch& batch);
+  void on_idle(Lsn wal_end);
+  void on_message(const replication::ChangeBatch& batch, const replication::Change& change);
+  void flush_epoch();
+  void flush_if_ready();
+  void submit_frontiers(Lsn lsn, bool force);
+  void handle_request(const catalog::Request& request);
+  void authorize(const catalog::Request& request, const QualifiedName& name);
+
+  std::filesystem::path config_path_;
+  Config config_;
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer tick_;
+  boost::asio::steady_timer epoch_timer_;
+  bool stopping_ = false;
+  int exit_code_ = 0;
+
+  std::unique_ptr<PgConnection> control_;
+  std::unique_ptr<PgConnection> evaluation_;
+  std::shared_ptr<const engine::Collation> collation_;
+  std::shared_ptr<const replication::TypeMap> types_;
+  std::unique_ptr<writer::WriterPool> pool_;
+  std::unique_ptr<Applier> applier_;
+  std::unique_ptr<replication::ReplicationStream> stream_;
+  bool pipeline_up_ = false;
+
+  std::map<std::string, Table> tables_;
+  std::multimap<std::uint32_t, Table*> by_relation_;
+  std::map<std::int64_t, std::string> by_id_;
+
+  // The epoch being assembled.
+  Lsn epoch_lsn_;
+  std::optional<SystemClock::time_point> epoch_commit_time_;
+  std::int64_t epoch_rows_ = 0;
+  bool epoch_open_ = false;    // whole transactions are waiting in the dataflows
+  bool in_transaction_ = false;  // parts of an unfinished transaction were fed
+  bool epoch_timer_armed_ = false;
+  bool skipping_ = false;
+  bool flush_posted_ = false;  // the transaction being delivered was fed before a reconnect
+  Lsn fed_lsn_;       // end of the last transaction fed (a reconnect may resend it)
+  Lsn submitted_lsn_;  // the last LSN handed to the applier
+  Lsn idle_lsn_;       // the last keepalive's wal_end with no transaction open
+  Clock::time_point last_frontier_only_{};
+  Clock::time_point last_source_check_{};
+  std::uint64_t load_counter_ = 0;
+  std::uint64_t ticks_ = 0;
+  int restart_failures_ = 0;
+};
+
+PgConnection& Daemon::control() {
+  if (!control_) {
+    control_ = std::make_unique<PgConnection>(dsn());
+    control_->exec("SET application_name = 'pgstream control'");
+  }
+  return *control_;
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+int Daemon::run() {
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (!ec) on_signal(signal);
+  });
+  boost::asio::post(io_, [this] { start(); });
+  io_.run();
+  return exit_code_;
+}
+
+void Daemon::on_signal(int signal) {
+  if (signal == SIGHUP) {
+    spdlog::info("SIGHUP: reloading {}", config_path_.string());
+    reload();
+  } else {
+    spdlog::info("{}: finishing the epoch in flight, then stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown();
+    return;
+  }
+  signals_.async_wait([this](const boost::system::error_code& ec, int next) {
+    if (!ec) on_signal(next);
+  });
+}
+
+void Daemon::start() {
+  if (stopping_) return;
+  try {
+    start_pipeline();
+    restart_failures_ = 0;
+  } catch (const Error& error) {
+    const ErrorAction action = classify(error);
+    stop_pipeline();
+    if (action != ErrorAction::Retry && restart_failures_ == 0 &&
+        (error.kind() == ErrorKind::Config || error.kind() == ErrorKind::Usage)) {
+      spdlog::error("cannot start: {}", error.describe());
+      exit_code_ = exit_code(error.kind());
+      shutdown();
+      return;
+    }
+    ++restart_failures_;
+    const auto delay = std::chrono::milliseconds(std::min(30'000, 250 * (1 << std::min(restart_failures_, 7))));
+    spdlog::warn("starting failed ({}); retrying in {} ms", error.describe(), delay.count());
+    tick_.expires_after(delay);
+    tick_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) start();
+    });
+  }
+}
+
+void Daemon::start_pipeline() {
+  reset_control();
+  PgConnection& conn = control();
+  const int before = catalog::migrate(conn, schema());
+  if (before != catalog::kCatalogVersion) {
+    spdlog::info("catalog schema {} migrated from version {} to {}", schema(), before, catalog::kCatalogVersion);
+  }
+  evaluation_ = std::make_unique<PgConnection>(dsn());
+  evaluation_->exec("SET application_name = 'pgstream evaluation'");
+  writer::prepare_session(*evaluation_);
+  types_ = std::make_shared<replication::TypeMap>(replication::TypeMap::load(conn));
+  try {
+    collation_ = sql::database_collation(conn);
+  } catch (const Error& error) {
+    spdlog::warn("the database's collation cannot be reproduced here ({}); text ordering will be rejected",
+                 error.message());
+    collation_.reset();
+  }
+  writer::WriterPoolOptions pool_options;
+  pool_options.conninfo = dsn();
+  pool_options.size = config_.writer.pool_size;
+  pool_ = std::make_unique<writer::WriterPool>(pool_options);
+  applier_ = std::make_unique<Applier>(
+      *pool_, schema(),
+      [this](Lsn lsn) {
+        if (stream_) stream_->confirm(lsn);
+      },
+      [this](std::int64_t pgs_id, const Error& error) {
+        boost::asio::post(io_, [this, pgs_id, error] {
+          auto it = by_id_.find(pgs_id);
+          if (it == by_id_.end()) return;
+          auto table = tables_.find(it->second);
+          if (table != tables_.end()) fail_table(table->second, error);
+        });
+      },
+      [this] { boost::asio::post(io_, [this] { flush_if_ready(); }); });
+
+  // Every wanted table, built; the catalog records them all.
+  tables_.clear();
+  std::vector<Table*> loadable;
+  for (const StreamTableDefinition& definition : wanted_definitions()) {
+    Table& table = add_table(definition);
+    if (build_table(table)) loadable.push_back(&table);
+  }
+  publish(loadable);
+
+  // One snapshot for all: the slot's consistent point is where the stream starts.
+  replication::ReplicationConnection slot_connection(dsn());
+  if (slot_connection.find_slot(config_.postgres.slot)) {
+    spdlog::info("dropping slot {} to start from a new snapshot", config_.postgres.slot);
+    slot_connection.drop_slot(config_.postgres.slot);
+  }
+  const replication::CreatedSlot slot =
+      slot_connection.create_slot(config_.postgres.slot, replication::SlotLifetime::Permanent);
+  spdlog::info("slot {} created at {}", slot.slot_name, slot.consistent_point.to_string());
+  {
+    replication::SnapshotReader reader(dsn(), slot.snapshot_name);
+    load_from_snapshot(loadable, reader, slot.consistent_point);
+    reader.finish();
+  }
+  fed_lsn_ = slot.consistent_point;
+  idle_lsn_ = slot.consistent_point;
+  submitted_lsn_ = slot.consistent_point;
+  index_tables();
+
+  replication::StreamOptions options;
+  options.conninfo = dsn();
+  options.slot = config_.postgres.slot;
+  options.publications = {config_.postgres.publication};
+  options.start_lsn = slot.consistent_point;
+  replication::StreamHandler handler;
+  handler.on_batch = [this](const replication::ChangeBatch& batch) { on_batch(batch); };
+  handler.on_idle = [this](Lsn wal_end) { on_idle(wal_end); };
+  handler.on_reset = [this] {
+    boost::asio::post(io_, [this] { restart_pipeline("a transaction was cut off by a reconnect"); });
+  };
+  handler.on_disconnect = [this](const Error& error) {
+    spdlog::warn("replication connection lost ({}); reconnecting", error.message());
+    if (!in_transaction_) flush_epoch();
+  };
+  handler.on_error = [this](const Error& error) {
+    spdlog::error("replication stopped: {}", error.describe());
+    boost::asio::post(io_, [this] { restart_pipeline("the replication stream stopped"); });
+  };
+  handler.on_connected = [](Lsn lsn) { spdlog::info("streaming from {}", lsn.to_string()); };
+  stream_ = std::make_unique<replication::ReplicationStream>(io_, options, handler);
+  stream_->start();
+  pipeline_up_ = true;
+  arm_tick();
+  spdlog::info("pgstream is running: {} stream table(s)", tables_.size());
+}
+
+void Daemon::stop_pipeline() {
+  pipeline_up_ = false;
+  epoch_timer_.cancel();
+  epoch_timer_armed_ = false;
+  if (stream_) stream_->stop();
+  if (applier_) applier_->stop();
+  stream_.reset();
+  applier_.reset();
+  pool_.reset();
+  tables_.clear();
+  by_relation_.clear();
+  by_id_.clear();
+  epoch_open_ = false;
+  in_transaction_ = false;
+  epoch_rows_ = 0;
+}
+
+void Daemon::restart_pipeline(const std::string& why) {
+  if (stopping_) return;
+  spdlog::warn("rebuilding every stream table from a new snapshot: {}", why);
+  if (applier_ && !in_transaction_) {
+    flush_epoch();
+    applier_->drain();
+  }
+  stop_pipeline();
+  start();
+}
+
+void Daemon::shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  tick_.cancel();
+  if (pipeline_up_ && applier_) {
+    if (!in_transaction_) flush_epoch();
+    applier_->drain();
+    if (stream_) spdlog::info("stopped at {}", stream_->confirmed().to_string());
+  }
+  stop_pipeline();
+  signals_.cancel();
+  io_.stop();
+}
+
+void Daemon::arm_tick() {
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_tick();
+  });
+}
+
+void Daemon::on_tick() {
+  if (stopping_ || !pipeline_up_) return;
+  try {
+    // SQL API requests are WAL the server may not flush on its own.
+    catalog::nudge_wal_flush(control());
+    if (++ticks_ % kTicksPerStatus != 0) {
+      arm_tick();
+      return;
+    }
+    if (stream_) stream_->send_status_now();  // the keepalive that answers carries wal_end (on_idle)
+    if (!in_transaction_ && !epoch_open_ && idle_lsn_ > submitted_lsn_) submit_frontiers(idle_lsn_, false);
+    run_beats();
+    retry_failed_tables();
+    if (Clock::now() - last_source_check_ >= kSourceCheckEvery) {
+      last_source_check_ = Clock::now();
+      check_sources();
+    }
+  } catch (const Error& error) {
+    if (classify(error) == ErrorAction::Retry) reset_control();
+    spdlog::warn("periodic work failed: {}", error.describe());
+  }
+  arm_tick();
+}
+
+// ---------------------------------------------------------------- definitions
+
+std::vector<StreamTableDefinition> Daemon::wanted_definitions() {
+  std::vector<StreamTableDefinition> wanted;
+  std::set<std::string> from_yaml;
+  for (const StreamTableConfig& table : config_.stream_tables) {
+    StreamTableDefinition definition;
+    definition.name = table.name;
+    definition.query = table.query;
+    definition.refresh_mode = table.refresh_mode;
+    definition.schedule = table.schedule;
+    definition.source = "yaml";
+    definition.line = table.line;
+    from_yaml.insert(key_of(table.name));
+    wanted.push_back(std::move(definition));
+  }
+  for (const catalog::StreamTableRecord& record : catalog::load_stream_tables(control(), schema())) {
+    const std::string key = record.schema + "." + record.name;
+    if (record.source == "yaml") {
+      if (from_yaml.count(key) == 0) {
+        spdlog::info("stream table {} is no longer in the configuration: dropping it", key);
+        try {
+          writer::drop_target(control(), record.schema, record.name);
+          catalog::delete_stream_table(control(), schema(), record.pgs_id);
+        } catch (const Error& error) {
+          spdlog::warn("dropping {} failed: {}", key, error.describe());
+        }
+      }
+      continue;
+    }
+    if (from_yaml.count(key) != 0) {
+      throw Error(ErrorKind::Config,
+                  "stream table " + key + " is declared both in " + config_path_.string() +
+                      " and with pgstream.create_stream_table()",
+                  {.hint = "Remove one of the two: drop_stream_table('" + key + "') or the YAML entry."});
+    }
+    StreamTableDefinition definition;
+    definition.name = {record.schema, record.name};
+    definition.query = record.original_query;
+    definition.refresh_mode = record.refresh_mode == "FULL" ? RefreshMode::Full : RefreshMode::Differential;
+    if (record.schedule) {
+      std::string why;
+      if (auto schedule = Schedule::parse(*record.schedule, why)) definition.schedule = *schedule;
+    }
+    definition.source = "sql";
+    wanted.push_back(std::move(definition));
+  }
+  return wanted;
+}
+
+Table& Daemon::add_table(const StreamTableDefinition& definition) {
+  const std::string key = key_of(definition.name);
+  Table& table = tables_[key];
+  table.runtime = std::make_unique<StreamTable>(definition);
+  table.state = TableState::Error;
+  record_definition(table);
+  by_id_[table.pgs_id] = key;
+  return table;
+}
+
+void Daemon::record_definition(Table& table) {
+  const StreamTableDefinition& definition = table.definition();
+  catalog::StreamTableDefinition record;
+  record.schema = definition.name.schema;
+  record.name = definition.name.name;
+  record.original_query = definition.query;
+  record.defining_query = definition.query;
+  if (definition.schedule.kind() != Schedule::Kind::Continuous) record.schedule = definition.schedule.text();
+  record.refresh_mode = std::string(to_string(definition.refresh_mode));
+  record.source = definition.source;
+  table.pgs_id = catalog::upsert_stream_table(control(), schema(), record);
+}
+
+bool Daemon::build_table(Table& table) {
+  try {
+    BuildContext context;
+    context.catalog_schema = schema();
+    context.collation = collation_.get();
+    context.evaluation = evaluation_.get();
+    context.types = types_;
+    table.runtime->build(control(), context);
+    table.target = std::make_shared<writer::TargetSpec>([&] {
+      writer::TargetSpec spec = table.runtime->target();
+      spec.catalog_schema = schema();
+      spec.pgs_id = table.pgs_id;
+      return spec;
+    }());
+    catalog::set_explain(control(), schema(), table.pgs_id, table.runtime->explain_text());
+    std::vector<catalog::Dependency> dependencies;
+    if (const auto& plan = table.runtime->plan()) {
+      for (const auto& used : plan->columns_used) {
+        catalog::Dependency dependency;
+        dependency.oid = used.relation->oid;
+        dependency.schema = used.relation->schema;
+        dependency.name = used.relation->name;
+        dependency.type = used.relation->is_stream_table ? "STREAM_TABLE" : "TABLE";
+        dependency.columns = used.columns;
+        dependencies.push_back(std::move(dependency));
+      }
+    }
+    catalog::replace_dependencies(control(), schema(), table.pgs_id, dependencies);
+    return true;
+  } catch (const Error& error) {
+    if (classify(error) == ErrorAction::Retry) throw;
+    fail_table(table, error);
+    return false;
+  }
+}
+
+void Daemon::publish(const std::vector<Table*>& tables) {
+  std::vector<replication::TableName> sources;
+  std::set<std::string> seen;
+  for (const Table* table : tables) {
+    if (!table->runtime->differential()) continue;
+    for (const auto& relation : table->runtime->relations()) {
+      if (seen.insert(relation->schema + "." + relation->name).second) {
+        sources.push_back({relation->schema, relation->name});
+      }
+    }
+  }
+  replication::ensure_publication(control(), config_.postgres.publication, sources);
+}
+
+void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
+                                Lsn consistent, std::function<void(Table&, const Error*)> done) {
+  for (Table* table : tables) {
+    try {
+      ApplyWork work;
+      work.kind = ApplyWork::Kind::Reconcile;
+      work.lsn = consistent;
+      work.action = writer::Action::Reinitialize;
+      TableDelta contents;
+      contents.pgs_id = table->pgs_id;
+      contents.target = table->target;
+      if (table->runtime->differential()) {
+        for (auto& feed : table->runtime->feeds()) {
+          reader.copy_table({feed->relation().schema, feed->relation().name}, feed->snapshot_columns(),
+                            [&](std::string_view line) { table->runtime->load_line(*feed, line); });
+        }
+        table->runtime->set_start_lsn(consistent);
+        contents.rows = table->runtime->step();
+      } else {
+        work.action = writer::Action::Full;
+        reader.copy_query(trimmed_query(table->definition().query), [&](std::string_view line) {
+          contents.rows.push_back(writer::DeltaRow{std::string(line), 1});
+        });
+      }
+      work.deltas.push_back(std::move(contents));
+      const std::int64_t id = table->pgs_id;
+      work.done = [this, id, done](const Error* error) {
+        std::optional<Error> copy;
+        if (error != nullptr) copy = *error;
+        boost::asio::post(io_, [this, id, copy, done] {
+          auto it = by_id_.find(id);
+          if (it == by_id_.end()) return;
+          Table& loaded = tables_.at(it->second);
+          if (copy) {
+            fail_table(loaded, *copy);
+          } else {
+            loaded.failures = 0;
+            catalog::set_status(control(), schema(), loaded.pgs_id, "ACTIVE", std::nullopt, false);
+          }
+          if (done) done(loaded, copy ? &*copy : nullptr);
+        });
+      };
+      activate(*table);
+      applier_->submit(std::move(work));
+    } catch (const Error& error) {
+      if (classify(error) == ErrorAction::Retry) throw;
+      fail_table(*table, error);
+      if (done) done(*table, &error);
+    }
+  }
+}
+
+void Daemon::activate(Table& table) {
+  table.state = TableState::Active;
+  table.last_error.clear();
+  table.transient_error = false;
+  const auto& schedule = table.definition().schedule;
+  const auto now = SystemClock::now();
+  if (schedule.kind() != Schedule::Kind::Continuous) {
+    table.next_beat = schedule.next_after(now);
+  } else if (!table.runtime->differential()) {
+    table.next_beat = now + kDefaultFullInterval;
+  }
+  index_tables();
+}
+
+// A table added while the stream runs: its own temporary slot gives a
+// snapshot and the LSN from which the stream's transactions are not in it.
+void Daemon::load_now(Table& table, std::function<void(Table&, const Error*)> done) {
+  try {
+    if (!table.runtime->built() && !build_table(table)) {
+      if (done) done(table, nullptr);
+      return;
+    }
+    publish({&table});
+    replication::ReplicationConnection slot_connection(dsn());
+    const std::string name = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
+    const replication::CreatedSlot slot = slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
+    replication::SnapshotReader reader(dsn(), slot.snapshot_name);
+    load_from_snapshot({&table}, reader, slot.consistent_point, std::move(done));
+    reader.finish();
+  } catch (const Error& error) {
+    fail_table(table, error, classify(error) == ErrorAction::Retry);
+    if (done) done(table, &error);
+  }
+}
+
+void Daemon::drop_table(const std::string& key, bool drop_target) {
+  auto it = tables_.find(key);
+  if (it == tables_.end()) return;
+  Table& table = it->second;
+  if (applier_) applier_->drain();  // nothing of it still on its way to the target
+  if (drop_target) writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
+  catalog::delete_stream_table(control(), schema(), table.pgs_id);
+  by_id_.erase(table.pgs_id);
+  tables_.erase(it);
+  index_tables();
+}
+
+void Daemon::fail_table(Table& table, const Error& error, bool transient) {
+  const bool was_active = table.state == TableState::Active;
+  table.state = TableState::Error;
+  table.last_error = error.describe();
+  table.transient_error = transient || classify(error) == ErrorAction::Retry;
+  ++table.failures;
+  table.retry_at = Clock::now() + std::chrono::seconds(std::min(60, 1 << std::min(table.failures, 6)));
+  // Its dataflow may hold a half-run epoch: it is rebuilt before any reuse.
+  table.runtime = std::make_unique<StreamTable>(table.definition());
+  spdlog::error("stream table {} is in ERROR: {}", key_of(table.definition().name), table.last_error);
+  if (was_active) index_tables();
+  try {
+    catalog::set_status(control(), schema(), table.pgs_id, "ERROR", table.last_error, true);
+  } catch (const Error& failure) {
+    reset_control();
+    spdlog::warn("could not record the error of {}: {}", key_of(table.definition().name), failure.message());
+  }
+}
+
+void Daemon::index_tables() {
+  by_relation_.clear();
+  for (auto& [key, table] : tables_) {
+    if (!table.fed()) continue;
+    for (const auto& feed : table.runtime->feeds()) by_relation_.emplace(feed->relation().oid, &table);
+  }
+}
+
+void Daemon::retry_failed_tables() {
+  for (auto& [key, table] : tables_) {
+    if (table.state != TableState::Error || !table.transient_error || Clock::now() < table.retry_at) continue;
+    spdlog::info("stream table {}: retrying after a transient error", key);
+    load_now(table);
+  }
+}
+
+// Scheduled tables apply what accumulated; FULL tables recompute.
+void Daemon::run_beats() {
+  const auto now = SystemClock::now();
+  for (auto& [key, table] : tables_) {
+    if (table.state != TableState::Active || table.continuous() || now < table.next_beat) continue;
+    const auto& schedule = table.definition().schedule;
+    table.next_beat = schedule.kind() == Schedule::Kind::Continuous ? now + kDefaultFullInterval
+                                                                    : schedule.next_after(now);
+    if (!table.runtime->differential()) {
+      load_now(table);
+      continue;
+    }
+    if (in_transaction_) continue;
+    flush_epoch();
+    try {
+      ApplyWork work;
+      work.lsn = submitted_lsn_;
+      work.confirm = false;
+      TableDelta delta;
+      delta.pgs_id = table.pgs_id;
+      delta.target = table.target;
+      delta.rows = table.runtime->step();
+      if (delta.rows.empty()) {
+        work.frontier_only.push_back(table.pgs_id);
+      } else {
+        work.deltas.push_back(std::move(delta));
+      }
+      applier_->submit(std::move(work));
+    } catch (const Error& error) {
+      fail_table(table, error);
+    }
+  }
+}
+
+// A source dropped, or a used column retyped, while no change of it
+// arrived: the catalog says so before the stream does.
+void Daemon::check_sources() {
+  for (auto& [key, table] : tables_) {
+    if (!table.fed()) continue;
+    for (const auto& feed : table.runtime->feeds()) {
+      const auto& relation = feed->relation();
+      PgResult result = control().exec(
+          "SELECT a.attname, a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a WHERE a.attrelid = " +
+          std::to_string(relation.oid) + " AND a.attnum > 0 AND NOT a.attisdropped");
+      std::optional<std::string> problem;
+      if (PQntuples(result.get()) == 0) {
+        problem = "source table " + relation.schema + "." + relation.name + " was dropped";
+      } else {
+        replication::Relation current;
+        current.oid = relation.oid;
+        for (int row = 0; row < PQntuples(result.get()); ++row) {
+          replication::RelationColumn column;
+          column.name = PQgetvalue(result.get(), row, 0);
+          column.type_oid = static_cast<std::uint32_t>(std::stoul(PQgetvalue(result.get(), row, 1)));
+          column.type_modifier = std::stoi(PQgetvalue(result.get(), row, 2));
+          current.columns.push_back(std::move(column));
+        }
+        problem = feed->bind(current);
+      }
+      if (problem) {
+        fail_table(table, Error(ErrorKind::Config, "stream table " + key + ": " + *problem,
+                                {.hint = "Fix the source, then ALTER the stream table back to ACTIVE (or "
+                                         "change its query)."}));
+        break;
+      }
+    }
+  }
+}
+
+void Daemon::reload() {
+  Config next;
+  try {
+    next = load_config(config_path_, dsn_from_environment());
+  } catch (const Error& error) {
+    spdlog::error("the new configuration is not valid, keeping the running one:\n{}", error.describe());
+    return;
+  }
+  if (next.postgres.dsn != config_.postgres.dsn || next.postgres.slot != config_.postgres.slot ||
+      next.postgres.publication != config_.postgres.publication ||
+      next.postgres.catalog_schema != config_.postgres.catalog_schema) {
+    spdlog::warn("postgres.* settings changed: they take effect at the next restart");
+    next.postgres = config_.postgres;
+  }
+  std::map<std::string, const StreamTableConfig*> wanted;
+  for (const auto& table : next.stream_tables) wanted[key_of(table.name)] = &table;
+  config_ = std::move(next);
+  configure_logging(config_.log);
+  if (!pipeline_up_) return;
+  try {
+    std::vector<std::string> gone;
+    for (auto& [key, table] : tables_) {
+      if (table.definition().source == "yaml" && wanted.count(key) == 0) gone.push_back(key);
+    }
+    for (const auto& key : gone) {
+      spdlog::info("stream table {} removed from the configuration: dropping it", key);
+      drop_table(key, true);
+    }
+    for (const auto& [key, declared] : wanted) {
+      StreamTableDefinition definition;
+      definition.name = declared->name;
+      definition.query = declared->query;
+      definition.refresh_mode = declared->refresh_mode;
+      definition.schedule = declared->schedule;
+      definition.line = declared->line;
+      auto it = tables_.find(key);
+      if (it != tables_.end()) {
+        if (it->second.definition().source == "sql") {
+          spdlog::error("stream table {} is declared in the configuration and with create_stream_table(); "
+                        "keeping the SQL one",
+                        key);
+          continue;
+        }
+        if (it->second.definition().same_definition(definition)) continue;
+        spdlog::info("stream table {} changed: rebuilding it", key);
+        drop_table(key, true);
+      } else {
+        spdlog::info("stream table {} added", key);
+      }
+      Table& table = add_table(definition);
+      load_now(table);
+    }
+  } catch (const Error& error) {
+    spdlog::error("reload failed: {}", error.describe());
+    if (classify(error) == ErrorAction::Retry) reset_control();
+  }
+}
+
+// ---------------------------------------------------------------- stream
+
+void Daemon::on_batch(const replication::ChangeBatch& batch) {
+  if (batch.xid == 0 && batch.part() == 0 && !batch.changes().empty() &&
+      batch.changes().front().kind == replication::ChangeKind::Message && !batch.changes().front().transactional) {
+    on_message(batch, batch.changes().front());
+    return;
+  }
+  // A reconnect resends transactions the applier has not confirmed yet;
+  // what was fed already is skipped (every part of it).
+  if (batch.part() == 0) skipping_ = batch.commit_lsn < fed_lsn_;
+  if (skipping_) return;
+  for (const replication::Change& change : batch.changes()) {
+    switch (change.kind) {
+      case replication::ChangeKind::SchemaChange: {
+        const auto& relation = batch.schema_change(change).current;
+        auto [first, last] = by_relation_.equal_range(relation->oid);
+        std::vector<Table*> broken;
+        for (auto it = first; it != last; ++it) {
+          if (auto problem = it->second->runtime->bind(*relation)) {
+            broken.push_back(it->second);
+            it->second->last_error = *problem;
+          }
+        }
+        for (Table* table : broken) {
+          fail_table(*table, Error(ErrorKind::Config, "stream table " + key_of(table->definition().name) + ": " +
+                                                          table->last_error));
+        }
+        break;
+      }
+      case replication::ChangeKind::Insert:
+      case replication::ChangeKind::Update:
+      case replication::ChangeKind::Delete:
+      case replication::ChangeKind::Truncate: {
+        auto [first, last] = by_relation_.equal_range(change.relation->oid);
+        std::vector<std::pair<Table*, Error>> broken;
+        for (auto it = first; it != last; ++it) {
+          try {
+            it->second->runtime->feed(batch, change);
+          } catch (const Error& error) {
+            broken.emplace_back(it->second, error);
+          }
+        }
+        for (auto& [table, error] : broken) fail_table(*table, error);
+        break;
+      }
+      default: break;
+    }
+  }
+  if (!batch.last_part()) {
+    in_transaction_ = true;
+    return;
+  }
+  in_transaction_ = false;
+  fed_lsn_ = batch.end_lsn;
+  epoch_lsn_ = batch.end_lsn;
+  epoch_commit_time_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
+  epoch_rows_ += static_cast<std::int64_t>(batch.row_count());
+  epoch_open_ = true;
+  if (epoch_rows_ >= config_.writer.max_batch_rows) {
+    flush_epoch();
+    return;
+  }
+  // Handed over as soon as the stream has nothing more buffered (a posted
+  // handler runs after the read that delivered this transaction) if the
+  // writer is free; else it grows until the writer is free or
+  // max_batch_delay passed.
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    boost::asio::post(io_, [this] {
+      flush_posted_ = false;
+      flush_if_ready();
+    });
+  }
+  if (!epoch_timer_armed_) {
+    epoch_timer_armed_ = true;
+    epoch_timer_.expires_after(config_.writer.max_batch_delay);
+    epoch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      epoch_timer_armed_ = false;
+      if (!ec && !in_transaction_) flush_epoch();
+    });
+  }
+}
+
+void Daemon::flush_if_ready() {
+  if (epoch_open_ && !in_transaction_ && applier_ && applier_->idle()) flush_epoch();
+}
+
+void Daemon::flush_epoch() {
+  if (!epoch_open_ || !applier_) return;
+  epoch_open_ = false;
+  epoch_rows_ = 0;
+  epoch_timer_.cancel();
+  ApplyWork work;
+  work.lsn = epoch_lsn_;
+  work.commit_time = epoch_commit_time_;
+  std::vector<std::pair<Table*, Error>> broken;
+  for (auto& [key, table] : tables_) {
+    if (!table.fed() || !table.continuous()) continue;
+    if (!table.runtime->pending()) {
+      work.frontier_only.push_back(table.pgs_id);
+      continue;
+    }
+    try {
+      TableDelta delta;
+      delta.pgs_id = table.pgs_id;
+      delta.target = table.target;
+      delta.rows = table.runtime->step();
+      if (delta.rows.empty()) {
+        work.frontier_only.push_back(table.pgs_id);
+      } else {
+        work.deltas.push_back(std::move(delta));
+      }
+    } catch (const Error& error) {
+      broken.emplace_back(&table, error);
+    }
+  }
+  for (auto& [table, error] : broken) fail_table(*table, error);
+  // Untouched tables follow at most every kFrontierOnlyEvery.
+  if (work.deltas.empty() || Clock::now() - last_frontier_only_ >= kFrontierOnlyEvery) {
+    last_frontier_only_ = Clock::now();
+  } else {
+    work.frontier_only.clear();
+  }
+  submitted_lsn_ = std::max(submitted_lsn_, work.lsn);
+  applier_->submit(std::move(work));
+}
+
+// Our own frontier updates are WAL too, and the server answers each (an
+// empty transaction skipped) with a keepalive: moving frontiers at every
+// keepalive would feed itself. They move at most every kFrontierIdleEvery.
+void Daemon::on_idle(Lsn wal_end) {
+  if (in_transaction_ || !applier_) return;
+  idle_lsn_ = std::max(idle_lsn_, wal_end);
+  flush_epoch();
+  if (Clock::now() - last_frontier_only_ >= kFrontierIdleEvery) submit_frontiers(idle_lsn_, false);
+}
+
+// Everything before `lsn` was delivered and fed: every continuous table is
+// current up to it.
+void Daemon::submit_frontiers(Lsn lsn, bool force) {
+  if (lsn <= submitted_lsn_ && !force) return;
+  ApplyWork work;
+  work.lsn = std::max(lsn, submitted_lsn_);
+  work.commit_time = SystemClock::now();
+  for (auto& [key, table] : tables_) {
+    if (table.fed() && table.continuous()) work.frontier_only.push_back(table.pgs_id);
+  }
+  submitted_lsn_ = work.lsn;
+  last_frontier_only_ = Clock::now();
+  applier_->submit(std::move(work));
+}
+
+void Daemon::on_message(const replication::ChangeBatch& batch, const replication::Change& change) {
+  std::optional<catalog::Request> request;
+  try {
+    request = catalog::parse_request(batch.message_prefix(change), batch.message_content(change), schema());
+  } catch (const Error& error) {
+    spdlog::warn("ignoring a malformed SQL API request: {}", error.message());
+    return;
+  }
+  if (!request) return;
+  boost::asio::post(io_, [this, request = std::move(*request)] { handle_request(request); });
+}
+
+// Anyone may emit a logical message: a request counts only if its backend
+// still runs as the role it names, and that role could do the same by hand
+// (CREATE on the target's schema; SELECT on what a new query reads).
+void Daemon::authorize(const catalog::Request& request, const QualifiedName& name) {
+  PgConnection& conn = control();
+  const std::string role = conn.quote_literal(request.role);
+  const std::string backend = conn.query_value(
+      "SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE pid = " + std::to_string(request.pid) +
+      " AND usename = " + role);
+  if (backend != "1") {
+    throw Error(ErrorKind::Config, "SQL API request " + request.id + " names a backend that does not exist",
+                {.sqlstate = "42501"});
+  }
+  const std::string may_create = conn.query_value(
+      "SELECT coalesce(has_schema_privilege(" + role + ", n.oid, 'CREATE'), false) FROM pg_catalog.pg_namespace n "
+      "WHERE n.nspname = " + conn.quote_literal(name.schema) + " UNION ALL SELECT false LIMIT 1");
+  if (may_create != "t") {
+    throw Error(ErrorKind::Config,
+                "permission denied: role " + request.role + " has no CREATE privilege on schema " + name.schema,
+                {.sqlstate = "42501", .hint = "GRANT CREATE ON SCHEMA " + conn.quote_identifier(name.schema) +
+                                                  " TO " + conn.quote_identifier(request.role) + ";"});
+  }
+}
+
+void Daemon::handle_request(const catalog::Request& request) {
+  auto answer = [this, request](const Error* error) {
+    try {
+      catalog::answer_request(control(), schema(), request,
+                              error == nullptr ? catalog::RequestState::Done : catalog::RequestState::Failed, error);
+    } catch (const Error& failure) {
+      reset_control();
+      spdlog::warn("could not answer SQL API request {}: {}", request.id, failure.message());
+    }
+  };
+  try {
+    catalog::answer_request(control(), schema(), request, catalog::RequestState::Received);
+    std::string why;
+    auto name = parse_qualified_name(request.name, why);
+    if (!name) throw Error(ErrorKind::Config, "invalid stream table name '" + request.name + "': " + why);
+    const std::string key = key_of(*name);
+    spdlog::info("SQL API: {} {} (role {}, pid {})", request.op, key, request.role, request.pid);
+    authorize(request, *name);
+    auto existing = tables_.find(key);
+    if (request.op == "create") {
+      if (existing != tables_.end()) {
+        throw Error(ErrorKind::Config, "stream table " + key + " already exists",
+                    {.sqlstate = "42P07", .hint = "Use alter_stream_table() to change it."});
+      }
+      StreamTableDefinition definition;
+      definition.name = *name;
+      definition.query = request.query;
+      definition.source = "sql";
+      if (request.refresh_mode && *request.refresh_mode == "FULL") definition.refresh_mode = RefreshMode::Full;
+      if (request.schedule) {
+        auto schedule = Schedule::parse(*request.schedule, why);
+        if (!schedule) throw Error(ErrorKind::Config, "invalid schedule '" + *request.schedule + "': " + why);
+        definition.schedule = *schedule;
+      }
+      Table& table = add_table(definition);
+      if (!build_table(table)) {
+        Error failure(ErrorKind::Config, table.last_error);
+        drop_table(key, false);
+        answer(&failure);
+        return;
+      }
+      for (const auto& relation : table.runtime->relations()) {
+        const std::string may_read = control().query_value(
+            "SELECT has_table_privilege(" + control().quote_literal(request.role) + ", " +
+            std::to_string(relation->oid) + "::oid, 'SELECT')");
+        if (may_read != "t") {
+          Error failure(ErrorKind::Config,
+                        "permission denied: role " + request.role + " may not SELECT from " + relation->schema + "." +
+                            relation->name,
+                        {.sqlstate = "42501"});
+          drop_table(key, false);
+          answer(&failure);
+          return;
+        }
+      }
+      load_now(table, [this, answer, key](Table& loaded, const Error* error) {
+        if (error != nullptr) {
+          Error failure = *error;
+          drop_table(key, false);
+          answer(&failure);
+        } else {
+          (void)loaded;
+          answer(nullptr);
+        }
+      });
+      return;
+    }
+    if (existing == tables_.end()) {
+      throw Error(ErrorKind::Config, "stream table " + key + " does not exist", {.sqlstate = "42P01"});
+    }
+    Table& table = existing->second;
+    if (request.op == "drop") {
+      drop_table(key, true);
+      answer(nullptr);
+      return;
+    }
+    if (request.op == "refresh") {
+      load_now(table, [answer](Table&, const Error* error) { answer(error); });
+      return;
+    }
+    if (request.op == "alter") {
+      StreamTableDefinition definition = table.definition();
+      if (!request.query.empty()) definition.query = request.query;
+      if (request.refresh_mode) {
+        definition.refresh_mode = *request.refresh_mode == "FULL" ? RefreshMode::Full : RefreshMode::Differential;
+      }
+      if (request.schedule) {
+        auto schedule = Schedule::parse(*request.schedule, why);
+        if (!schedule) throw Error(ErrorKind::Config, "invalid schedule '" + *request.schedule + "': " + why);
+        definition.schedule = *schedule;
+      }
+      const bool changed = !definition.same_definition(table.definition());
+      if (request.status && *request.status == "SUSPENDED") {
+        table.state = TableState::Suspended;
+        table.runtime = std::make_unique<StreamTable>(definition);
+        index_tables();
+        catalog::set_status(control(), schema(), table.pgs_id, "SUSPENDED", std::nullopt, true);
+        record_definition(table);
+        answer(nullptr);
+        return;
+      }
+      if (changed) {
+        drop_table(key, true);
+        Table& rebuilt = add_table(definition);
+        load_now(rebuilt, [answer](Table&, const Error* error) { answer(error); });
+        return;
+      }
+      if (table.state != TableState::Active) {
+        table.failures = 0;
+        table.runtime = std::make_unique<StreamTable>(definition);
+        load_now(table, [answer](Table&, const Error* error) { answer(error); });
+        return;
+      }
+      answer(nullptr);
+      return;
+    }
+    throw Error(ErrorKind::Config, "unknown SQL API operation '" + request.op + "'");
+  } catch (const Error& error) {
+    if (classify(error) == ErrorAction::Retry) reset_control();
+    answer(&error);
+  }
+}
+
+}  // namespace
+
+int run_daemon(const std::filesystem::path& config_path, Config config) {
+  Daemon daemon(config_path, std::move(config));
+  return daemon.run();
+}
+
+}  // namespace pgstream::daemon

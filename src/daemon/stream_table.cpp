@@ -1,0 +1,258 @@
+#include "pgstream/daemon/stream_table.hpp"
+
+#include <algorithm>
+
+#include "pgstream/common/copy_text.hpp"
+#include "pgstream/common/error.hpp"
+#include "pgstream/engine/datum.hpp"
+#include "pgstream/sql/compiler.hpp"
+#include "pgstream/sql/explain.hpp"
+#include "pgstream/sql/lowering.hpp"
+
+namespace pgstream::daemon {
+
+namespace {
+
+using Bindings = std::vector<sql::ColumnBinding>;
+
+bool outputs(const sql::PlanNode& node, const sql::ColumnBinding& binding) {
+  return std::any_of(node.output.begin(), node.output.end(),
+                     [&](const sql::OutputColumn& column) { return column.binding == binding; });
+}
+
+// The bindings of `node`'s output that are a unique key of its rows.
+std::optional<Bindings> key_bindings(const sql::PlanNode& node) {
+  switch (node.kind) {
+    case sql::PlanKind::Scan: {
+      // The primary key, when the scan reads all of it.
+      if (!node.relation || node.relation->primary_key.empty()) return std::nullopt;
+      Bindings key;
+      for (const std::int16_t attnum : node.relation->primary_key) {
+        bool found = false;
+        for (std::size_t i = 0; i < node.scan_columns.size() && i < node.output.size(); ++i) {
+          if (node.relation->columns[static_cast<std::size_t>(node.scan_columns[i])].attnum == attnum) {
+            key.push_back(node.output[i].binding);
+            found = true;
+            break;
+          }
+        }
+        if (!found) return std::nullopt;
+      }
+      return key;
+    }
+    case sql::PlanKind::Aggregate: {
+      if (!node.grouping_sets.empty() || node.group_keys.empty()) return std::nullopt;
+      Bindings key;
+      for (std::size_t i = 0; i < node.group_keys.size() && i < node.output.size(); ++i) {
+        key.push_back(node.output[i].binding);
+      }
+      return key;
+    }
+    case sql::PlanKind::Distinct: {
+      if (!node.distinct_on.empty()) return std::nullopt;
+      Bindings key;
+      for (const sql::OutputColumn& column : node.output) key.push_back(column.binding);
+      return key;
+    }
+    case sql::PlanKind::Filter:
+    case sql::PlanKind::TopK: {
+      if (node.inputs.empty()) return std::nullopt;
+      auto key = key_bindings(*node.inputs[0]);
+      if (!key) return std::nullopt;
+      for (const auto& binding : *key) {
+        if (!outputs(node, binding)) return std::nullopt;
+      }
+      return key;
+    }
+    case sql::PlanKind::Project: {
+      if (node.inputs.empty()) return std::nullopt;
+      auto key = key_bindings(*node.inputs[0]);
+      if (!key) return std::nullopt;
+      Bindings mapped;
+      for (const auto& binding : *key) {
+        bool found = false;
+        for (std::size_t i = 0; i < node.exprs.size() && i < node.output.size(); ++i) {
+          const sql::Expr& expr = *node.exprs[i];
+          if (expr.kind == sql::ExprKind::Column && !expr.outer && expr.binding == binding) {
+            mapped.push_back(node.output[i].binding);
+            found = true;
+            break;
+          }
+        }
+        if (!found) return std::nullopt;
+      }
+      return mapped;
+    }
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<int> result_key(const sql::LogicalPlan& plan) {
+  if (!plan.root) return {};
+  const auto key = key_bindings(*plan.root);
+  if (!key || key->empty()) return {};
+  std::vector<int> positions;
+  for (const auto& binding : *key) {
+    int at = -1;
+    for (std::size_t i = 0; i < plan.root->output.size(); ++i) {
+      if (plan.root->output[i].binding == binding) {
+        at = static_cast<int>(i);
+        break;
+      }
+    }
+    if (at < 0) return {};
+    if (std::find(positions.begin(), positions.end(), at) == positions.end()) positions.push_back(at);
+  }
+  return positions;
+}
+
+void StreamTable::build_target(PgConnection& connection, const std::vector<std::string>& names,
+                               const std::vector<sql::TypeRef>& types, std::vector<int> key) {
+  target_ = writer::TargetSpec{};
+  target_.schema = definition_.name.schema;
+  target_.name = definition_.name.name;
+  target_.key = std::move(key);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    writer::TargetColumn column;
+    column.name = names[i];
+    column.type_sql = connection.query_value("SELECT pg_catalog.format_type(" + std::to_string(types[i].oid) + ", " +
+                                             std::to_string(types[i].typmod) + ")");
+    if (names[i].rfind("__pgs_", 0) == 0) {
+      throw Error(ErrorKind::Config,
+                  "stream table " + display_name() + ": output column \"" + names[i] +
+                      "\" uses the prefix __pgs_, which pg_stream keeps for its own columns",
+                  {.hint = "Rename the column with AS in the query."});
+    }
+    target_.columns.push_back(std::move(column));
+  }
+}
+
+void StreamTable::build(PgConnection& connection, const BuildContext& context) {
+  built_ = false;
+  feeds_.clear();
+  feeds_by_oid_.clear();
+  dataflow_.reset();
+  server_.reset();
+  plan_.reset();
+  if (!differential()) {
+    const auto described = sql::describe_query(connection, definition_.query);
+    std::vector<std::string> names;
+    std::vector<sql::TypeRef> types;
+    for (const auto& column : described) {
+      names.push_back(column.name);
+      types.push_back(column.type);
+    }
+    build_target(connection, names, types, {});
+    // The plan (when the query compiles) only names the sources.
+    try {
+      sql::CompileOptions options;
+      options.catalog_schema = context.catalog_schema;
+      plan_ = sql::compile_query(connection, definition_.query, options);
+      explain_ = "FULL refresh: the query runs on the server on its schedule.\n" + sql::explain(*plan_);
+    } catch (const Error&) {
+      explain_ = "FULL refresh: the query runs on the server on its schedule.\n";
+    }
+    built_ = true;
+    return;
+  }
+  sql::CompileOptions options;
+  options.catalog_schema = context.catalog_schema;
+  plan_ = sql::compile_query(connection, definition_.query, options);
+  for (const auto& relation : plan_->sources) {
+    if (relation->is_stream_table) {
+      throw Error(ErrorKind::Unsupported,
+                  "stream table " + display_name() + " reads the stream table " + relation->schema + "." +
+                      relation->name + "; chaining stream tables is not supported yet",
+                  {.hint = "Repeat the upstream query inside this one, or use refresh_mode: FULL."});
+    }
+  }
+  dataflow_ = std::make_unique<engine::Dataflow>();
+  sql::LoweringOptions lowering;
+  if (context.collation != nullptr) lowering.collation = context.collation;
+  if (context.evaluation != nullptr) {
+    server_ = std::make_unique<sql::ServerEvaluation>(*context.evaluation);
+    lowering.server = server_.get();
+  }
+  const sql::LoweredQuery lowered = sql::lower(*plan_, *dataflow_, lowering);
+  output_ = lowered.output;
+  for (const auto& source : lowered.sources) {
+    feeds_.push_back(std::make_unique<SourceFeed>(source, context.types));
+    feeds_by_oid_.emplace(source.relation->oid, feeds_.back().get());
+  }
+  output_types_.clear();
+  for (const auto& type : plan_->column_types) output_types_.push_back(type.oid);
+  build_target(connection, plan_->column_names, plan_->column_types, result_key(*plan_));
+  explain_ = sql::explain_lowered(*plan_, *dataflow_, output_);
+  pending_ = true;  // the first step emits the loaded result
+  built_ = true;
+}
+
+std::vector<std::shared_ptr<const sql::SourceRelation>> StreamTable::relations() const {
+  if (!plan_) return {};
+  return plan_->sources;
+}
+
+bool StreamTable::reads(std::uint32_t relation_oid) const noexcept {
+  return feeds_by_oid_.find(relation_oid) != feeds_by_oid_.end();
+}
+
+std::optional<std::string> StreamTable::bind(const replication::Relation& relation) {
+  auto [first, last] = feeds_by_oid_.equal_range(relation.oid);
+  for (auto it = first; it != last; ++it) {
+    if (auto problem = it->second->bind(relation)) return problem;
+  }
+  return std::nullopt;
+}
+
+void StreamTable::feed(const replication::ChangeBatch& batch, const replication::Change& change) {
+  if (batch.commit_lsn < start_lsn_) return;
+  auto [first, last] = feeds_by_oid_.equal_range(change.relation->oid);
+  for (auto it = first; it != last; ++it) {
+    it->second->apply(batch, change, dataflow_->input(it->second->node()));
+    pending_ = true;
+  }
+}
+
+std::vector<writer::DeltaRow> StreamTable::step() {
+  std::vector<writer::DeltaRow> rows;
+  if (!dataflow_) return rows;
+  pending_ = false;
+  dataflow_->step();
+  const engine::ZSet& delta = dataflow_->delta(output_);
+  rows.reserve(delta.size());
+  std::string value;
+  for (const auto& [row, weight] : delta) {
+    writer::DeltaRow out;
+    out.weight = weight;
+    bool first = true;
+    for (const engine::DatumRef datum : row) {
+      if (!first) out.line += '\t';
+      first = false;
+      if (datum.is_null()) {
+        append_copy_null(out.line);
+      } else {
+        value.clear();
+        engine::format_datum(datum, value);
+        append_copy_field(out.line, value);
+      }
+    }
+    rows.push_back(std::move(out));
+  }
+  return rows;
+}
+
+std::size_t StreamTable::state_bytes() const {
+  std::size_t bytes = dataflow_ ? dataflow_->state_bytes() : 0;
+  for (const auto& feed : feeds_) bytes += feed->state_bytes();
+  return bytes;
+}
+
+std::size_t StreamTable::source_rows() const {
+  std::size_t rows = 0;
+  for (const auto& feed : feeds_) rows += feed->row_count();
+  return rows;
+}
+
+}  // namespace pgstream::daemon
