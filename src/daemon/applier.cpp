@@ -1,5 +1,8 @@
 #include "pgstream/daemon/applier.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <chrono>
 #include <map>
 #include <utility>
 
@@ -141,7 +144,12 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
     });
     job_tables.push_back(0);
   }
+  const auto started = std::chrono::steady_clock::now();
+  const std::size_t job_count = jobs.size();
   const auto results = pool_.run(std::move(jobs));
+  spdlog::debug("applied {} epoch(s) up to {}: {} delta rows, {} transaction(s) in {:.2f} ms", epochs.size(),
+                lsn.to_string(), rows, job_count,
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   for (std::size_t i = 0; i < results.size() && i < job_tables.size(); ++i) {
     if (!results[i]) continue;
     if (job_tables[i] != 0) {

@@ -1,6 +1,7 @@
 #include "pgstream/daemon/daemon.hpp"
 
 #include <spdlog/spdlog.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -533,6 +534,7 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
         }
         table->runtime->set_start_lsn(consistent);
         contents.rows = table->runtime->step();
+        table->runtime->release_buffers();
       } else {
         work.action = writer::Action::Full;
         reader.copy_query(trimmed_query(table->definition().query), [&](std::string_view line) {
@@ -548,6 +550,8 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
           auto it = by_id_.find(id);
           if (it == by_id_.end()) return;
           Table& loaded = tables_.at(it->second);
+          // Loading staged every source row at once; give that memory back.
+          malloc_trim(0);
           if (copy) {
             fail_table(loaded, *copy);
           } else {
@@ -854,12 +858,16 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
     epoch_timer_armed_ = true;
     epoch_timer_.expires_after(config_.writer.max_batch_delay);
     epoch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled by a flush (which cleared the flag)
       epoch_timer_armed_ = false;
-      if (!ec && !in_transaction_) flush_epoch();
+      if (!in_transaction_) flush_epoch();
     });
   }
 }
 
+// An epoch goes as soon as the stream has nothing more buffered and the
+// writer is free; while the writer is busy it grows (up to max_batch_rows
+// or max_batch_delay), so a backlog is applied in fewer, bigger epochs.
 void Daemon::flush_if_ready() {
   if (epoch_open_ && !in_transaction_ && applier_ && applier_->idle()) flush_epoch();
 }
@@ -869,6 +877,7 @@ void Daemon::flush_epoch() {
   epoch_open_ = false;
   epoch_rows_ = 0;
   epoch_timer_.cancel();
+  epoch_timer_armed_ = false;
   ApplyWork work;
   work.lsn = epoch_lsn_;
   work.commit_time = epoch_commit_time_;

@@ -119,7 +119,7 @@ std::optional<std::string> SourceFeed::bind(const replication::Relation& stream_
 
 void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef previous, engine::RowPacker& out) {
   out.clear();
-  std::vector<engine::DatumRef> before;
+  before_.clear();
   for (std::size_t i = 0; i < stored_.size(); ++i) {
     const int at = tuple_index_[i];
     if (at < 0 || static_cast<std::size_t>(at) >= tuple.size()) {
@@ -134,13 +134,13 @@ void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef 
           throw Error(ErrorKind::Internal, "an unchanged TOAST value of " + qualified(relation()) +
                                                " arrived for a row pg_stream does not hold");
         }
-        if (before.empty()) {
-          before.resize(stored_.size());
+        if (before_.empty()) {
+          before_.resize(stored_.size());
           std::vector<std::uint32_t> all(stored_.size());
           for (std::uint32_t c = 0; c < all.size(); ++c) all[c] = c;
-          engine::gather_columns(previous, all, before);
+          engine::gather_columns(previous, all, before_);
         }
-        out.push_datum(before[i]);
+        out.push_datum(before_[i]);
         break;
       }
       case replication::ColumnKind::Binary:
@@ -173,11 +173,11 @@ void SourceFeed::find_old(const replication::ChangeBatch& batch, const replicati
       scratch_.push_null();
     }
   }
-  engine::RowPacker key;
-  key.pack_key(scratch_.row(), key_);
+  key_scratch_.clear();
+  key_scratch_.pack_key(scratch_.row(), key_);
   old_.clear();
   bool found = false;
-  rows_->for_each_at(key.row(), [&](engine::RowRef row, std::int64_t) {
+  rows_->for_each_at(key_scratch_.row(), [&](engine::RowRef row, std::int64_t) {
     if (!found) old_.push_row(row);
     found = true;
   });

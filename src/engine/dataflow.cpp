@@ -121,4 +121,11 @@ std::size_t Dataflow::state_bytes() const {
   return total;
 }
 
+void Dataflow::release_buffers() noexcept {
+  for (Node& node : nodes_) {
+    node.delta.release();
+    node.staged.release();
+  }
+}
+
 }  // namespace pgstream::engine

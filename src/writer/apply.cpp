@@ -290,7 +290,9 @@ ApplyStats apply_plan(PgConnection& connection, const TargetSpec& spec, const Me
                       const Plan& plan, const Frontier& frontier, Action action, Transaction& transaction) {
   if (!plan.rows.empty()) {
     copy_in(connection, statement, plan, spec.keyed());
-    if (plan.rows.size() >= kAnalyzeRows) connection.exec("ANALYZE " + statement.staging);
+    // Keyless deletions probe the target per staged row: the planner needs
+    // the staging table's size. A keyed merge is a hash join either way.
+    if (!spec.keyed() && plan.rows.size() >= kAnalyzeRows) connection.exec("ANALYZE " + statement.staging);
     PgResult merged = connection.exec(statement.merge);
     const std::string_view tag = PQcmdTuples(merged.get());
     std::int64_t affected = -1;

@@ -79,6 +79,8 @@ class SourceFeed {
   engine::RowPacker old_;
   engine::RowPacker new_;
   engine::RowPacker scratch_;
+  engine::RowPacker key_scratch_;
+  std::vector<engine::DatumRef> before_;  // the previous row's datums, for unchanged TOAST values
   std::vector<std::optional<std::string>> fields_;
 };
 

@@ -103,6 +103,10 @@ class StreamTable {
   // Runs one epoch; the delta of the target. Throws what the dataflow threw
   // (the table is then broken until rebuilt).
   [[nodiscard]] std::vector<writer::DeltaRow> step();
+  // Frees the dataflow's epoch buffers (after the load's big first step).
+  void release_buffers() noexcept {
+    if (dataflow_) dataflow_->release_buffers();
+  }
 
   [[nodiscard]] std::size_t state_bytes() const;
   [[nodiscard]] std::size_t source_rows() const;

@@ -70,6 +70,10 @@ class Dataflow {
   // Runs one epoch. Throws what an operator threw; the dataflow is then failed.
   void step();
   [[nodiscard]] const ZSet& delta(NodeId node) const { return nodes_[node].delta; }
+  // Frees the buffers of every node's delta and staged changes, which keep
+  // the size of the biggest epoch so far; deltas read as empty afterwards.
+  // Call between epochs, after an unusually big one (a snapshot load).
+  void release_buffers() noexcept;
 
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   [[nodiscard]] bool failed() const noexcept { return failed_; }

@@ -26,6 +26,9 @@ class ZSet {
 
   ZSet() = default;
 
+  // Frees every buffer (clear() keeps them for the next epoch): after an
+  // unusually big epoch, such as loading a snapshot.
+  void release() noexcept { *this = ZSet(); }
   void clear() noexcept {
     bytes_.clear();
     entries_.clear();
