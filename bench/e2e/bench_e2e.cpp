@@ -68,8 +68,7 @@ struct QueryClass {
 };
 
 const QueryClass kClasses[] = {
-    {"(a) filter/project", "st_filter",
-     "SELECT id, customer_id, amount FROM orders WHERE amount > 500"},
+    {"(a) filter/project", "st_filter", "SELECT id, customer_id, amount FROM orders WHERE amount > 500"},
     {"(b) group-by", "st_group",
      "SELECT customer_id, count(*) AS n, sum(amount) AS total, avg(amount) AS mean, min(amount) AS lo, "
      "max(amount) AS hi FROM orders GROUP BY customer_id"},
@@ -151,9 +150,10 @@ void wait_active(PgConnection& conn, const Daemon& daemon, const char* table) {
   const auto start = Clock::now();
   // The daemon creates the catalog: until then, nothing to ask.
   while (conn.query_value("SELECT to_regclass('pgstream.pgs_stream_tables') IS NOT NULL") != "t" ||
-         conn.query_value("SELECT count(*) FROM pgstream.pgs_stream_tables WHERE pgs_name = '" + std::string(table) +
-                          "' AND status = 'ACTIVE' AND is_populated") != "1") {
-    if (seconds_since(start) > 600) fail("the daemon did not load " + std::string(table) + "; see " + daemon.log().string());
+         conn.query_value("SELECT count(*) FROM pgstream.pgs_stream_tables WHERE pgs_name = '" +
+                          std::string(table) + "' AND status = 'ACTIVE' AND is_populated") != "1") {
+    if (seconds_since(start) > 600)
+      fail("the daemon did not load " + std::string(table) + "; see " + daemon.log().string());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   (void)wait_frontier(conn, table, current_lsn(conn));
@@ -170,8 +170,9 @@ struct Throughput {
 // Half inserts, half updates, in transactions of 1,000 rows.
 void write_changes(PgConnection& conn, long rows, long& next_id) {
   for (long done = 0; done < rows; done += 2000) {
-    conn.exec("INSERT INTO orders SELECT g, 1 + g % 10000, 1 + g % 997, (g % 1000) * 1.25 FROM generate_series(" +
-              std::to_string(next_id) + ", " + std::to_string(next_id + 999) + ") g");
+    conn.exec(
+        "INSERT INTO orders SELECT g, 1 + g % 10000, 1 + g % 997, (g % 1000) * 1.25 FROM generate_series(" +
+        std::to_string(next_id) + ", " + std::to_string(next_id + 999) + ") g");
     next_id += 1000;
     const long from = 1 + (done * 7919) % 900'000;
     conn.exec("UPDATE orders SET amount = amount + 1 WHERE id BETWEEN " + std::to_string(from) + " AND " +
@@ -179,8 +180,8 @@ void write_changes(PgConnection& conn, long rows, long& next_id) {
   }
 }
 
-Throughput measure_throughput(PgDatabase& db, PgConnection& conn, const Daemon& daemon, const std::string& slot,
-                              const QueryClass& query, long rows, long& next_id) {
+Throughput measure_throughput(PgDatabase& db, PgConnection& conn, const Daemon& daemon,
+                              const std::string& slot, const QueryClass& query, long rows, long& next_id) {
   daemon.signal(SIGSTOP);
   conn.exec("SELECT pg_copy_logical_replication_slot('" + slot + "', '" + slot + "_copy')");
   write_changes(conn, rows, next_id);
@@ -194,7 +195,8 @@ Throughput measure_throughput(PgDatabase& db, PgConnection& conn, const Daemon& 
     const std::string pid = std::to_string(daemon.pid());
     perf = fork();
     if (perf == 0) {
-      execlp("perf", "perf", "record", "-q", "-F", "1999", "-g", "-p", pid.c_str(), "-o", out.c_str(), nullptr);
+      execlp("perf", "perf", "record", "-q", "-F", "1999", "-g", "-p", pid.c_str(), "-o", out.c_str(),
+             nullptr);
       _exit(127);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -209,12 +211,29 @@ Throughput measure_throughput(PgDatabase& db, PgConnection& conn, const Daemon& 
   }
 
   const std::filesystem::path log = std::filesystem::temp_directory_path() / "bench_e2e_recvlogical.log";
-  const std::vector<std::string> args = {"-d", db.conninfo(), "--slot", slot + "_copy", "--start", "-f", "/dev/null",
-                                         "-E", end.to_string(), "--no-loop", "-s", "1",
-                                         "-o", "proto_version=2", "-o", "publication_names=bench",
-                                         "-o", "streaming=on", "-o", "messages=true"};
+  const std::vector<std::string> args = {"-d",
+                                         db.conninfo(),
+                                         "--slot",
+                                         slot + "_copy",
+                                         "--start",
+                                         "-f",
+                                         "/dev/null",
+                                         "-E",
+                                         end.to_string(),
+                                         "--no-loop",
+                                         "-s",
+                                         "1",
+                                         "-o",
+                                         "proto_version=2",
+                                         "-o",
+                                         "publication_names=bench",
+                                         "-o",
+                                         "streaming=on",
+                                         "-o",
+                                         "messages=true"};
   const auto baseline_start = Clock::now();
-  if (db.cluster().run_tool("pg_recvlogical", args, log) != 0) fail("pg_recvlogical failed: see " + log.string());
+  if (db.cluster().run_tool("pg_recvlogical", args, log) != 0)
+    fail("pg_recvlogical failed: see " + log.string());
   figures.baseline_s = seconds_since(baseline_start);
   conn.exec("SELECT pg_drop_replication_slot('" + slot + "_copy')");
   return figures;
@@ -330,7 +349,8 @@ Refresh measure_refresh(PgConnection& conn, const QueryClass& query) {
               std::to_string(from + 999));
     const auto committed = Clock::now();
     const Lsn lsn = current_lsn(conn);
-    ours.push_back(std::chrono::duration<double, std::milli>(wait_frontier(conn, query.table, lsn) - committed).count());
+    ours.push_back(
+        std::chrono::duration<double, std::milli>(wait_frontier(conn, query.table, lsn) - committed).count());
     const auto start = Clock::now();
     conn.exec("REFRESH MATERIALIZED VIEW bench_mv");
     refresh.push_back(seconds_since(start) * 1000);
@@ -344,13 +364,15 @@ Refresh measure_refresh(PgConnection& conn, const QueryClass& query) {
 void load_schema(PgConnection& conn, long orders) {
   conn.exec("CREATE TABLE customers (id int PRIMARY KEY, region text NOT NULL)");
   conn.exec("CREATE TABLE products (id int PRIMARY KEY, category text NOT NULL)");
-  conn.exec("CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, product_id int NOT NULL, "
-            "amount numeric(12,2) NOT NULL)");
+  conn.exec(
+      "CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, product_id int NOT NULL, "
+      "amount numeric(12,2) NOT NULL)");
   conn.exec("INSERT INTO customers SELECT g, 'region ' || (g % 20) FROM generate_series(1, 10000) g");
   conn.exec("INSERT INTO products SELECT g, 'category ' || (g % 50) FROM generate_series(1, 1000) g");
   for (long from = 1; from <= orders; from += 250'000) {
-    conn.exec("INSERT INTO orders SELECT g, 1 + g % 10000, 1 + g % 997, (g % 1000) * 1.25 FROM generate_series(" +
-              std::to_string(from) + ", " + std::to_string(std::min(orders, from + 249'999)) + ") g");
+    conn.exec(
+        "INSERT INTO orders SELECT g, 1 + g % 10000, 1 + g % 997, (g % 1000) * 1.25 FROM generate_series(" +
+        std::to_string(from) + ", " + std::to_string(std::min(orders, from + 249'999)) + ") g");
   }
   conn.exec("VACUUM ANALYZE");
 }
@@ -365,7 +387,8 @@ void run_bench() {
   std::printf("loading %ld orders...\n", orders);
   std::fflush(stdout);
   load_schema(conn, orders);
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("bench_e2e_" + std::to_string(getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("bench_e2e_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   long next_id = orders + 1;
 
@@ -398,15 +421,17 @@ void run_bench() {
 
   std::printf("%-28s %14s %22s %8s\n", "query class", "rows/s", "pg_recvlogical rows/s", "ratio");
   for (int c = 0; c < 3; ++c) {
-    std::printf("%-28s %14.0f %22.0f %8.3f\n", kClasses[c].label, throughput[c].ours(), throughput[c].baseline(),
-                throughput[c].ours() / throughput[c].baseline());
+    std::printf("%-28s %14.0f %22.0f %8.3f\n", kClasses[c].label, throughput[c].ours(),
+                throughput[c].baseline(), throughput[c].ours() / throughput[c].baseline());
   }
-  std::printf("\n(b) commit-to-visible at %.0f tx/s offered (%.0f achieved, %ld samples): p50 %.2f ms, p99 %.2f ms\n",
-              latency.offered_tps, latency.achieved_tps, latency.samples, latency.p50_ms, latency.p99_ms);
-  std::printf("(b) 1,000-row change on %ld rows: ours %.2f ms, REFRESH MATERIALIZED VIEW %.2f ms, speedup %.1fx\n",
-              orders, refresh.ours_ms, refresh.refresh_ms, refresh.refresh_ms / refresh.ours_ms);
-  std::printf("(b) daemon RSS %.1f MB for %ld source rows; used source columns %.1f MB raw; ratio %.2f\n", rss_mb,
-              orders, raw_mb, rss_mb / raw_mb);
+  std::printf(
+      "\n(b) commit-to-visible at %.0f tx/s offered (%.0f achieved, %ld samples): p50 %.2f ms, p99 %.2f ms\n",
+      latency.offered_tps, latency.achieved_tps, latency.samples, latency.p50_ms, latency.p99_ms);
+  std::printf(
+      "(b) 1,000-row change on %ld rows: ours %.2f ms, REFRESH MATERIALIZED VIEW %.2f ms, speedup %.1fx\n",
+      orders, refresh.ours_ms, refresh.refresh_ms, refresh.refresh_ms / refresh.ours_ms);
+  std::printf("(b) daemon RSS %.1f MB for %ld source rows; used source columns %.1f MB raw; ratio %.2f\n",
+              rss_mb, orders, raw_mb, rss_mb / raw_mb);
   std::printf(
       "{\"bench\":\"e2e\",\"source_rows\":%ld,\"filter_rows_per_s\":%.0f,\"agg_rows_per_s\":%.0f,"
       "\"join_rows_per_s\":%.0f,\"recvlogical_rows_per_s\":%.0f,\"throughput_ratio\":%.3f,"
@@ -416,7 +441,8 @@ void run_bench() {
       orders, throughput[0].ours(), throughput[1].ours(), throughput[2].ours(), throughput[1].baseline(),
       throughput[1].ours() / throughput[1].baseline(), throughput[0].ours() / throughput[0].baseline(),
       throughput[2].ours() / throughput[2].baseline(), latency.p50_ms, latency.p99_ms, latency.achieved_tps,
-      refresh.refresh_ms, refresh.ours_ms, refresh.refresh_ms / refresh.ours_ms, rss_mb, raw_mb, rss_mb / raw_mb);
+      refresh.refresh_ms, refresh.ours_ms, refresh.refresh_ms / refresh.ours_ms, rss_mb, raw_mb,
+      rss_mb / raw_mb);
   std::fflush(stdout);
 }
 

@@ -60,13 +60,15 @@ CommandOptions parse_options(std::string_view command, std::span<const std::stri
     } else if (arg == "--json" && command == "status") {
       options.json = true;
     } else {
-      throw Error(ErrorKind::Usage, "unknown option '" + std::string(arg) + "' for '" + std::string(command) + "'",
+      throw Error(ErrorKind::Usage,
+                  "unknown option '" + std::string(arg) + "' for '" + std::string(command) + "'",
                   {.hint = "Run 'pgstream --help'."});
     }
   }
   if (options.config.empty()) {
-    throw Error(ErrorKind::Usage, "'" + std::string(command) + "' needs --config FILE",
-                {.hint = "For example: pgstream " + std::string(command) + " --config /etc/pgstream/pgstream.yaml"});
+    throw Error(
+        ErrorKind::Usage, "'" + std::string(command) + "' needs --config FILE",
+        {.hint = "For example: pgstream " + std::string(command) + " --config /etc/pgstream/pgstream.yaml"});
   }
   return options;
 }
@@ -108,8 +110,8 @@ int check_command(const CommandOptions& options, std::ostream& out) {
     definition.schedule = declared.schedule;
     definition.line = declared.line;
     daemon::StreamTable table(definition);
-    const std::string where = options.config + ":" + std::to_string(declared.line) + ": stream table " +
-                              table.display_name();
+    const std::string where =
+        options.config + ":" + std::to_string(declared.line) + ": stream table " + table.display_name();
     try {
       table.build(connection, context);
       out << "== " << table.display_name() << " (" << daemon::to_string(declared.refresh_mode) << ", "
@@ -161,20 +163,21 @@ int status_command(const CommandOptions& options, std::ostream& out) {
       "              ELSE greatest(pg_current_wal_lsn() - t.frontier_lsn, 0) END::text, ''), "
       "coalesce(round(extract(epoch FROM now() - t.data_timestamp)::numeric, 3)::text, ''), "
       "t.consecutive_errors, coalesce(t.last_error, '') "
-      "FROM " + schema + ".pgs_stream_tables t ORDER BY t.pgs_schema, t.pgs_name");
+      "FROM " +
+      schema + ".pgs_stream_tables t ORDER BY t.pgs_schema, t.pgs_name");
   const int rows = PQntuples(result.get());
   auto value = [&](int row, int column) { return std::string(PQgetvalue(result.get(), row, column)); };
   if (options.json) {
     out << "[";
     for (int row = 0; row < rows; ++row) {
       out << (row == 0 ? "" : ",") << "\n  {\"name\":" << json_string(value(row, 0))
-          << ",\"status\":" << json_string(value(row, 1)) << ",\"refresh_mode\":" << json_string(value(row, 2))
-          << ",\"rows\":" << value(row, 3) << ",\"frontier_lsn\":"
-          << (value(row, 4).empty() ? "null" : json_string(value(row, 4)))
+          << ",\"status\":" << json_string(value(row, 1))
+          << ",\"refresh_mode\":" << json_string(value(row, 2)) << ",\"rows\":" << value(row, 3)
+          << ",\"frontier_lsn\":" << (value(row, 4).empty() ? "null" : json_string(value(row, 4)))
           << ",\"lag_bytes\":" << (value(row, 5).empty() ? "null" : value(row, 5))
           << ",\"lag_seconds\":" << (value(row, 6).empty() ? "null" : value(row, 6))
-          << ",\"consecutive_errors\":" << value(row, 7) << ",\"last_error\":"
-          << (value(row, 8).empty() ? "null" : json_string(value(row, 8))) << "}";
+          << ",\"consecutive_errors\":" << value(row, 7)
+          << ",\"last_error\":" << (value(row, 8).empty() ? "null" : json_string(value(row, 8))) << "}";
     }
     out << (rows == 0 ? "]\n" : "\n]\n");
     return 0;
@@ -187,8 +190,9 @@ int status_command(const CommandOptions& options, std::ostream& out) {
     std::string error = value(row, 8);
     if (const auto newline = error.find('\n'); newline != std::string::npos) error = error.substr(0, newline);
     std::snprintf(line, sizeof line, "%-32s %-12s %-12s %10s %-14s %12s %10s  %s\n", value(row, 0).c_str(),
-                  value(row, 1).c_str(), value(row, 2).c_str(), value(row, 3) == "-1" ? "?" : value(row, 3).c_str(),
-                  value(row, 4).c_str(), value(row, 5).c_str(), value(row, 6).c_str(), error.c_str());
+                  value(row, 1).c_str(), value(row, 2).c_str(),
+                  value(row, 3) == "-1" ? "?" : value(row, 3).c_str(), value(row, 4).c_str(),
+                  value(row, 5).c_str(), value(row, 6).c_str(), error.c_str());
     out << line;
   }
   if (rows == 0) out << "(no stream tables)\n";

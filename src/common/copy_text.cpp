@@ -68,7 +68,8 @@ void split_copy_line(std::string_view line, std::vector<std::optional<std::strin
   std::size_t start = 0;
   while (true) {
     const std::size_t tab = line.find('\t', start);
-    const std::string_view field = line.substr(start, tab == std::string_view::npos ? line.size() - start : tab - start);
+    const std::string_view field =
+        line.substr(start, tab == std::string_view::npos ? line.size() - start : tab - start);
     if (field == "\\N") {
       fields.emplace_back(std::nullopt);
     } else {

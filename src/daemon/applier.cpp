@@ -131,7 +131,8 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
     frontier_only.erase(id);
     const TableDelta* table = &delta;
     jobs.emplace_back([table, frontier](PgConnection& connection) {
-      (void)writer::apply_delta(connection, *table->target, table->rows, frontier, writer::Action::Differential);
+      (void)writer::apply_delta(connection, *table->target, table->rows, frontier,
+                                writer::Action::Differential);
     });
     job_tables.push_back(id);
   }
@@ -147,9 +148,10 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
   const auto started = std::chrono::steady_clock::now();
   const std::size_t job_count = jobs.size();
   const auto results = pool_.run(std::move(jobs));
-  spdlog::debug("applied {} epoch(s) up to {}: {} delta rows, {} transaction(s) in {:.2f} ms", epochs.size(),
-                lsn.to_string(), rows, job_count,
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+  spdlog::debug(
+      "applied {} epoch(s) up to {}: {} delta rows, {} transaction(s) in {:.2f} ms", epochs.size(),
+      lsn.to_string(), rows, job_count,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   for (std::size_t i = 0; i < results.size() && i < job_tables.size(); ++i) {
     if (!results[i]) continue;
     if (job_tables[i] != 0) {

@@ -1,13 +1,16 @@
 #include "pgstream/daemon/daemon.hpp"
 
-#include <spdlog/spdlog.h>
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
 #include <csignal>
 #include <map>
 #include <memory>
@@ -15,6 +18,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pgstream/catalog/migrations.hpp"
@@ -42,7 +46,9 @@ constexpr int kTicksPerStatus = 4;  // a standby status (and so a keepalive with
 constexpr auto kSourceCheckEvery = std::chrono::seconds(5);
 constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
 constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
-constexpr auto kDefaultFullInterval = std::chrono::minutes(1);
+// A FULL table without a schedule recomputes when its sources changed, at
+// most this often.
+constexpr auto kFullRefreshEvery = std::chrono::seconds(1);
 
 enum class TableState { Active, Suspended, Error };
 
@@ -50,10 +56,19 @@ std::string key_of(const QualifiedName& name) { return name.schema + "." + name.
 
 // A query as COPY (...) can embed it: without trailing semicolons.
 std::string trimmed_query(std::string query) {
-  while (!query.empty() && (std::isspace(static_cast<unsigned char>(query.back())) != 0 || query.back() == ';')) {
+  while (!query.empty() &&
+         (std::isspace(static_cast<unsigned char>(query.back())) != 0 || query.back() == ';')) {
     query.pop_back();
   }
   return query;
+}
+
+std::string select_columns(PgConnection& conn, const sql::SourceRelation& relation,
+                           const std::vector<std::string>& columns) {
+  std::string list;
+  for (const auto& column : columns) list += (list.empty() ? "" : ", ") + conn.quote_identifier(column);
+  return "SELECT " + list + " FROM " + conn.quote_identifier(relation.schema) + "." +
+         conn.quote_identifier(relation.name);
 }
 
 struct Table {
@@ -72,12 +87,20 @@ struct Table {
     return runtime->differential() && definition().schedule.kind() == Schedule::Kind::Continuous;
   }
   [[nodiscard]] bool fed() const { return state == TableState::Active && runtime->differential(); }
+  // FULL: a source changed after the snapshot of its last refresh.
+  bool dirty = false;
+  // FULL: every source is published, so `dirty` is known.
+  bool tracked = false;
+  // FULL tables whose sources are tracked are current while not dirty.
+  [[nodiscard]] bool full_and_current() const {
+    return state == TableState::Active && !runtime->differential() && tracked && !dirty;
+  }
 };
 
 class Daemon {
  public:
   Daemon(std::filesystem::path config_path, Config config)
-      : config_path_(std::move(config_path)), config_(std::move(config)), signals_(io_), tick_(io_), epoch_timer_(io_) {}
+      : config_path_(std::move(config_path)), config_(std::move(config)), tick_(io_), epoch_timer_(io_) {}
 
   int run();
 
@@ -104,12 +127,14 @@ class Daemon {
   Table& add_table(const StreamTableDefinition& definition);
   bool build_table(Table& table);
   void publish(const std::vector<Table*>& tables);
-  void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader, Lsn consistent,
-                          std::function<void(Table&, const Error*)> done = {});
+  void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
+                          Lsn consistent, std::function<void(Table&, const Error*)> done = {});
   void load_now(Table& table, std::function<void(Table&, const Error*)> done = {});
   void drop_table(const std::string& key, bool drop_target);
   void fail_table(Table& table, const Error& error, bool transient = false);
-  void activate(Table& table);
+  // Starts feeding a loaded table; false (and the table in ERROR) if its
+  // sources no longer match its query.
+  bool activate(Table& table);
   void record_definition(Table& table);
   void index_tables();
   void check_sources();
@@ -129,7 +154,8 @@ class Daemon {
   std::filesystem::path config_path_;
   Config config_;
   boost::asio::io_context io_;
-  boost::asio::signal_set signals_;
+  std::atomic<bool> stop_requested_{false};  // SIGTERM/SIGINT arrived (set by the signal thread)
+  std::atomic<bool> exiting_{false};
   boost::asio::steady_timer tick_;
   boost::asio::steady_timer epoch_timer_;
   bool stopping_ = false;
@@ -146,20 +172,21 @@ class Daemon {
 
   std::map<std::string, Table> tables_;
   std::multimap<std::uint32_t, Table*> by_relation_;
+  std::multimap<std::uint32_t, Table*> full_by_relation_;  // FULL tables, to know when they are stale
   std::map<std::int64_t, std::string> by_id_;
 
   // The epoch being assembled.
   Lsn epoch_lsn_;
   std::optional<SystemClock::time_point> epoch_commit_time_;
   std::int64_t epoch_rows_ = 0;
-  bool epoch_open_ = false;    // whole transactions are waiting in the dataflows
+  bool epoch_open_ = false;      // whole transactions are waiting in the dataflows
   bool in_transaction_ = false;  // parts of an unfinished transaction were fed
   bool epoch_timer_armed_ = false;
   bool skipping_ = false;
   bool flush_posted_ = false;  // the transaction being delivered was fed before a reconnect
-  Lsn fed_lsn_;       // end of the last transaction fed (a reconnect may resend it)
-  Lsn submitted_lsn_;  // the last LSN handed to the applier
-  Lsn idle_lsn_;       // the last keepalive's wal_end with no transaction open
+  Lsn fed_lsn_;                // end of the last transaction fed (a reconnect may resend it)
+  Lsn submitted_lsn_;          // the last LSN handed to the applier
+  Lsn idle_lsn_;               // the last keepalive's wal_end with no transaction open
   Clock::time_point last_frontier_only_{};
   Clock::time_point last_source_check_{};
   std::uint64_t load_counter_ = 0;
@@ -177,15 +204,34 @@ PgConnection& Daemon::control() {
 
 // ---------------------------------------------------------------- lifecycle
 
+// Signals are taken by a thread of their own (sigwait; every other thread
+// blocks them), which raises stop_requested_ at once: the replication
+// thread stops feeding in the middle of a backlog instead of finishing it.
 int Daemon::run() {
-  signals_.add(SIGTERM);
-  signals_.add(SIGINT);
-  signals_.add(SIGHUP);
-  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-    if (!ec) on_signal(signal);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: they inherit it
+  std::thread signal_thread([this, signals] {
+    for (;;) {
+      int signal = 0;
+      if (sigwait(&signals, &signal) != 0) continue;
+      if (exiting_.load()) return;
+      if (signal != SIGHUP) stop_requested_.store(true);
+      boost::asio::post(io_, [this, signal] { on_signal(signal); });
+      if (signal != SIGHUP) return;
+    }
   });
   boost::asio::post(io_, [this] { start(); });
   io_.run();
+  if (!stop_requested_.load()) {
+    exiting_.store(true);
+    pthread_kill(signal_thread.native_handle(), SIGHUP);  // wakes the signal thread to end
+  }
+  signal_thread.join();
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   return exit_code_;
 }
 
@@ -193,14 +239,10 @@ void Daemon::on_signal(int signal) {
   if (signal == SIGHUP) {
     spdlog::info("SIGHUP: reloading {}", config_path_.string());
     reload();
-  } else {
-    spdlog::info("{}: finishing the epoch in flight, then stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
-    shutdown();
     return;
   }
-  signals_.async_wait([this](const boost::system::error_code& ec, int next) {
-    if (!ec) on_signal(next);
-  });
+  spdlog::info("{}: finishing the epoch in flight, then stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  shutdown();
 }
 
 void Daemon::start() {
@@ -219,7 +261,8 @@ void Daemon::start() {
       return;
     }
     ++restart_failures_;
-    const auto delay = std::chrono::milliseconds(std::min(30'000, 250 * (1 << std::min(restart_failures_, 7))));
+    const auto delay =
+        std::chrono::milliseconds(std::min(30'000, 250 * (1 << std::min(restart_failures_, 7))));
     spdlog::warn("starting failed ({}); retrying in {} ms", error.describe(), delay.count());
     tick_.expires_after(delay);
     tick_.async_wait([this](const boost::system::error_code& ec) {
@@ -233,7 +276,8 @@ void Daemon::start_pipeline() {
   PgConnection& conn = control();
   const int before = catalog::migrate(conn, schema());
   if (before != catalog::kCatalogVersion) {
-    spdlog::info("catalog schema {} migrated from version {} to {}", schema(), before, catalog::kCatalogVersion);
+    spdlog::info("catalog schema {} migrated from version {} to {}", schema(), before,
+                 catalog::kCatalogVersion);
   }
   evaluation_ = std::make_unique<PgConnection>(dsn());
   evaluation_->exec("SET application_name = 'pgstream evaluation'");
@@ -358,7 +402,6 @@ void Daemon::shutdown() {
     if (stream_) spdlog::info("stopped at {}", stream_->confirmed().to_string());
   }
   stop_pipeline();
-  signals_.cancel();
   io_.stop();
 }
 
@@ -502,11 +545,24 @@ bool Daemon::build_table(Table& table) {
   }
 }
 
+// A FULL table's sources are published too, so that it knows when it is
+// stale; not those without a replica identity (publishing them would make
+// the server reject their UPDATEs): such a FULL table recomputes on every
+// beat.
 void Daemon::publish(const std::vector<Table*>& tables) {
   std::vector<replication::TableName> sources;
   std::set<std::string> seen;
-  for (const Table* table : tables) {
-    if (!table->runtime->differential()) continue;
+  for (Table* table : tables) {
+    if (!table->runtime->differential()) {
+      const auto relations = table->runtime->relations();
+      table->tracked =
+          !relations.empty() && std::all_of(relations.begin(), relations.end(), [](const auto& r) {
+            return !r->is_stream_table &&
+                   (r->replica_identity == 'f' || (r->replica_identity == 'd' && !r->primary_key.empty()) ||
+                    (r->replica_identity == 'i' && !r->replica_identity_key.empty()));
+          });
+      if (!table->tracked) continue;
+    }
     for (const auto& relation : table->runtime->relations()) {
       if (seen.insert(relation->schema + "." + relation->name).second) {
         sources.push_back({relation->schema, relation->name});
@@ -529,14 +585,22 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
       contents.target = table->target;
       if (table->runtime->differential()) {
         for (auto& feed : table->runtime->feeds()) {
-          reader.copy_table({feed->relation().schema, feed->relation().name}, feed->snapshot_columns(),
-                            [&](std::string_view line) { table->runtime->load_line(*feed, line); });
+          const auto on_row = [&](std::string_view line) { table->runtime->load_line(*feed, line); };
+          if (feed->relation().relkind == 'p') {
+            // COPY cannot read a partitioned table; a query over it can.
+            reader.copy_query(select_columns(control(), feed->relation(), feed->snapshot_columns()), on_row);
+          } else {
+            reader.copy_table({feed->relation().schema, feed->relation().name}, feed->snapshot_columns(),
+                              on_row);
+          }
         }
         table->runtime->set_start_lsn(consistent);
         contents.rows = table->runtime->step();
         table->runtime->release_buffers();
       } else {
         work.action = writer::Action::Full;
+        table->runtime->set_start_lsn(consistent);
+        table->dirty = false;
         reader.copy_query(trimmed_query(table->definition().query), [&](std::string_view line) {
           contents.rows.push_back(writer::DeltaRow{std::string(line), 1});
         });
@@ -561,7 +625,11 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
           if (done) done(loaded, copy ? &*copy : nullptr);
         });
       };
-      activate(*table);
+      if (!activate(*table)) {
+        const Error failure(ErrorKind::Config, table->last_error);
+        if (done) done(*table, &failure);
+        continue;
+      }
       applier_->submit(std::move(work));
     } catch (const Error& error) {
       if (classify(error) == ErrorAction::Retry) throw;
@@ -571,7 +639,20 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
   }
 }
 
-void Daemon::activate(Table& table) {
+bool Daemon::activate(Table& table) {
+  // A source the stream already described sends no Relation message again:
+  // bind the new feeds to the stream's current definition now.
+  if (stream_ && table.runtime->differential()) {
+    for (const auto& relation : table.runtime->relations()) {
+      const auto* known = stream_->decoder().relations().find(relation->oid);
+      if (known == nullptr) continue;
+      if (auto problem = table.runtime->bind(**known)) {
+        fail_table(table, Error(ErrorKind::Config,
+                                "stream table " + key_of(table.definition().name) + ": " + *problem));
+        return false;
+      }
+    }
+  }
   table.state = TableState::Active;
   table.last_error.clear();
   table.transient_error = false;
@@ -580,9 +661,10 @@ void Daemon::activate(Table& table) {
   if (schedule.kind() != Schedule::Kind::Continuous) {
     table.next_beat = schedule.next_after(now);
   } else if (!table.runtime->differential()) {
-    table.next_beat = now + kDefaultFullInterval;
+    table.next_beat = now + kFullRefreshEvery;
   }
   index_tables();
+  return true;
 }
 
 // A table added while the stream runs: its own temporary slot gives a
@@ -595,8 +677,10 @@ void Daemon::load_now(Table& table, std::function<void(Table&, const Error*)> do
     }
     publish({&table});
     replication::ReplicationConnection slot_connection(dsn());
-    const std::string name = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
-    const replication::CreatedSlot slot = slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
+    const std::string name =
+        "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
+    const replication::CreatedSlot slot =
+        slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
     replication::SnapshotReader reader(dsn(), slot.snapshot_name);
     load_from_snapshot({&table}, reader, slot.consistent_point, std::move(done));
     reader.finish();
@@ -611,7 +695,8 @@ void Daemon::drop_table(const std::string& key, bool drop_target) {
   if (it == tables_.end()) return;
   Table& table = it->second;
   if (applier_) applier_->drain();  // nothing of it still on its way to the target
-  if (drop_target) writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
+  if (drop_target)
+    writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
   catalog::delete_stream_table(control(), schema(), table.pgs_id);
   by_id_.erase(table.pgs_id);
   tables_.erase(it);
@@ -639,7 +724,12 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
 
 void Daemon::index_tables() {
   by_relation_.clear();
+  full_by_relation_.clear();
   for (auto& [key, table] : tables_) {
+    if (table.state == TableState::Active && !table.runtime->differential()) {
+      for (const auto& relation : table.runtime->relations())
+        full_by_relation_.emplace(relation->oid, &table);
+    }
     if (!table.fed()) continue;
     for (const auto& feed : table.runtime->feeds()) by_relation_.emplace(feed->relation().oid, &table);
   }
@@ -659,10 +749,11 @@ void Daemon::run_beats() {
   for (auto& [key, table] : tables_) {
     if (table.state != TableState::Active || table.continuous() || now < table.next_beat) continue;
     const auto& schedule = table.definition().schedule;
-    table.next_beat = schedule.kind() == Schedule::Kind::Continuous ? now + kDefaultFullInterval
-                                                                    : schedule.next_after(now);
+    table.next_beat =
+        schedule.kind() == Schedule::Kind::Continuous ? now + kFullRefreshEvery : schedule.next_after(now);
     if (!table.runtime->differential()) {
-      load_now(table);
+      // Recomputed only if a source changed (or its sources are unknown).
+      if (table.dirty || !table.tracked) load_now(table);
       continue;
     }
     if (in_transaction_) continue;
@@ -760,9 +851,10 @@ void Daemon::reload() {
       auto it = tables_.find(key);
       if (it != tables_.end()) {
         if (it->second.definition().source == "sql") {
-          spdlog::error("stream table {} is declared in the configuration and with create_stream_table(); "
-                        "keeping the SQL one",
-                        key);
+          spdlog::error(
+              "stream table {} is declared in the configuration and with create_stream_table(); "
+              "keeping the SQL one",
+              key);
           continue;
         }
         if (it->second.definition().same_definition(definition)) continue;
@@ -783,8 +875,10 @@ void Daemon::reload() {
 // ---------------------------------------------------------------- stream
 
 void Daemon::on_batch(const replication::ChangeBatch& batch) {
+  if (stop_requested_.load(std::memory_order_relaxed)) return;  // stopping: what is fed is applied, no more
   if (batch.xid == 0 && batch.part() == 0 && !batch.changes().empty() &&
-      batch.changes().front().kind == replication::ChangeKind::Message && !batch.changes().front().transactional) {
+      batch.changes().front().kind == replication::ChangeKind::Message &&
+      !batch.changes().front().transactional) {
     on_message(batch, batch.changes().front());
     return;
   }
@@ -805,8 +899,8 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
           }
         }
         for (Table* table : broken) {
-          fail_table(*table, Error(ErrorKind::Config, "stream table " + key_of(table->definition().name) + ": " +
-                                                          table->last_error));
+          fail_table(*table, Error(ErrorKind::Config, "stream table " + key_of(table->definition().name) +
+                                                          ": " + table->last_error));
         }
         break;
       }
@@ -824,6 +918,10 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
           }
         }
         for (auto& [table, error] : broken) fail_table(*table, error);
+        auto [full_first, full_last] = full_by_relation_.equal_range(change.relation->oid);
+        for (auto it = full_first; it != full_last; ++it) {
+          if (batch.commit_lsn >= it->second->runtime->start_lsn()) it->second->dirty = true;
+        }
         break;
       }
       default: break;
@@ -883,6 +981,7 @@ void Daemon::flush_epoch() {
   work.commit_time = epoch_commit_time_;
   std::vector<std::pair<Table*, Error>> broken;
   for (auto& [key, table] : tables_) {
+    if (table.full_and_current()) work.frontier_only.push_back(table.pgs_id);
     if (!table.fed() || !table.continuous()) continue;
     if (!table.runtime->pending()) {
       work.frontier_only.push_back(table.pgs_id);
@@ -931,7 +1030,8 @@ void Daemon::submit_frontiers(Lsn lsn, bool force) {
   work.lsn = std::max(lsn, submitted_lsn_);
   work.commit_time = SystemClock::now();
   for (auto& [key, table] : tables_) {
-    if (table.fed() && table.continuous()) work.frontier_only.push_back(table.pgs_id);
+    if ((table.fed() && table.continuous()) || table.full_and_current())
+      work.frontier_only.push_back(table.pgs_id);
   }
   submitted_lsn_ = work.lsn;
   last_frontier_only_ = Clock::now();
@@ -963,14 +1063,18 @@ void Daemon::authorize(const catalog::Request& request, const QualifiedName& nam
     throw Error(ErrorKind::Config, "SQL API request " + request.id + " names a backend that does not exist",
                 {.sqlstate = "42501"});
   }
-  const std::string may_create = conn.query_value(
-      "SELECT coalesce(has_schema_privilege(" + role + ", n.oid, 'CREATE'), false) FROM pg_catalog.pg_namespace n "
-      "WHERE n.nspname = " + conn.quote_literal(name.schema) + " UNION ALL SELECT false LIMIT 1");
+  const std::string may_create =
+      conn.query_value("SELECT coalesce(has_schema_privilege(" + role +
+                       ", n.oid, 'CREATE'), false) FROM pg_catalog.pg_namespace n "
+                       "WHERE n.nspname = " +
+                       conn.quote_literal(name.schema) + " UNION ALL SELECT false LIMIT 1");
   if (may_create != "t") {
-    throw Error(ErrorKind::Config,
-                "permission denied: role " + request.role + " has no CREATE privilege on schema " + name.schema,
-                {.sqlstate = "42501", .hint = "GRANT CREATE ON SCHEMA " + conn.quote_identifier(name.schema) +
-                                                  " TO " + conn.quote_identifier(request.role) + ";"});
+    throw Error(
+        ErrorKind::Config,
+        "permission denied: role " + request.role + " has no CREATE privilege on schema " + name.schema,
+        {.sqlstate = "42501",
+         .hint = "GRANT CREATE ON SCHEMA " + conn.quote_identifier(name.schema) + " TO " +
+                 conn.quote_identifier(request.role) + ";"});
   }
 }
 
@@ -978,7 +1082,8 @@ void Daemon::handle_request(const catalog::Request& request) {
   auto answer = [this, request](const Error* error) {
     try {
       catalog::answer_request(control(), schema(), request,
-                              error == nullptr ? catalog::RequestState::Done : catalog::RequestState::Failed, error);
+                              error == nullptr ? catalog::RequestState::Done : catalog::RequestState::Failed,
+                              error);
     } catch (const Error& failure) {
       reset_control();
       spdlog::warn("could not answer SQL API request {}: {}", request.id, failure.message());
@@ -1002,7 +1107,8 @@ void Daemon::handle_request(const catalog::Request& request) {
       definition.name = *name;
       definition.query = request.query;
       definition.source = "sql";
-      if (request.refresh_mode && *request.refresh_mode == "FULL") definition.refresh_mode = RefreshMode::Full;
+      if (request.refresh_mode && *request.refresh_mode == "FULL")
+        definition.refresh_mode = RefreshMode::Full;
       if (request.schedule) {
         auto schedule = Schedule::parse(*request.schedule, why);
         if (!schedule) throw Error(ErrorKind::Config, "invalid schedule '" + *request.schedule + "': " + why);
@@ -1016,13 +1122,13 @@ void Daemon::handle_request(const catalog::Request& request) {
         return;
       }
       for (const auto& relation : table.runtime->relations()) {
-        const std::string may_read = control().query_value(
-            "SELECT has_table_privilege(" + control().quote_literal(request.role) + ", " +
-            std::to_string(relation->oid) + "::oid, 'SELECT')");
+        const std::string may_read =
+            control().query_value("SELECT has_table_privilege(" + control().quote_literal(request.role) +
+                                  ", " + std::to_string(relation->oid) + "::oid, 'SELECT')");
         if (may_read != "t") {
           Error failure(ErrorKind::Config,
-                        "permission denied: role " + request.role + " may not SELECT from " + relation->schema + "." +
-                            relation->name,
+                        "permission denied: role " + request.role + " may not SELECT from " +
+                            relation->schema + "." + relation->name,
                         {.sqlstate = "42501"});
           drop_table(key, false);
           answer(&failure);
@@ -1058,7 +1164,8 @@ void Daemon::handle_request(const catalog::Request& request) {
       StreamTableDefinition definition = table.definition();
       if (!request.query.empty()) definition.query = request.query;
       if (request.refresh_mode) {
-        definition.refresh_mode = *request.refresh_mode == "FULL" ? RefreshMode::Full : RefreshMode::Differential;
+        definition.refresh_mode =
+            *request.refresh_mode == "FULL" ? RefreshMode::Full : RefreshMode::Differential;
       }
       if (request.schedule) {
         auto schedule = Schedule::parse(*request.schedule, why);

@@ -10,9 +10,7 @@ namespace pgstream::daemon {
 
 namespace {
 
-std::string qualified(const sql::SourceRelation& relation) {
-  return relation.schema + "." + relation.name;
-}
+std::string qualified(const sql::SourceRelation& relation) { return relation.schema + "." + relation.name; }
 
 int column_by_attnum(const sql::SourceRelation& relation, std::int16_t attnum) {
   for (std::size_t i = 0; i < relation.columns.size(); ++i) {
@@ -33,7 +31,8 @@ std::vector<int> identity_columns(const sql::SourceRelation& relation, bool& ful
   }
   if (attnums == nullptr) {
     throw Error(ErrorKind::Unsupported,
-                "source table " + qualified(relation) + " has no replica identity, so its UPDATEs and DELETEs "
+                "source table " + qualified(relation) +
+                    " has no replica identity, so its UPDATEs and DELETEs "
                     "cannot be followed",
                 {.hint = "Add a primary key, or run ALTER TABLE " + qualified(relation) +
                          " REPLICA IDENTITY FULL (publishing it as it is would make the server reject its "
@@ -42,7 +41,8 @@ std::vector<int> identity_columns(const sql::SourceRelation& relation, bool& ful
   std::vector<int> columns;
   for (const std::int16_t attnum : *attnums) {
     const int index = column_by_attnum(relation, attnum);
-    if (index < 0) throw Error(ErrorKind::Internal, "replica identity column missing in " + qualified(relation));
+    if (index < 0)
+      throw Error(ErrorKind::Internal, "replica identity column missing in " + qualified(relation));
     columns.push_back(index);
   }
   return columns;
@@ -60,8 +60,8 @@ SourceFeed::SourceFeed(sql::LoweredSource lowered, std::shared_ptr<const replica
   }
   projection_.reserve(lowered_.columns.size());
   for (const int column : lowered_.columns) {
-    projection_.push_back(static_cast<std::uint32_t>(std::find(stored_.begin(), stored_.end(), column) -
-                                                     stored_.begin()));
+    projection_.push_back(
+        static_cast<std::uint32_t>(std::find(stored_.begin(), stored_.end(), column) - stored_.begin()));
   }
   type_oids_.reserve(stored_.size());
   for (const int column : stored_) {
@@ -117,13 +117,15 @@ std::optional<std::string> SourceFeed::bind(const replication::Relation& stream_
   return std::nullopt;
 }
 
-void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef previous, engine::RowPacker& out) {
+void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef previous,
+                            engine::RowPacker& out) {
   out.clear();
   before_.clear();
   for (std::size_t i = 0; i < stored_.size(); ++i) {
     const int at = tuple_index_[i];
     if (at < 0 || static_cast<std::size_t>(at) >= tuple.size()) {
-      throw Error(ErrorKind::Protocol, "a change of " + qualified(relation()) + " arrived before its Relation message");
+      throw Error(ErrorKind::Protocol,
+                  "a change of " + qualified(relation()) + " arrived before its Relation message");
     }
     const replication::ColumnValue value = tuple[static_cast<std::size_t>(at)];
     switch (value.kind) {
@@ -144,7 +146,8 @@ void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef 
         break;
       }
       case replication::ColumnKind::Binary:
-        throw Error(ErrorKind::Protocol, "a column arrived in binary form, but pg_stream streams in text mode",
+        throw Error(ErrorKind::Protocol,
+                    "a column arrived in binary form, but pg_stream streams in text mode",
                     {.sqlstate = "08P01"});
     }
   }

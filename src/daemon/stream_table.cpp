@@ -117,8 +117,8 @@ void StreamTable::build_target(PgConnection& connection, const std::vector<std::
   for (std::size_t i = 0; i < names.size(); ++i) {
     writer::TargetColumn column;
     column.name = names[i];
-    column.type_sql = connection.query_value("SELECT pg_catalog.format_type(" + std::to_string(types[i].oid) + ", " +
-                                             std::to_string(types[i].typmod) + ")");
+    column.type_sql = connection.query_value("SELECT pg_catalog.format_type(" + std::to_string(types[i].oid) +
+                                             ", " + std::to_string(types[i].typmod) + ")");
     if (names[i].rfind("__pgs_", 0) == 0) {
       throw Error(ErrorKind::Config,
                   "stream table " + display_name() + ": output column \"" + names[i] +

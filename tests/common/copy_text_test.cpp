@@ -22,8 +22,8 @@ std::string line_of(const std::vector<std::optional<std::string>>& fields) {
 
 TEST_CASE("COPY text fields survive escaping and splitting", "[copy_text]") {
   std::vector<std::optional<std::string>> fields = {
-      std::string("plain"), std::nullopt, std::string("tab\there"), std::string("back\\slash"),
-      std::string("new\nline\r"), std::string(""), std::string("\\N"), std::string("é ✓")};
+      std::string("plain"),       std::nullopt,    std::string("tab\there"), std::string("back\\slash"),
+      std::string("new\nline\r"), std::string(""), std::string("\\N"),       std::string("é ✓")};
   std::vector<std::optional<std::string>> back;
   pgstream::split_copy_line(line_of(fields), back);
   CHECK(back == fields);

@@ -66,8 +66,8 @@ class Applier {
   // `on_idle` (optional) is called on the applier thread whenever it runs
   // out of work: the engine may hand over what it accumulated meanwhile.
   Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
-          std::function<void(std::int64_t pgs_id, const Error&)> on_failure, std::function<void()> on_idle = {},
-          std::size_t max_queue = 8);
+          std::function<void(std::int64_t pgs_id, const Error&)> on_failure,
+          std::function<void()> on_idle = {}, std::size_t max_queue = 8);
   Applier(const Applier&) = delete;
   Applier& operator=(const Applier&) = delete;
   ~Applier();

@@ -69,12 +69,12 @@ class SourceFeed {
 
   sql::LoweredSource lowered_;
   std::shared_ptr<const replication::TypeMap> types_;
-  std::vector<int> stored_;                 // relation column index per stored column
-  std::vector<std::uint32_t> type_oids_;    // resolved type per stored column
-  std::vector<std::uint32_t> projection_;   // stored position of each dataflow column
-  std::vector<std::uint32_t> key_;          // stored positions of the key (all, for FULL)
+  std::vector<int> stored_;                // relation column index per stored column
+  std::vector<std::uint32_t> type_oids_;   // resolved type per stored column
+  std::vector<std::uint32_t> projection_;  // stored position of each dataflow column
+  std::vector<std::uint32_t> key_;         // stored positions of the key (all, for FULL)
   bool full_identity_ = false;
-  std::vector<int> tuple_index_;            // stream tuple index per stored column (-1: unbound)
+  std::vector<int> tuple_index_;  // stream tuple index per stored column (-1: unbound)
   std::unique_ptr<engine::Arrangement> rows_;
   engine::RowPacker old_;
   engine::RowPacker new_;

@@ -71,11 +71,15 @@ class StreamTable {
   explicit StreamTable(StreamTableDefinition definition) : definition_(std::move(definition)) {}
 
   [[nodiscard]] const StreamTableDefinition& definition() const noexcept { return definition_; }
-  [[nodiscard]] std::string display_name() const { return definition_.name.schema + "." + definition_.name.name; }
+  [[nodiscard]] std::string display_name() const {
+    return definition_.name.schema + "." + definition_.name.name;
+  }
 
   void build(PgConnection& connection, const BuildContext& context);
   [[nodiscard]] bool built() const noexcept { return built_; }
-  [[nodiscard]] bool differential() const noexcept { return definition_.refresh_mode == RefreshMode::Differential; }
+  [[nodiscard]] bool differential() const noexcept {
+    return definition_.refresh_mode == RefreshMode::Differential;
+  }
 
   [[nodiscard]] const writer::TargetSpec& target() const noexcept { return target_; }
   [[nodiscard]] writer::TargetSpec& target() noexcept { return target_; }
@@ -86,7 +90,9 @@ class StreamTable {
 
   // DIFFERENTIAL: the feeds to load from the snapshot.
   [[nodiscard]] std::vector<std::unique_ptr<SourceFeed>>& feeds() noexcept { return feeds_; }
-  void load_line(SourceFeed& feed, std::string_view line) { feed.load_line(line, dataflow_->input(feed.node())); }
+  void load_line(SourceFeed& feed, std::string_view line) {
+    feed.load_line(line, dataflow_->input(feed.node()));
+  }
 
   // The consistent point of the snapshot it was loaded from.
   [[nodiscard]] Lsn start_lsn() const noexcept { return start_lsn_; }
