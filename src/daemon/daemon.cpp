@@ -78,6 +78,7 @@ struct Table {
   std::shared_ptr<const writer::TargetSpec> target;
   SystemClock::time_point next_beat{};
   std::string last_error;
+  std::optional<Error> last_failure;  // the error itself (SQLSTATE, hint) for the SQL API's answer
   bool transient_error = false;
   Clock::time_point retry_at{};
   int failures = 0;
@@ -626,7 +627,7 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
         });
       };
       if (!activate(*table)) {
-        const Error failure(ErrorKind::Config, table->last_error);
+        const Error failure = table->last_failure.value_or(Error(ErrorKind::Config, table->last_error));
         if (done) done(*table, &failure);
         continue;
       }
@@ -707,6 +708,7 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
   const bool was_active = table.state == TableState::Active;
   table.state = TableState::Error;
   table.last_error = error.describe();
+  table.last_failure = error;
   table.transient_error = transient || classify(error) == ErrorAction::Retry;
   ++table.failures;
   table.retry_at = Clock::now() + std::chrono::seconds(std::min(60, 1 << std::min(table.failures, 6)));
@@ -1116,7 +1118,7 @@ void Daemon::handle_request(const catalog::Request& request) {
       }
       Table& table = add_table(definition);
       if (!build_table(table)) {
-        Error failure(ErrorKind::Config, table.last_error);
+        const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
         drop_table(key, false);
         answer(&failure);
         return;
