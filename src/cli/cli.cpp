@@ -188,7 +188,7 @@ int status_command(const CommandOptions& options, std::ostream& out) {
   out << line;
   for (int row = 0; row < rows; ++row) {
     std::string error = value(row, 8);
-    if (const auto newline = error.find('\n'); newline != std::string::npos) error = error.substr(0, newline);
+    if (const auto newline = error.find('\n'); newline != std::string::npos) error.resize(newline);
     std::snprintf(line, sizeof line, "%-32s %-12s %-12s %10s %-14s %12s %10s  %s\n", value(row, 0).c_str(),
                   value(row, 1).c_str(), value(row, 2).c_str(),
                   value(row, 3) == "-1" ? "?" : value(row, 3).c_str(), value(row, 4).c_str(),

@@ -137,6 +137,7 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
     job_tables.push_back(id);
   }
   std::vector<std::pair<std::int64_t, writer::Frontier>> frontiers;
+  frontiers.reserve(frontier_only.size());
   for (const auto& [id, unused] : frontier_only) frontiers.emplace_back(id, frontier);
   if (!frontiers.empty()) {
     const std::string schema = catalog_schema_;

@@ -129,8 +129,8 @@ class Daemon {
   bool build_table(Table& table);
   void publish(const std::vector<Table*>& tables);
   void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
-                          Lsn consistent, std::function<void(Table&, const Error*)> done = {});
-  void load_now(Table& table, std::function<void(Table&, const Error*)> done = {});
+                          Lsn consistent, const std::function<void(Table&, const Error*)>& done = {});
+  void load_now(Table& table, const std::function<void(Table&, const Error*)>& done = {});
   void drop_table(const std::string& key, bool drop_target);
   void fail_table(Table& table, const Error& error, bool transient = false);
   // Starts feeding a loaded table; false (and the table in ERROR) if its
@@ -574,7 +574,7 @@ void Daemon::publish(const std::vector<Table*>& tables) {
 }
 
 void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
-                                Lsn consistent, std::function<void(Table&, const Error*)> done) {
+                                Lsn consistent, const std::function<void(Table&, const Error*)>& done) {
   for (Table* table : tables) {
     try {
       ApplyWork work;
@@ -670,7 +670,7 @@ bool Daemon::activate(Table& table) {
 
 // A table added while the stream runs: its own temporary slot gives a
 // snapshot and the LSN from which the stream's transactions are not in it.
-void Daemon::load_now(Table& table, std::function<void(Table&, const Error*)> done) {
+void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
   try {
     if (!table.runtime->built() && !build_table(table)) {
       if (done) done(table, nullptr);
@@ -683,7 +683,7 @@ void Daemon::load_now(Table& table, std::function<void(Table&, const Error*)> do
     const replication::CreatedSlot slot =
         slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
     replication::SnapshotReader reader(dsn(), slot.snapshot_name);
-    load_from_snapshot({&table}, reader, slot.consistent_point, std::move(done));
+    load_from_snapshot({&table}, reader, slot.consistent_point, done);
     reader.finish();
   } catch (const Error& error) {
     fail_table(table, error, classify(error) == ErrorAction::Retry);

@@ -326,25 +326,44 @@ std::uint64_t SnapshotReader::copy_query(const std::string& query,
   return copy_out("COPY (" + query + "\n) TO STDOUT", on_row);
 }
 
-std::uint64_t SnapshotReader::copy_out(const std::string& sql, const std::function<void(std::string_view)>& on_row) {
-  PgResult started(PQexec(conn_.get(), sql.c_str()));
-  if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw result_error(conn_.get(), started.get(), sql);
-  std::uint64_t rows = 0;
-  for (;;) {
-    char* line = nullptr;
-    const int size = PQgetCopyData(conn_.get(), &line, 0);
-    if (size < 0) break;
-    std::unique_ptr<char, PqFree> owned(line);
-    std::string_view row(line, static_cast<std::size_t>(size));
-    if (!row.empty() && row.back() == '\n') row.remove_suffix(1);
-    on_row(row);
-    ++rows;
+// Each COPY runs under a savepoint: one failing (a table dropped meanwhile)
+// leaves the snapshot usable for the others.
+std::uint64_t SnapshotReader::copy_out(const std::string& sql,
+                                       const std::function<void(std::string_view)>& on_row) {
+  conn_.exec("SAVEPOINT pgstream_copy");
+  try {
+    PgResult started(PQexec(conn_.get(), sql.c_str()));
+    if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw result_error(conn_.get(), started.get(), sql);
+    std::uint64_t rows = 0;
+    for (;;) {
+      char* line = nullptr;
+      const int size = PQgetCopyData(conn_.get(), &line, 0);
+      if (size < 0) break;
+      std::unique_ptr<char, PqFree> owned(line);
+      std::string_view row(line, static_cast<std::size_t>(size));
+      if (!row.empty() && row.back() == '\n') row.remove_suffix(1);
+      on_row(row);
+      ++rows;
+    }
+    PgResult done(PQgetResult(conn_.get()));
+    if (!result_ok(done.get())) throw result_error(conn_.get(), done.get(), sql);
+    while (PgResult extra{PQgetResult(conn_.get())}) {
+    }
+    conn_.exec("RELEASE SAVEPOINT pgstream_copy");
+    return rows;
+  } catch (...) {
+    // A consumer that threw mid-COPY leaves the COPY running: drain it.
+    while (PgResult extra{PQgetResult(conn_.get())}) {
+      if (PQresultStatus(extra.get()) == PGRES_COPY_OUT) {
+        char* line = nullptr;
+        while (PQgetCopyData(conn_.get(), &line, 0) >= 0) PQfreemem(line);
+      }
+    }
+    if (PQstatus(conn_.get()) == CONNECTION_OK) {
+      PgResult rolled(PQexec(conn_.get(), "ROLLBACK TO SAVEPOINT pgstream_copy"));
+    }
+    throw;
   }
-  PgResult done(PQgetResult(conn_.get()));
-  if (!result_ok(done.get())) throw result_error(conn_.get(), done.get(), sql);
-  while (PgResult extra{PQgetResult(conn_.get())}) {
-  }
-  return rows;
 }
 
 void SnapshotReader::finish() { conn_.exec("COMMIT"); }

@@ -375,6 +375,14 @@ ApplyStats apply_delta(PgConnection& connection, const TargetSpec& spec, std::sp
   const Plan plan = make_plan(spec, consolidate(delta));
   const MergeStatement statement = MergeStatement::build(connection, spec);
   Transaction transaction(connection, plan.rows.empty() ? std::string() : statement.create_staging);
+  // Exactly once: a retry after a COMMIT whose answer was lost finds its own
+  // frontier and applies nothing (the catalog row is locked until COMMIT, so
+  // two appliers cannot both pass this check).
+  const std::string applied = connection.query_value(
+      "SELECT coalesce((SELECT frontier_lsn >= " + lsn_sql(frontier.lsn) + " FROM " +
+      connection.quote_identifier(spec.catalog_schema) +
+      ".pgs_stream_tables WHERE pgs_id = " + std::to_string(spec.pgs_id) + " FOR UPDATE), false)");
+  if (applied == "t") return {};  // the transaction rolls back on its way out
   return apply_plan(connection, spec, statement, plan, frontier, action, transaction);
 }
 

@@ -168,7 +168,7 @@ std::string render_config(const std::string& dsn, const std::string& slot, const
 
 DaemonProcess::DaemonProcess(const testing::PgDatabase& db, std::vector<StreamTableSpec> tables,
                              DaemonSettings settings)
-    : dsn_(db.conninfo()),
+    : dsn_(db.conninfo() + (settings.dsn_options.empty() ? "" : " " + settings.dsn_options)),
       slot_(identifier_from("pgs_e2e_", db.db_name())),
       publication_(identifier_from("pgs_e2e_pub_", db.db_name())),
       settings_(std::move(settings)),

@@ -39,6 +39,7 @@ struct DaemonSettings {
   long long max_batch_rows = 50000;
   std::string max_batch_delay = "20ms";
   std::string log_level = "info";
+  std::string dsn_options;  // appended to the database's conninfo (e.g. "password=...")
 };
 
 // The YAML text of a config.

@@ -147,3 +147,25 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a scheduled table applies on its beat", "[e2e
   CHECK(diff_against_query(check, "public.t_beat", tables[0].query).empty());
   CHECK(daemon.sigterm_and_wait() == 0);
 }
+
+TEST_CASE_METHOD(PgDatabase, "e2e: a password in the DSN never reaches the log or status", "[e2e][secrets]") {
+  exec("CREATE TABLE s (id int PRIMARY KEY, v int); INSERT INTO s VALUES (1, 1)");
+  const std::string secret = "hunter2-Pa55word";
+  // The test cluster trusts local connections: the password is sent, never checked.
+  DaemonSettings settings;
+  settings.log_level = "trace";
+  settings.dsn_options = "password=" + secret;
+  DaemonProcess daemon(*this, {{"public.t_s", "SELECT id, v FROM s"}}, settings);
+  daemon.start();
+  daemon.wait_until_active(1);
+  exec("INSERT INTO s VALUES (2, 2)");
+  (void)sync_all(conninfo(), 1, std::chrono::seconds(60), &daemon);
+  const CommandResult status =
+      run_pgstream({"status", "--config", daemon.config_path().string(), "--json"}, daemon.dir());
+  CHECK(status.exit_code == 0);
+  CHECK(daemon.sigterm_and_wait() == 0);
+  CHECK(daemon.log().find(secret) == std::string::npos);
+  CHECK(status.out.find(secret) == std::string::npos);
+  CHECK(status.err.find(secret) == std::string::npos);
+  CHECK(daemon.log().find("********") != std::string::npos);  // the DSN is shown, redacted
+}

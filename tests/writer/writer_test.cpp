@@ -444,13 +444,22 @@ TEST_CASE_METHOD(PgDatabase, "frontiers never move backwards", "[writer][pg]") {
   CHECK(query_value("SELECT data_timestamp FROM pgstream.pgs_stream_tables WHERE pgs_id = " +
                     std::to_string(first.pgs_id)) == "2023-11-14 22:13:20+00");
 
-  // An apply with an older frontier does not move it back either.
+  // An apply at or before the frontier is a replay (a retry after a COMMIT
+  // whose answer was lost): nothing changes, no history row.
   const std::vector<DeltaRow> rows = {{keyed_line("1\ta", 1, 1), 1}};
-  (void)apply_delta(conn, first, rows, Frontier{Lsn(0x100), t0 + std::chrono::microseconds(1)},
-                    Action::Differential);
+  CHECK(apply_delta(conn, first, rows, Frontier{Lsn(0x100), t0 + std::chrono::microseconds(1)},
+                    Action::Differential) == ApplyStats{});
   CHECK(frontier_of(conn, first) == "0/500");
+  CHECK(target_rows(conn, first).empty());
+  CHECK(query_value("SELECT count(*) FROM pgstream.pgs_refresh_history") == "0");
+  // Past the frontier it applies, once; the same LSN again is a replay.
+  const Frontier next{Lsn(0x600), t0 + std::chrono::microseconds(1)};
+  CHECK(apply_delta(conn, first, rows, next, Action::Differential).inserted == 1);
+  CHECK(apply_delta(conn, first, rows, next, Action::Differential) == ApplyStats{});
+  CHECK(target_rows(conn, first).size() == 1);
+  CHECK(frontier_of(conn, first) == "0/600");
   CHECK(query_value("SELECT data_timestamp FROM pgstream.pgs_stream_tables WHERE pgs_id = " +
                     std::to_string(first.pgs_id)) == "2023-11-14 22:13:20.000001+00");
   CHECK(query_value("SELECT count(*) FROM pgstream.pgs_refresh_history") ==
-        "1");  // none for advance_frontiers
+        "1");  // none for advance_frontiers or replays
 }
