@@ -231,10 +231,8 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a table failing its initial load does not fai
   exec(kMoreSchema);
   const std::vector<StreamTableSpec> healthy{{"public.a_ok", "SELECT id, v FROM flags"},
                                              {"public.z_ok", "SELECT id, tag FROM docs"}};
-  DaemonProcess daemon(*this,
-                       {healthy[0],
-                        {"public.m_boom", "SELECT id, 100 / (v - v) AS boom FROM flags"},
-                        healthy[1]});
+  DaemonProcess daemon(
+      *this, {healthy[0], {"public.m_boom", "SELECT id, 100 / (v - v) AS boom FROM flags"}, healthy[1]});
   daemon.start();
   PgConnection check(conninfo());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
