@@ -8,14 +8,25 @@
 
 namespace pgstream::daemon {
 
+namespace {
+
+std::size_t delta_rows(const ApplyWork& work) {
+  std::size_t rows = 0;
+  for (const TableDelta& delta : work.deltas) rows += delta.rows.size();
+  return rows;
+}
+
+}  // namespace
+
 Applier::Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
                  std::function<void(std::int64_t, const Error&)> on_failure, std::function<void()> on_idle,
-                 std::size_t max_queue)
+                 std::size_t max_batch_rows, std::size_t max_queue)
     : pool_(pool),
       catalog_schema_(std::move(catalog_schema)),
       confirm_(std::move(confirm)),
       on_failure_(std::move(on_failure)),
       on_idle_(std::move(on_idle)),
+      max_batch_rows_(max_batch_rows),
       max_queue_(max_queue),
       thread_([this] { run(); }) {}
 
@@ -73,7 +84,11 @@ void Applier::run() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       } else {
-        while (!queue_.empty() && queue_.front().kind == ApplyWork::Kind::Epoch) {
+        // ... up to max_batch_rows delta rows per apply (the first always goes).
+        std::size_t rows = 0;
+        while (!queue_.empty() && queue_.front().kind == ApplyWork::Kind::Epoch &&
+               (batch.empty() || rows + delta_rows(queue_.front()) <= max_batch_rows_)) {
+          rows += delta_rows(queue_.front());
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }

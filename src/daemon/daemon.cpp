@@ -308,7 +308,8 @@ void Daemon::start_pipeline() {
           if (table != tables_.end()) fail_table(table->second, error);
         });
       },
-      [this] { boost::asio::post(io_, [this] { flush_if_ready(); }); });
+      [this] { boost::asio::post(io_, [this] { flush_if_ready(); }); },
+      static_cast<std::size_t>(config_.writer.max_batch_rows));
 
   // Every wanted table, built; the catalog records them all.
   tables_.clear();

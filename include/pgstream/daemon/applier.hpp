@@ -4,8 +4,9 @@
 // Contract:
 // - Work is applied in the order submitted. Consecutive epochs waiting in
 //   the queue are applied together (one MERGE per target for all of them,
-//   the deltas summed), so a writer that falls behind catches up with
-//   bigger, fewer transactions instead of a longer queue.
+//   the deltas summed, up to max_batch_rows delta rows), so a writer that
+//   falls behind catches up with bigger, fewer transactions instead of a
+//   longer queue.
 // - An epoch's LSN is confirmed (`confirm`) only after every target in it
 //   has committed or failed for good: the slot never runs ahead of what is
 //   durable. Reconcile work (a table loaded from its own snapshot) never
@@ -67,7 +68,7 @@ class Applier {
   // out of work: the engine may hand over what it accumulated meanwhile.
   Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
           std::function<void(std::int64_t pgs_id, const Error&)> on_failure,
-          std::function<void()> on_idle = {}, std::size_t max_queue = 8);
+          std::function<void()> on_idle = {}, std::size_t max_batch_rows = 50000, std::size_t max_queue = 8);
   Applier(const Applier&) = delete;
   Applier& operator=(const Applier&) = delete;
   ~Applier();
@@ -93,6 +94,7 @@ class Applier {
   std::function<void(Lsn)> confirm_;
   std::function<void(std::int64_t, const Error&)> on_failure_;
   std::function<void()> on_idle_;
+  std::size_t max_batch_rows_;
   std::size_t max_queue_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
