@@ -148,6 +148,7 @@ class Daemon {
   void on_message(const replication::ChangeBatch& batch, const replication::Change& change);
   void flush_epoch();
   void flush_if_ready();
+  void step_into(Table& table, ApplyWork& work);
   void submit_frontiers(Lsn lsn, bool force);
   void handle_request(const catalog::Request& request);
   void authorize(const catalog::Request& request, const QualifiedName& name);
@@ -765,15 +766,7 @@ void Daemon::run_beats() {
       ApplyWork work;
       work.lsn = submitted_lsn_;
       work.confirm = false;
-      TableDelta delta;
-      delta.pgs_id = table.pgs_id;
-      delta.target = table.target;
-      delta.rows = table.runtime->step();
-      if (delta.rows.empty()) {
-        work.frontier_only.push_back(table.pgs_id);
-      } else {
-        work.deltas.push_back(std::move(delta));
-      }
+      step_into(table, work);
       applier_->submit(std::move(work));
     } catch (const Error& error) {
       fail_table(table, error);
@@ -969,6 +962,20 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
 // An epoch goes as soon as the stream has nothing more buffered and the
 // writer is free; while the writer is busy it grows (up to max_batch_rows
 // or max_batch_delay), so a backlog is applied in fewer, bigger epochs.
+// Runs the table's epoch: its delta joins `work`, or only its frontier when
+// the delta is empty.
+void Daemon::step_into(Table& table, ApplyWork& work) {
+  TableDelta delta;
+  delta.pgs_id = table.pgs_id;
+  delta.target = table.target;
+  delta.rows = table.runtime->step();
+  if (delta.rows.empty()) {
+    work.frontier_only.push_back(table.pgs_id);
+  } else {
+    work.deltas.push_back(std::move(delta));
+  }
+}
+
 void Daemon::flush_if_ready() {
   if (epoch_open_ && !in_transaction_ && applier_ && applier_->idle()) flush_epoch();
 }
@@ -991,15 +998,7 @@ void Daemon::flush_epoch() {
       continue;
     }
     try {
-      TableDelta delta;
-      delta.pgs_id = table.pgs_id;
-      delta.target = table.target;
-      delta.rows = table.runtime->step();
-      if (delta.rows.empty()) {
-        work.frontier_only.push_back(table.pgs_id);
-      } else {
-        work.deltas.push_back(std::move(delta));
-      }
+      step_into(table, work);
     } catch (const Error& error) {
       broken.emplace_back(&table, error);
     }
