@@ -46,6 +46,8 @@ constexpr int kTicksPerStatus = 4;  // a standby status (and so a keepalive with
 constexpr auto kSourceCheckEvery = std::chrono::seconds(5);
 constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
 constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
+// The shortest time between two epochs handed to the writer (see flush_if_ready).
+constexpr auto kMinEpochGap = std::chrono::milliseconds(5);
 // A FULL table without a schedule recomputes when its sources changed, at
 // most this often.
 constexpr auto kFullRefreshEvery = std::chrono::seconds(1);
@@ -148,6 +150,7 @@ class Daemon {
   void on_message(const replication::ChangeBatch& batch, const replication::Change& change);
   void flush_epoch();
   void flush_if_ready();
+  void arm_epoch_timer(Clock::duration after);
   void step_into(Table& table, ApplyWork& work);
   void submit_frontiers(Lsn lsn, bool force);
   void handle_request(const catalog::Request& request);
@@ -185,10 +188,12 @@ class Daemon {
   bool in_transaction_ = false;  // parts of an unfinished transaction were fed
   bool epoch_timer_armed_ = false;
   bool skipping_ = false;
-  bool flush_posted_ = false;  // the transaction being delivered was fed before a reconnect
-  Lsn fed_lsn_;                // end of the last transaction fed (a reconnect may resend it)
-  Lsn submitted_lsn_;          // the last LSN handed to the applier
-  Lsn idle_lsn_;               // the last keepalive's wal_end with no transaction open
+  bool flush_posted_ = false;          // a flush_if_ready() is queued on the io_context
+  Clock::time_point epoch_started_{};  // when the open epoch's first transaction was fed
+  Clock::time_point last_flush_{};     // when the last epoch went to the applier
+  Lsn fed_lsn_;                        // end of the last transaction fed (a reconnect may resend it)
+  Lsn submitted_lsn_;                  // the last LSN handed to the applier
+  Lsn idle_lsn_;                       // the last keepalive's wal_end with no transaction open
   Clock::time_point last_frontier_only_{};
   Clock::time_point last_source_check_{};
   std::uint64_t load_counter_ = 0;
@@ -932,15 +937,14 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
   epoch_lsn_ = batch.end_lsn;
   epoch_commit_time_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
   epoch_rows_ += static_cast<std::int64_t>(batch.row_count());
+  if (!epoch_open_) epoch_started_ = Clock::now();
   epoch_open_ = true;
   if (epoch_rows_ >= config_.writer.max_batch_rows) {
     flush_epoch();
     return;
   }
-  // Handed over as soon as the stream has nothing more buffered (a posted
-  // handler runs after the read that delivered this transaction) if the
-  // writer is free; else it grows until the writer is free or
-  // max_batch_delay passed.
+  // Checked again once the stream has nothing more buffered (a posted
+  // handler runs after the read that delivered this transaction).
   if (!flush_posted_) {
     flush_posted_ = true;
     boost::asio::post(io_, [this] {
@@ -948,20 +952,27 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
       flush_if_ready();
     });
   }
-  if (!epoch_timer_armed_) {
-    epoch_timer_armed_ = true;
-    epoch_timer_.expires_after(config_.writer.max_batch_delay);
-    epoch_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;  // cancelled by a flush (which cleared the flag)
-      epoch_timer_armed_ = false;
-      if (!in_transaction_) flush_epoch();
-    });
-  }
+  arm_epoch_timer(kMinEpochGap);
 }
 
-// An epoch goes as soon as the stream has nothing more buffered and the
-// writer is free; while the writer is busy it grows (up to max_batch_rows
-// or max_batch_delay), so a backlog is applied in fewer, bigger epochs.
+void Daemon::arm_epoch_timer(Clock::duration after) {
+  if (epoch_timer_armed_) return;
+  epoch_timer_armed_ = true;
+  epoch_timer_.expires_after(after);
+  epoch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled by a flush (which cleared the flag)
+    epoch_timer_armed_ = false;
+    if (!epoch_open_ || in_transaction_) return;
+    const auto age = Clock::now() - epoch_started_;
+    if (age >= config_.writer.max_batch_delay ||
+        (applier_ && applier_->idle() && Clock::now() - last_flush_ >= kMinEpochGap)) {
+      flush_epoch();
+    } else {
+      arm_epoch_timer(std::min<Clock::duration>(kMinEpochGap, config_.writer.max_batch_delay - age));
+    }
+  });
+}
+
 // Runs the table's epoch: its delta joins `work`, or only its frontier when
 // the delta is empty.
 void Daemon::step_into(Table& table, ApplyWork& work) {
@@ -976,8 +987,16 @@ void Daemon::step_into(Table& table, ApplyWork& work) {
   }
 }
 
+// An epoch goes when the writer is free and the previous one went at least
+// kMinEpochGap ago (each apply costs the server a few statements: under a
+// stream of small transactions, fewer and bigger applies leave the server's
+// CPU to the walsender; a lone transaction still goes at once); while the
+// writer is busy it grows, up to max_batch_rows or max_batch_delay.
 void Daemon::flush_if_ready() {
-  if (epoch_open_ && !in_transaction_ && applier_ && applier_->idle()) flush_epoch();
+  if (epoch_open_ && !in_transaction_ && applier_ && applier_->idle() &&
+      Clock::now() - last_flush_ >= kMinEpochGap) {
+    flush_epoch();
+  }
 }
 
 void Daemon::flush_epoch() {
@@ -986,6 +1005,7 @@ void Daemon::flush_epoch() {
   epoch_rows_ = 0;
   epoch_timer_.cancel();
   epoch_timer_armed_ = false;
+  last_flush_ = Clock::now();
   ApplyWork work;
   work.lsn = epoch_lsn_;
   work.commit_time = epoch_commit_time_;
@@ -1020,7 +1040,10 @@ void Daemon::flush_epoch() {
 void Daemon::on_idle(Lsn wal_end) {
   if (in_transaction_ || !applier_) return;
   idle_lsn_ = std::max(idle_lsn_, wal_end);
-  flush_epoch();
+  // Under load the server sends a keepalive whenever it waits for WAL: the
+  // open epoch keeps growing (flush_if_ready decides), and the frontiers
+  // follow once it is handed over.
+  if (epoch_open_) return;
   if (Clock::now() - last_frontier_only_ >= kFrontierIdleEvery) submit_frontiers(idle_lsn_, false);
 }
 
