@@ -26,7 +26,8 @@ TEST_CASE_METHOD(PgDatabase, "result_key finds GROUP BY, DISTINCT and primary ke
   auto& conn = connection();
   CHECK(key_of(conn, "SELECT c, count(*) AS n FROM o GROUP BY c") == std::vector<int>{0});
   CHECK(key_of(conn, "SELECT count(*) AS n, c FROM o GROUP BY c") == std::vector<int>{1});
-  CHECK(key_of(conn, "SELECT c, sum(amount) AS s FROM o GROUP BY c HAVING sum(amount) > 1") == std::vector<int>{0});
+  CHECK(key_of(conn, "SELECT c, sum(amount) AS s FROM o GROUP BY c HAVING sum(amount) > 1") ==
+        std::vector<int>{0});
   CHECK(key_of(conn, "SELECT DISTINCT c, amount FROM o") == std::vector<int>{0, 1});
   CHECK(key_of(conn, "SELECT id, amount FROM o WHERE amount > 1") == std::vector<int>{0});
   CHECK(key_of(conn, "SELECT b, a FROM k") == std::vector<int>{1, 0});
