@@ -133,44 +133,66 @@ TEST_CASE_METHOD(PgDatabase, "e2e: SIGTERM under load exits 0 and a restart ends
   daemon.wait_until_active(tables.size());
   const std::uint64_t seed = test_seed(31337);
   INFO("seed " << seed << " (PGSTREAM_E2E_SEED reproduces)");
-  std::atomic<int> done{0};
-  std::atomic<bool> stop{false};
+  const int step = scaled(300);
+  constexpr int kStops = 3;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int done = 0;
+  int gate = step + step / 2;  // the writer runs on a little past each stop, then waits for the restart
   std::exception_ptr failure;
   std::thread writer([&] {
     try {
       PgConnection conn(conninfo());
-      conn.exec("SET deadlock_timeout = '20ms'");
       std::mt19937_64 rng(seed);
-      while (!stop.load()) {
+      for (int i = 0; i < step * (kStops + 1); ++i) {
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return i < gate; });
+        }
         (void)run_random_transaction(conn, rng);
-        ++done;
+        {
+          std::lock_guard lock(mutex);
+          ++done;
+        }
+        changed.notify_all();
       }
     } catch (...) {
+      std::lock_guard lock(mutex);
       failure = std::current_exception();
+      done = INT_MAX;
+      changed.notify_all();
     }
   });
-  struct Stopper {
-    std::atomic<bool>& stop;
+  struct Joiner {
     std::thread& thread;
-    ~Stopper() {
-      stop = true;
+    std::mutex& mutex;
+    int& gate;
+    std::condition_variable& changed;
+    ~Joiner() {
+      {
+        std::lock_guard lock(mutex);
+        gate = INT_MAX;
+      }
+      changed.notify_all();
       if (thread.joinable()) thread.join();
     }
-  } stopper{stop, writer};
-  for (int round = 1; round <= 3; ++round) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (done.load() < round * scaled(60) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // watching the writer's progress
+  } joiner{writer, mutex, gate, changed};
+  for (int stop = 1; stop <= kStops; ++stop) {
+    {
+      std::unique_lock lock(mutex);
+      REQUIRE(changed.wait_for(lock, std::chrono::seconds(120), [&] { return done >= stop * step; }));
+      if (failure) std::rethrow_exception(failure);
     }
-    const auto started = std::chrono::steady_clock::now();
     CHECK(daemon.sigterm_and_wait() == 0);
-    INFO("stop took " << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
-                      << " s");
     CHECK(daemon.log().find("stopped at") != std::string::npos);
     daemon.start();
     daemon.wait_until_active(tables.size());
+    {
+      std::lock_guard lock(mutex);
+      gate = stop < kStops ? (stop + 1) * step + step / 2 : INT_MAX;
+    }
+    changed.notify_all();
   }
-  stop = true;
   writer.join();
   if (failure) std::rethrow_exception(failure);
   sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);

@@ -66,5 +66,12 @@ TEST_CASE_METHOD(PgDatabase, "e2e: every query class stays equal under two concu
             "SELECT count(*) FROM pgstream.pgs_stream_tables WHERE frontier_lsn >= " +
             check.quote_literal(lsn) + "::pg_lsn")) == static_cast<long long>(tables.size()));
   check_history_monotonic(check);
+  // The comparison means something only if the targets are not trivially empty.
+  std::string empty;
+  for (const auto& table : tables) {
+    if (check.query_value("SELECT count(*) FROM " + table.name) == "0") empty += table.name + " ";
+  }
+  INFO("empty targets: " << empty);
+  CHECK(empty.size() <= 20);  // at most one (st_except and st_notin may legitimately be empty at times)
   CHECK(daemon.sigterm_and_wait() == 0);
 }

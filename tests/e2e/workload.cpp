@@ -116,7 +116,8 @@ std::vector<StreamTableSpec> query_class_tables() {
        "SELECT customer_id AS id, 'order' AS origin FROM orders WHERE qty > 2\n"
        "UNION ALL\n"
        "SELECT id, 'customer' FROM customers WHERE region IS NULL"},
-      {"public.st_except", "SELECT id FROM customers EXCEPT SELECT customer_id FROM orders"},
+      {"public.st_except",
+       "SELECT id FROM customers EXCEPT SELECT customer_id FROM orders WHERE amount > 150"},
       {"public.st_topk",
        "SELECT id, amount FROM orders WHERE amount IS NOT NULL ORDER BY amount DESC, id LIMIT 5"},
       {"public.st_window",
@@ -133,8 +134,8 @@ std::vector<StreamTableSpec> query_class_tables() {
        "SELECT c.id, c.name FROM customers c\n"
        "WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.amount > 100)"},
       {"public.st_notin",
-       "SELECT p.id, p.name FROM products p WHERE p.id NOT IN (SELECT o.product_id FROM orders o WHERE o.qty "
-       ">= 4)"},
+       "SELECT p.id, p.name FROM products p\n"
+       "WHERE p.id NOT IN (SELECT o.product_id FROM orders o WHERE o.qty = 6 AND o.amount > 150)"},
       {"public.st_stragg",
        "SELECT customer_id, string_agg(note, ',' ORDER BY note) AS notes FROM orders GROUP BY "
        "customer_id"},
