@@ -16,16 +16,21 @@ std::size_t delta_rows(const ApplyWork& work) {
   return rows;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+}
+
 }  // namespace
 
 Applier::Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
                  std::function<void(std::int64_t, const Error&)> on_failure, std::function<void()> on_idle,
-                 std::size_t max_batch_rows, std::size_t max_queue)
+                 std::size_t max_batch_rows, std::size_t max_queue, ApplyObserver observer)
     : pool_(pool),
       catalog_schema_(std::move(catalog_schema)),
       confirm_(std::move(confirm)),
       on_failure_(std::move(on_failure)),
       on_idle_(std::move(on_idle)),
+      observer_(std::move(observer)),
       max_batch_rows_(max_batch_rows),
       max_queue_(max_queue),
       thread_([this] { run(); }) {}
@@ -142,12 +147,22 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
   const writer::Frontier frontier{lsn, commit_time};
   std::vector<std::function<void(PgConnection&)>> jobs;
   std::vector<std::int64_t> job_tables;
+  // One report per MERGE job, written by that job only (a retry overwrites it).
+  std::vector<AppliedTable> reports(deltas.size());
+  jobs.reserve(deltas.size() + 1);
+  job_tables.reserve(deltas.size() + 1);
   for (auto& [id, delta] : deltas) {
     frontier_only.erase(id);
     const TableDelta* table = &delta;
-    jobs.emplace_back([table, frontier](PgConnection& connection) {
-      (void)writer::apply_delta(connection, *table->target, table->rows, frontier,
-                                writer::Action::Differential);
+    AppliedTable* report = &reports[jobs.size()];
+    report->pgs_id = id;
+    report->merged = true;
+    report->data_timestamp = commit_time;
+    jobs.emplace_back([table, frontier, report](PgConnection& connection) {
+      const auto started = std::chrono::steady_clock::now();
+      report->stats = writer::apply_delta(connection, *table->target, table->rows, frontier,
+                                          writer::Action::Differential);
+      report->seconds = seconds_since(started);
     });
     job_tables.push_back(id);
   }
@@ -169,7 +184,20 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
       lsn.to_string(), rows, job_count,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
   for (std::size_t i = 0; i < results.size() && i < job_tables.size(); ++i) {
-    if (!results[i]) continue;
+    if (!results[i]) {
+      if (!observer_) continue;
+      if (job_tables[i] != 0) {
+        observer_(reports[i]);
+      } else {
+        for (const auto& [id, unused] : frontiers) {
+          AppliedTable report;
+          report.pgs_id = id;
+          report.data_timestamp = commit_time;
+          observer_(report);
+        }
+      }
+      continue;
+    }
     if (job_tables[i] != 0) {
       on_failure_(job_tables[i], *results[i]);
     } else {
@@ -190,18 +218,32 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
 void Applier::apply_reconcile(ApplyWork& work) {
   std::vector<std::function<void(PgConnection&)>> jobs;
   const writer::Frontier frontier{work.lsn, work.commit_time};
+  std::vector<AppliedTable> reports(work.deltas.size());
+  jobs.reserve(work.deltas.size());
   for (const TableDelta& table : work.deltas) {
     const TableDelta* delta = &table;
     const writer::Action action = work.action;
-    jobs.emplace_back([delta, frontier, action](PgConnection& connection) {
+    AppliedTable* report = &reports[jobs.size()];
+    report->pgs_id = delta->pgs_id;
+    report->merged = true;
+    report->reconciled = true;
+    report->data_timestamp = work.commit_time;
+    for (const writer::DeltaRow& row : delta->rows) report->result_rows += row.weight;
+    jobs.emplace_back([delta, frontier, action, report](PgConnection& connection) {
+      const auto started = std::chrono::steady_clock::now();
       writer::create_target(connection, *delta->target);
-      (void)writer::reconcile(connection, *delta->target, delta->rows, frontier, action);
+      report->stats = writer::reconcile(connection, *delta->target, delta->rows, frontier, action);
+      report->seconds = seconds_since(started);
     });
   }
   const auto results = pool_.run(std::move(jobs));
   const Error* failure = nullptr;
-  for (const auto& result : results) {
-    if (result) failure = &*result;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) {
+      failure = &*results[i];
+    } else if (observer_ && i < reports.size()) {
+      observer_(reports[i]);
+    }
   }
   {
     std::lock_guard lock(mutex_);

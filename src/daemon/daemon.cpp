@@ -12,8 +12,10 @@
 
 #include <atomic>
 #include <csignal>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -27,6 +29,9 @@
 #include "pgstream/common/pg.hpp"
 #include "pgstream/daemon/applier.hpp"
 #include "pgstream/daemon/stream_table.hpp"
+#include "pgstream/ops/http_server.hpp"
+#include "pgstream/ops/metrics.hpp"
+#include "pgstream/ops/systemd_notify.hpp"
 #include "pgstream/replication/replication_connection.hpp"
 #include "pgstream/replication/replication_stream.hpp"
 #include "pgstream/sql/collation.hpp"
@@ -51,6 +56,19 @@ constexpr auto kMinEpochGap = std::chrono::milliseconds(5);
 // A FULL table without a schedule recomputes when its sources changed, at
 // most this often.
 constexpr auto kFullRefreshEvery = std::chrono::seconds(1);
+// Operations: the watch loop (heartbeat, watchdog, gauges) turns this often;
+// /healthz fails once the loop has not turned for kLivenessTimeout (loading
+// a snapshot beats too); /readyz wants a catalog interaction that succeeded
+// within kCatalogFresh.
+constexpr auto kWatchEvery = std::chrono::milliseconds(500);
+constexpr auto kLivenessTimeout = std::chrono::seconds(15);
+constexpr auto kCatalogFresh = std::chrono::seconds(5);
+// Snapshot rows between two heartbeats while loading.
+constexpr std::uint64_t kRowsPerBeat = 4096;
+
+double seconds_between(SystemClock::time_point from, SystemClock::time_point to) {
+  return std::max(0.0, std::chrono::duration<double>(to - from).count());
+}
 
 enum class TableState { Active, Suspended, Error };
 
@@ -103,7 +121,12 @@ struct Table {
 class Daemon {
  public:
   Daemon(std::filesystem::path config_path, Config config)
-      : config_path_(std::move(config_path)), config_(std::move(config)), tick_(io_), epoch_timer_(io_) {}
+      : config_path_(std::move(config_path)),
+        config_(std::move(config)),
+        tick_(io_),
+        epoch_timer_(io_),
+        watch_(io_),
+        ready_max_lag_ms_(config_.metrics.ready_max_lag.count()) {}
 
   int run();
 
@@ -121,7 +144,10 @@ class Daemon {
 
   // Connections.
   PgConnection& control();
-  void reset_control() noexcept { control_.reset(); }
+  void reset_control() noexcept {
+    control_lost_ = control_lost_ || control_ != nullptr;
+    control_.reset();
+  }
   std::string dsn() const { return config_.postgres.dsn; }
   const std::string& schema() const { return config_.postgres.catalog_schema; }
 
@@ -155,6 +181,26 @@ class Daemon {
   void submit_frontiers(Lsn lsn, bool force);
   void handle_request(const catalog::Request& request);
   void authorize(const catalog::Request& request, const QualifiedName& name);
+
+  // Operations (docs/METRICS.md): the HTTP listener runs on a thread of its
+  // own, so that /healthz answers while this thread loads a snapshot; the
+  // probes read only what the watch loop and the handlers below recorded.
+  void start_listener();
+  void stop_listener();
+  void arm_watch();
+  void on_watch();
+  void beat();  // this thread turns: heartbeat, and WATCHDOG=1 when due
+  void update_gauges();
+  [[nodiscard]] ops::ProbeResult liveness() const;
+  [[nodiscard]] ops::ProbeResult readiness() const;
+  void observe_applied(const AppliedTable& applied);
+  void track_table(const Table& table);
+  void forget_untracked_tables();
+  void count_error(const Error& error) { metrics_.errors(to_string(error.kind())).Increment(); }
+  void set_phase(const std::string& phase);
+  void catalog_succeeded();
+  void catalog_failed(const Error& error);
+  void set_connected(bool connected);
 
   std::filesystem::path config_path_;
   Config config_;
@@ -199,12 +245,62 @@ class Daemon {
   std::uint64_t load_counter_ = 0;
   std::uint64_t ticks_ = 0;
   int restart_failures_ = 0;
+
+  // Operations.
+  ops::Metrics metrics_;
+  ops::SystemdNotifier notifier_;
+  boost::asio::io_context http_io_;
+  std::unique_ptr<ops::HttpServer> http_;
+  std::thread http_thread_;
+  boost::asio::steady_timer watch_;
+  std::atomic<std::int64_t> heartbeat_{0};  // steady_clock ticks of this thread's last turn
+  std::atomic<std::int64_t> ready_max_lag_ms_;
+  Clock::time_point last_watchdog_{};
+  std::uint64_t rows_loaded_ = 0;
+  bool ready_sent_ = false;
+  // Readiness, written here and read by the probe on the HTTP thread.
+  struct Health {
+    bool loaded = false;     // the start's snapshot is loaded and applied
+    bool connected = false;  // the replication connection streams
+    Clock::time_point catalog_ok{};
+    Clock::time_point catalog_failed{};
+    std::string catalog_error;
+    double lag_seconds = 0;
+    std::string phase = "starting";
+  };
+  mutable std::mutex health_mutex_;
+  Health health_;
+  // Reconciles of the start's snapshot not yet applied; a generation tells
+  // a callback of an earlier pipeline from one of this pipeline.
+  std::size_t start_loads_pending_ = 0;
+  std::uint64_t generation_ = 0;
+  // Per-table series, by pgs_id: written on this thread (add, drop) and on
+  // the applier thread (observe_applied).
+  struct TableSeries {
+    std::string key;
+    ops::TableMetrics metrics;
+    std::optional<SystemClock::time_point> data_timestamp;  // at the frontier
+  };
+  std::mutex series_mutex_;
+  std::map<std::int64_t, TableSeries> series_;
+  // Epochs handed to the applier: (end LSN, commit time of their first
+  // transaction), for the replication lag in seconds.
+  std::deque<std::pair<Lsn, SystemClock::time_point>> epochs_in_flight_;
+  std::optional<SystemClock::time_point> epoch_first_commit_;
+  // Counters of the current stream and pool, to export their increments.
+  std::uint64_t seen_bytes_received_ = 0;
+  std::uint64_t seen_spilled_bytes_ = 0;
+  std::uint64_t seen_writer_connects_ = 0;
+  std::uint64_t stream_connects_ = 0;
+  bool control_lost_ = false;  // the catalog connection failed: its next connect is a reconnect
 };
 
 PgConnection& Daemon::control() {
   if (!control_) {
     control_ = std::make_unique<PgConnection>(dsn());
     control_->exec("SET application_name = 'pgstream control'");
+    if (control_lost_) metrics_.reconnects("catalog").Increment();
+    control_lost_ = false;
   }
   return *control_;
 }
@@ -221,23 +317,38 @@ int Daemon::run() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts: they inherit it
+  beat();
+  try {
+    start_listener();  // first: /healthz answers while the snapshot loads
+  } catch (const Error& error) {
+    spdlog::error("cannot start: {}", error.describe());
+    notifier_.status("cannot start: " + error.message());
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    return exit_code(error.kind());
+  }
+  set_phase("starting: connecting to PostgreSQL");
   std::thread signal_thread([this, signals] {
     for (;;) {
       int signal = 0;
       if (sigwait(&signals, &signal) != 0) continue;
       if (exiting_.load()) return;
-      if (signal != SIGHUP) stop_requested_.store(true);
+      if (signal != SIGHUP) {
+        stop_requested_.store(true);
+        notifier_.stopping("stopping: applying the epoch in flight");
+      }
       boost::asio::post(io_, [this, signal] { on_signal(signal); });
       if (signal != SIGHUP) return;
     }
   });
   boost::asio::post(io_, [this] { start(); });
+  arm_watch();
   io_.run();
   if (!stop_requested_.load()) {
     exiting_.store(true);
     pthread_kill(signal_thread.native_handle(), SIGHUP);  // wakes the signal thread to end
   }
   signal_thread.join();
+  stop_listener();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
   return exit_code_;
 }
@@ -245,7 +356,10 @@ int Daemon::run() {
 void Daemon::on_signal(int signal) {
   if (signal == SIGHUP) {
     spdlog::info("SIGHUP: reloading {}", config_path_.string());
+    if (ready_sent_) notifier_.reloading("reloading " + config_path_.string());
     reload();
+    ready_max_lag_ms_.store(config_.metrics.ready_max_lag.count());
+    if (ready_sent_) notifier_.ready("streaming: " + std::to_string(tables_.size()) + " stream table(s)");
     return;
   }
   spdlog::info("{}: finishing the epoch in flight, then stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
@@ -259,10 +373,13 @@ void Daemon::start() {
     restart_failures_ = 0;
   } catch (const Error& error) {
     const ErrorAction action = classify(error);
+    count_error(error);
+    if (error.kind() == ErrorKind::Connection || action == ErrorAction::Retry) catalog_failed(error);
     stop_pipeline();
     if (action != ErrorAction::Retry && restart_failures_ == 0 &&
         (error.kind() == ErrorKind::Config || error.kind() == ErrorKind::Usage)) {
       spdlog::error("cannot start: {}", error.describe());
+      notifier_.status("cannot start: " + error.message());
       exit_code_ = exit_code(error.kind());
       shutdown();
       return;
@@ -271,6 +388,7 @@ void Daemon::start() {
     const auto delay =
         std::chrono::milliseconds(std::min(30'000, 250 * (1 << std::min(restart_failures_, 7))));
     spdlog::warn("starting failed ({}); retrying in {} ms", error.describe(), delay.count());
+    set_phase("starting failed, retrying in " + std::to_string(delay.count()) + " ms: " + error.message());
     tick_.expires_after(delay);
     tick_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) start();
@@ -279,7 +397,17 @@ void Daemon::start() {
 }
 
 void Daemon::start_pipeline() {
+  ++generation_;
+  start_loads_pending_ = 0;
+  epochs_in_flight_.clear();
+  epoch_first_commit_.reset();
+  seen_bytes_received_ = 0;
+  seen_spilled_bytes_ = 0;
+  seen_writer_connects_ = 0;
+  stream_connects_ = 0;
   reset_control();
+  control_lost_ = false;
+  set_phase("starting: migrating the catalog");
   PgConnection& conn = control();
   const int before = catalog::migrate(conn, schema());
   if (before != catalog::kCatalogVersion) {
@@ -315,7 +443,8 @@ void Daemon::start_pipeline() {
         });
       },
       [this] { boost::asio::post(io_, [this] { flush_if_ready(); }); },
-      static_cast<std::size_t>(config_.writer.max_batch_rows));
+      static_cast<std::size_t>(config_.writer.max_batch_rows), std::size_t{8},
+      [this](const AppliedTable& applied) { observe_applied(applied); });
 
   // Every wanted table, built; the catalog records them all.
   tables_.clear();
@@ -324,6 +453,7 @@ void Daemon::start_pipeline() {
     Table& table = add_table(definition);
     if (build_table(table)) loadable.push_back(&table);
   }
+  forget_untracked_tables();
   publish(loadable);
 
   // One snapshot for all: the slot's consistent point is where the stream starts.
@@ -335,6 +465,8 @@ void Daemon::start_pipeline() {
   const replication::CreatedSlot slot =
       slot_connection.create_slot(config_.postgres.slot, replication::SlotLifetime::Permanent);
   spdlog::info("slot {} created at {}", slot.slot_name, slot.consistent_point.to_string());
+  catalog_succeeded();
+  set_phase("loading " + std::to_string(loadable.size()) + " stream table(s) from a snapshot");
   {
     replication::SnapshotReader reader(dsn(), slot.snapshot_name);
     load_from_snapshot(loadable, reader, slot.consistent_point);
@@ -358,22 +490,37 @@ void Daemon::start_pipeline() {
   };
   handler.on_disconnect = [this](const Error& error) {
     spdlog::warn("replication connection lost ({}); reconnecting", error.message());
+    count_error(error);
+    set_connected(false);
+    set_phase("replication connection lost, reconnecting: " + error.message());
     if (!in_transaction_) flush_epoch();
   };
   handler.on_error = [this](const Error& error) {
     spdlog::error("replication stopped: {}", error.describe());
+    count_error(error);
+    set_connected(false);
     boost::asio::post(io_, [this] { restart_pipeline("the replication stream stopped"); });
   };
-  handler.on_connected = [](Lsn lsn) { spdlog::info("streaming from {}", lsn.to_string()); };
+  handler.on_connected = [this](Lsn lsn) {
+    spdlog::info("streaming from {}", lsn.to_string());
+    if (++stream_connects_ > 1) metrics_.reconnects("replication").Increment();
+    set_connected(true);
+  };
   stream_ = std::make_unique<replication::ReplicationStream>(io_, options, handler);
   stream_->start();
   pipeline_up_ = true;
+  set_phase("catching up: applying the snapshot and streaming");
   arm_tick();
   spdlog::info("pgstream is running: {} stream table(s)", tables_.size());
 }
 
 void Daemon::stop_pipeline() {
   pipeline_up_ = false;
+  set_connected(false);
+  {
+    std::lock_guard lock(health_mutex_);
+    health_.loaded = false;
+  }
   epoch_timer_.cancel();
   epoch_timer_armed_ = false;
   if (stream_) stream_->stop();
@@ -392,6 +539,7 @@ void Daemon::stop_pipeline() {
 void Daemon::restart_pipeline(const std::string& why) {
   if (stopping_) return;
   spdlog::warn("rebuilding every stream table from a new snapshot: {}", why);
+  set_phase("rebuilding every stream table from a new snapshot: " + why);
   if (applier_ && !in_transaction_) {
     flush_epoch();
     applier_->drain();
@@ -403,7 +551,9 @@ void Daemon::restart_pipeline(const std::string& why) {
 void Daemon::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  set_phase("stopping: applying the epoch in flight");
   tick_.cancel();
+  watch_.cancel();
   if (pipeline_up_ && applier_) {
     if (!in_transaction_) flush_epoch();
     applier_->drain();
@@ -425,6 +575,7 @@ void Daemon::on_tick() {
   try {
     // SQL API requests are WAL the server may not flush on its own.
     catalog::nudge_wal_flush(control());
+    catalog_succeeded();
     if (++ticks_ % kTicksPerStatus != 0) {
       arm_tick();
       return;
@@ -440,8 +591,228 @@ void Daemon::on_tick() {
   } catch (const Error& error) {
     if (classify(error) == ErrorAction::Retry) reset_control();
     spdlog::warn("periodic work failed: {}", error.describe());
+    count_error(error);
+    catalog_failed(error);
   }
   arm_tick();
+}
+
+// ---------------------------------------------------------------- operations
+
+void Daemon::start_listener() {
+  ops::HttpHandlers handlers;
+  handlers.metrics = [this] { return metrics_.serialize(); };
+  handlers.liveness = [this] { return liveness(); };
+  handlers.readiness = [this] { return readiness(); };
+  http_ = std::make_unique<ops::HttpServer>(http_io_, config_.metrics.listen_host,
+                                            config_.metrics.listen_port, std::move(handlers));
+  spdlog::info("metrics and health endpoints on {}:{} (/metrics, /healthz, /readyz)",
+               config_.metrics.listen_host, http_->port());
+  http_thread_ = std::thread([this] { http_io_.run(); });
+}
+
+void Daemon::stop_listener() {
+  if (!http_) return;
+  http_io_.stop();
+  if (http_thread_.joinable()) http_thread_.join();
+  http_.reset();
+}
+
+void Daemon::arm_watch() {
+  watch_.expires_after(kWatchEvery);
+  watch_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) on_watch();
+  });
+}
+
+void Daemon::on_watch() {
+  if (stopping_) return;
+  beat();
+  update_gauges();
+  if (pipeline_up_ && start_loads_pending_ == 0) {
+    std::lock_guard lock(health_mutex_);
+    health_.loaded = true;
+  }
+  if (!ready_sent_ && readiness().ok) {
+    ready_sent_ = true;
+    const std::string status = "streaming: " + std::to_string(tables_.size()) + " stream table(s), caught up";
+    spdlog::info("ready: {}", status);
+    notifier_.ready(status);
+    set_phase(status);
+  }
+  arm_watch();
+}
+
+void Daemon::beat() {
+  const auto now = Clock::now();
+  heartbeat_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  // From the watch loop, and between its turns while a snapshot loads. Half
+  // a watch period early, so that timer jitter never makes it late.
+  if (const auto interval = notifier_.watchdog_interval();
+      interval && now - last_watchdog_ >= *interval - std::min<Clock::duration>(*interval, kWatchEvery / 2)) {
+    notifier_.watchdog();
+    last_watchdog_ = now;
+  }
+}
+
+void Daemon::set_phase(const std::string& phase) {
+  notifier_.status(phase);
+  std::lock_guard lock(health_mutex_);
+  health_.phase = phase;
+}
+
+void Daemon::set_connected(bool connected) {
+  metrics_.replication_connected.Set(connected ? 1 : 0);
+  std::lock_guard lock(health_mutex_);
+  health_.connected = connected;
+}
+
+void Daemon::catalog_succeeded() {
+  std::lock_guard lock(health_mutex_);
+  health_.catalog_ok = Clock::now();
+}
+
+void Daemon::catalog_failed(const Error& error) {
+  std::lock_guard lock(health_mutex_);
+  health_.catalog_failed = Clock::now();
+  health_.catalog_error = error.message();
+}
+
+ops::ProbeResult Daemon::liveness() const {
+  const Clock::time_point last{Clock::duration(heartbeat_.load(std::memory_order_relaxed))};
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last);
+  if (age <= kLivenessTimeout) return {};
+  return {false, "the daemon's event loop has not turned for " + std::to_string(age.count()) + " ms"};
+}
+
+ops::ProbeResult Daemon::readiness() const {
+  std::lock_guard lock(health_mutex_);
+  if (!health_.loaded) return {false, health_.phase};
+  if (!health_.connected) return {false, "the replication connection is down (" + health_.phase + ")"};
+  if (health_.catalog_failed >= health_.catalog_ok) {
+    return {false, "the catalog is not reachable: " + health_.catalog_error};
+  }
+  if (Clock::now() - health_.catalog_ok > kCatalogFresh) {
+    return {false, "no catalog query succeeded in the last " + std::to_string(kCatalogFresh.count()) + " s"};
+  }
+  const double max_lag = static_cast<double>(ready_max_lag_ms_.load()) / 1000.0;
+  if (health_.lag_seconds > max_lag) {
+    return {false, fmt::format("replication lag {:.1f} s exceeds metrics.ready_max_lag ({:.1f} s)",
+                               health_.lag_seconds, max_lag)};
+  }
+  return {};
+}
+
+// The replication lag in seconds: how long the oldest source transaction
+// received but not yet applied has been committed (0 when none waits).
+// Transactions the server has not sent yet show in the lag in bytes.
+void Daemon::update_gauges() {
+  const auto now = SystemClock::now();
+  if (stream_) {
+    const replication::StreamStats& stats = stream_->stats();
+    metrics_.decoded_bytes_total.Increment(
+        static_cast<double>(stats.bytes_received - std::min(stats.bytes_received, seen_bytes_received_)));
+    seen_bytes_received_ = stats.bytes_received;
+    const Lsn flushed = std::max(stream_->confirmed(), stats.reported_flush);
+    metrics_.confirmed_flush_lsn.Set(static_cast<double>(stats.reported_flush.value()));
+    metrics_.replication_lag_bytes.Set(
+        stats.server_wal_end > flushed ? static_cast<double>(stats.server_wal_end.value() - flushed.value())
+                                       : 0.0);
+    const replication::SpoolStats& spool = stream_->decoder().spool_stats();
+    metrics_.spool_memory_bytes.Set(static_cast<double>(spool.memory_bytes));
+    metrics_.spilled_bytes_total.Increment(
+        static_cast<double>(spool.spilled_bytes - std::min(spool.spilled_bytes, seen_spilled_bytes_)));
+    seen_spilled_bytes_ = spool.spilled_bytes;
+  }
+  std::optional<SystemClock::time_point> oldest = epoch_open_ ? epoch_first_commit_ : std::nullopt;
+  if (applier_) {
+    metrics_.apply_queue_epochs.Set(static_cast<double>(applier_->queued()));
+    const Lsn applied = applier_->stats().applied;
+    while (!epochs_in_flight_.empty() && epochs_in_flight_.front().first <= applied)
+      epochs_in_flight_.pop_front();
+    if (!epochs_in_flight_.empty()) oldest = epochs_in_flight_.front().second;
+  }
+  if (pool_) {
+    // Each writer connects once; more connects are reconnects.
+    const auto opened = pool_->connects();
+    const auto baseline = static_cast<std::uint64_t>(pool_->size());
+    const std::uint64_t reconnects = opened > baseline ? opened - baseline : 0;
+    if (reconnects > seen_writer_connects_) {
+      metrics_.reconnects("writer").Increment(static_cast<double>(reconnects - seen_writer_connects_));
+    }
+    seen_writer_connects_ = std::max(seen_writer_connects_, reconnects);
+  }
+  const double lag = oldest ? seconds_between(*oldest, now) : 0.0;
+  metrics_.replication_lag_seconds.Set(lag);
+  {
+    std::lock_guard lock(health_mutex_);
+    health_.lag_seconds = lag;
+  }
+  std::map<TableState, int> by_state{
+      {TableState::Active, 0}, {TableState::Error, 0}, {TableState::Suspended, 0}};
+  for (const auto& [key, table] : tables_) ++by_state[table.state];
+  metrics_.stream_tables("active").Set(by_state[TableState::Active]);
+  metrics_.stream_tables("error").Set(by_state[TableState::Error]);
+  metrics_.stream_tables("suspended").Set(by_state[TableState::Suspended]);
+  std::lock_guard lock(series_mutex_);
+  for (auto& [id, series] : series_) {
+    if (series.data_timestamp)
+      series.metrics.frontier_lag_seconds->Set(seconds_between(*series.data_timestamp, now));
+    auto it = tables_.find(series.key);
+    if (it != tables_.end() && it->second.runtime) {
+      series.metrics.state_bytes->Set(static_cast<double>(it->second.runtime->state_bytes()));
+    }
+  }
+}
+
+// On the applier thread.
+void Daemon::observe_applied(const AppliedTable& applied) {
+  std::lock_guard lock(series_mutex_);
+  auto it = series_.find(applied.pgs_id);
+  if (it == series_.end()) return;
+  TableSeries& series = it->second;
+  if (applied.merged) {
+    series.metrics.apply_duration_seconds->Observe(applied.seconds);
+    series.metrics.rows_inserted_total->Increment(static_cast<double>(applied.stats.inserted));
+    series.metrics.rows_updated_total->Increment(static_cast<double>(applied.stats.updated));
+    series.metrics.rows_deleted_total->Increment(static_cast<double>(applied.stats.deleted));
+    if (applied.reconciled) {
+      series.metrics.rows->Set(static_cast<double>(applied.result_rows));
+    } else {
+      series.metrics.rows->Increment(static_cast<double>(applied.stats.inserted - applied.stats.deleted));
+    }
+  }
+  // A reconcile without a commit time read a snapshot taken just now.
+  const auto stamp = applied.data_timestamp
+                         ? applied.data_timestamp
+                         : (applied.reconciled ? std::optional(SystemClock::now()) : std::nullopt);
+  if (stamp && (!series.data_timestamp || *stamp > *series.data_timestamp)) series.data_timestamp = stamp;
+}
+
+void Daemon::track_table(const Table& table) {
+  const std::string key = key_of(table.definition().name);
+  std::lock_guard lock(series_mutex_);
+  auto it = series_.find(table.pgs_id);
+  if (it != series_.end() && it->second.key == key) return;
+  series_.insert_or_assign(table.pgs_id, TableSeries{key, metrics_.table(key), std::nullopt});
+}
+
+// After a restart: the series of tables that no longer exist go.
+void Daemon::forget_untracked_tables() {
+  std::lock_guard lock(series_mutex_);
+  std::set<std::string> live;
+  for (const auto& [id, series] : series_) {
+    if (by_id_.count(id) != 0) live.insert(series.key);
+  }
+  for (auto it = series_.begin(); it != series_.end();) {
+    if (by_id_.count(it->first) == 0) {
+      // Another id may carry the same name now (dropped and created again).
+      if (live.count(it->second.key) == 0) metrics_.forget_table(it->second.key);
+      it = series_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 // ---------------------------------------------------------------- definitions
@@ -501,6 +872,7 @@ Table& Daemon::add_table(const StreamTableDefinition& definition) {
   table.state = TableState::Error;
   record_definition(table);
   by_id_[table.pgs_id] = key;
+  track_table(table);
   return table;
 }
 
@@ -593,7 +965,10 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
       contents.target = table->target;
       if (table->runtime->differential()) {
         for (auto& feed : table->runtime->feeds()) {
-          const auto on_row = [&](std::string_view line) { table->runtime->load_line(*feed, line); };
+          const auto on_row = [&](std::string_view line) {
+            table->runtime->load_line(*feed, line);
+            if (++rows_loaded_ % kRowsPerBeat == 0) beat();
+          };
           if (feed->relation().relkind == 'p') {
             // COPY cannot read a partitioned table; a query over it can.
             reader.copy_query(select_columns(control(), feed->relation(), feed->snapshot_columns()), on_row);
@@ -611,14 +986,19 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
         table->dirty = false;
         reader.copy_query(trimmed_query(table->definition().query), [&](std::string_view line) {
           contents.rows.push_back(writer::DeltaRow{std::string(line), 1});
+          if (++rows_loaded_ % kRowsPerBeat == 0) beat();
         });
       }
       work.deltas.push_back(std::move(contents));
       const std::int64_t id = table->pgs_id;
-      work.done = [this, id, done](const Error* error) {
+      // The start's loads are counted until applied (readiness, READY=1).
+      const bool counted = !pipeline_up_;
+      const std::uint64_t generation = generation_;
+      work.done = [this, id, done, counted, generation](const Error* error) {
         std::optional<Error> copy;
         if (error != nullptr) copy = *error;
-        boost::asio::post(io_, [this, id, copy, done] {
+        boost::asio::post(io_, [this, id, copy, done, counted, generation] {
+          if (counted && generation == generation_ && start_loads_pending_ > 0) --start_loads_pending_;
           auto it = by_id_.find(id);
           if (it == by_id_.end()) return;
           Table& loaded = tables_.at(it->second);
@@ -638,6 +1018,7 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
         if (done) done(*table, &failure);
         continue;
       }
+      if (counted) ++start_loads_pending_;
       applier_->submit(std::move(work));
     } catch (const Error& error) {
       if (classify(error) == ErrorAction::Retry) throw;
@@ -706,6 +1087,11 @@ void Daemon::drop_table(const std::string& key, bool drop_target) {
   if (drop_target)
     writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
   catalog::delete_stream_table(control(), schema(), table.pgs_id);
+  {
+    std::lock_guard lock(series_mutex_);
+    series_.erase(table.pgs_id);
+    metrics_.forget_table(key);
+  }
   by_id_.erase(table.pgs_id);
   tables_.erase(it);
   index_tables();
@@ -721,6 +1107,7 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
   table.retry_at = Clock::now() + std::chrono::seconds(std::min(60, 1 << std::min(table.failures, 6)));
   // Its dataflow may hold a half-run epoch: it is rebuilt before any reuse.
   table.runtime = std::make_unique<StreamTable>(table.definition());
+  count_error(error);
   spdlog::error("stream table {} is in ERROR: {}", key_of(table.definition().name), table.last_error);
   if (was_active) index_tables();
   try {
@@ -822,6 +1209,10 @@ void Daemon::reload() {
     spdlog::error("the new configuration is not valid, keeping the running one:\n{}", error.describe());
     return;
   }
+  if (next.metrics.listen_host != config_.metrics.listen_host ||
+      next.metrics.listen_port != config_.metrics.listen_port) {
+    spdlog::warn("metrics.listen changed: it takes effect at the next restart");
+  }
   if (next.postgres.dsn != config_.postgres.dsn || next.postgres.slot != config_.postgres.slot ||
       next.postgres.publication != config_.postgres.publication ||
       next.postgres.catalog_schema != config_.postgres.catalog_schema) {
@@ -869,6 +1260,7 @@ void Daemon::reload() {
     }
   } catch (const Error& error) {
     spdlog::error("reload failed: {}", error.describe());
+    count_error(error);
     if (classify(error) == ErrorAction::Retry) reset_control();
   }
 }
@@ -876,6 +1268,8 @@ void Daemon::reload() {
 // ---------------------------------------------------------------- stream
 
 void Daemon::on_batch(const replication::ChangeBatch& batch) {
+  metrics_.changes_decoded_total.Increment(static_cast<double>(batch.row_count()));
+  if (batch.last_part() && batch.xid != 0) metrics_.transactions_decoded_total.Increment();
   if (stop_requested_.load(std::memory_order_relaxed)) return;  // stopping: what is fed is applied, no more
   if (batch.xid == 0 && batch.part() == 0 && !batch.changes().empty() &&
       batch.changes().front().kind == replication::ChangeKind::Message &&
@@ -937,7 +1331,10 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
   epoch_lsn_ = batch.end_lsn;
   epoch_commit_time_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
   epoch_rows_ += static_cast<std::int64_t>(batch.row_count());
-  if (!epoch_open_) epoch_started_ = Clock::now();
+  if (!epoch_open_) {
+    epoch_started_ = Clock::now();
+    epoch_first_commit_ = epoch_commit_time_;
+  }
   epoch_open_ = true;
   if (epoch_rows_ >= config_.writer.max_batch_rows) {
     flush_epoch();
@@ -1001,6 +1398,9 @@ void Daemon::flush_if_ready() {
 
 void Daemon::flush_epoch() {
   if (!epoch_open_ || !applier_) return;
+  metrics_.epoch_changes.Observe(static_cast<double>(epoch_rows_));
+  epochs_in_flight_.emplace_back(epoch_lsn_, epoch_first_commit_.value_or(SystemClock::now()));
+  epoch_first_commit_.reset();
   epoch_open_ = false;
   epoch_rows_ = 0;
   epoch_timer_.cancel();

@@ -40,67 +40,100 @@ Metrics::Metrics()
                                      .Help("Source transactions decoded from the replication stream")
                                      .Register(*registry_)
                                      .Add({})),
-      decoded_bytes_total(BuildCounter()
-                              .Name("pgstream_decoded_bytes_total")
-                              .Help("Bytes of pgoutput messages received")
-                              .Register(*registry_)
-                              .Add({})),
-      replication_lag_bytes(
-          BuildGauge()
-              .Name("pgstream_replication_lag_bytes")
-              .Help("WAL bytes between the server's current position and the durable frontier")
+      decoded_bytes_total(
+          BuildCounter()
+              .Name("pgstream_decoded_bytes_total")
+              .Help("Bytes of replication stream data received (pgoutput messages and keepalives)")
               .Register(*registry_)
               .Add({})),
-      replication_lag_seconds(
+      replication_lag_bytes(BuildGauge()
+                                .Name("pgstream_replication_lag_bytes")
+                                .Help("WAL bytes between the server's end of WAL (its last message) and the "
+                                      "LSN confirmed to the slot")
+                                .Register(*registry_)
+                                .Add({})),
+      replication_lag_seconds(BuildGauge()
+                                  .Name("pgstream_replication_lag_seconds")
+                                  .Help("Seconds since the commit of the oldest source transaction received "
+                                        "but not yet applied (0 when none waits)")
+                                  .Register(*registry_)
+                                  .Add({})),
+      confirmed_flush_lsn(
           BuildGauge()
-              .Name("pgstream_replication_lag_seconds")
-              .Help("Seconds since the commit of the oldest source transaction not yet applied")
+              .Name("pgstream_confirmed_flush_lsn_bytes")
+              .Help("The LSN last reported to the slot as flushed (durably applied), as a byte position")
               .Register(*registry_)
               .Add({})),
-      confirmed_flush_lsn(BuildGauge()
-                              .Name("pgstream_confirmed_flush_lsn_bytes")
-                              .Help("The LSN confirmed to the slot as durably applied, as a byte position")
-                              .Register(*registry_)
-                              .Add({})),
+      replication_connected(BuildGauge()
+                                .Name("pgstream_replication_connected")
+                                .Help("1 while the replication connection streams, else 0")
+                                .Register(*registry_)
+                                .Add({})),
       epoch_changes(BuildHistogram()
                         .Name("pgstream_epoch_changes")
                         .Help("Row changes per engine epoch")
                         .Register(*registry_)
                         .Add({}, epoch_buckets())),
-      spill_bytes(BuildGauge()
-                      .Name("pgstream_spill_bytes")
-                      .Help("Bytes of in-progress transactions spilled to local disk now")
-                      .Register(*registry_)
-                      .Add({})),
+      apply_queue_epochs(BuildGauge()
+                             .Name("pgstream_apply_queue_epochs")
+                             .Help("Epochs waiting for the writer (the applier's queue; at most 8)")
+                             .Register(*registry_)
+                             .Add({})),
+      spool_memory_bytes(
+          BuildGauge()
+              .Name("pgstream_spool_memory_bytes")
+              .Help("Bytes of streamed, still open source transactions held in memory by the spool")
+              .Register(*registry_)
+              .Add({})),
       spilled_bytes_total(BuildCounter()
                               .Name("pgstream_spilled_bytes_total")
-                              .Help("Bytes of in-progress transactions ever spilled to local disk")
+                              .Help("Bytes of open source transactions moved from memory to local disk")
                               .Register(*registry_)
                               .Add({})),
-      apply_duration_(
-          BuildHistogram()
-              .Name("pgstream_apply_duration_seconds")
-              .Help("Time to apply one epoch's delta to a stream table (COPY, MERGE, frontier, commit)")
-              .Register(*registry_)),
+      apply_duration_(BuildHistogram()
+                          .Name("pgstream_apply_duration_seconds")
+                          .Help("Time of one writer transaction applying a delta to a stream table (COPY, "
+                                "MERGE, frontier, commit; reconciles too)")
+                          .Register(*registry_)),
       merge_rows_(BuildCounter()
                       .Name("pgstream_merge_rows_total")
-                      .Help("Rows of stream tables inserted, updated or deleted by MERGE")
+                      .Help("Rows of stream tables inserted, updated or deleted by the writer (its split of "
+                            "the delta it MERGEs; updated: keyed targets only)")
                       .Register(*registry_)),
-      frontier_lag_(BuildGauge()
-                        .Name("pgstream_table_frontier_lag_seconds")
-                        .Help("Seconds between now and the commit time at a stream table's frontier")
-                        .Register(*registry_)),
+      frontier_lag_(
+          BuildGauge()
+              .Name("pgstream_table_frontier_lag_seconds")
+              .Help("Seconds between now and the source commit time at a stream table's frontier (staleness)")
+              .Register(*registry_)),
       state_bytes_(BuildGauge()
                        .Name("pgstream_state_bytes")
-                       .Help("Bytes of in-memory state (arrangements) held for a stream table")
+                       .Help("Bytes of in-memory state held for a stream table: its dataflow's "
+                             "arrangements and its sources' row copies (allocated capacity)")
                        .Register(*registry_)),
-      table_rows_(
-          BuildGauge().Name("pgstream_table_rows").Help("Rows in a stream table").Register(*registry_)),
-      errors_(BuildCounter().Name("pgstream_errors_total").Help("Errors by kind").Register(*registry_)),
+      table_rows_(BuildGauge()
+                      .Name("pgstream_table_rows")
+                      .Help("Rows in a stream table: its whole result at the last load, plus the rows "
+                            "inserted minus deleted since")
+                      .Register(*registry_)),
+      errors_(BuildCounter()
+                  .Name("pgstream_errors_total")
+                  .Help("Errors met by the daemon, by kind (config, unsupported, connection, database, "
+                        "protocol, io, internal)")
+                  .Register(*registry_)),
       reconnects_(BuildCounter()
                       .Name("pgstream_reconnects_total")
-                      .Help("Reconnections to PostgreSQL by connection")
-                      .Register(*registry_)) {
+                      .Help("Reconnections to PostgreSQL by connection (replication, writer, catalog)")
+                      .Register(*registry_)),
+      stream_tables_(BuildGauge()
+                         .Name("pgstream_stream_tables")
+                         .Help("Stream tables by status (active, error, suspended)")
+                         .Register(*registry_)) {
+  // Every bounded label value exists from the start, at 0: rate() and
+  // dashboards see the series before the first event.
+  for (const char* kind : {"config", "unsupported", "connection", "database", "protocol", "io", "internal"})
+    (void)errors(kind);
+  for (const char* connection : {"replication", "writer", "catalog"}) (void)reconnects(connection);
+  for (const char* status : {"active", "error", "suspended"}) (void)stream_tables(status);
   BuildGauge()
       .Name("pgstream_build_info")
       .Help("The running pgstream's version and build type (always 1)")
@@ -148,6 +181,10 @@ prometheus::Counter& Metrics::errors(std::string_view kind) {
 
 prometheus::Counter& Metrics::reconnects(std::string_view connection) {
   return reconnects_.Add({{"connection", std::string(connection)}});
+}
+
+prometheus::Gauge& Metrics::stream_tables(std::string_view status) {
+  return stream_tables_.Add({{"status", std::string(status)}});
 }
 
 }  // namespace pgstream::ops

@@ -1,8 +1,11 @@
 #include "e2e/daemon_process.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +64,8 @@ std::vector<std::string> child_environment() {
   std::vector<std::string> env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     if (std::strncmp(*entry, "PGSTREAM_DSN=", 13) == 0) continue;
+    if (std::strncmp(*entry, "NOTIFY_SOCKET=", 14) == 0 || std::strncmp(*entry, "WATCHDOG_", 9) == 0)
+      continue;
     env.emplace_back(*entry);
   }
   return env;
@@ -76,8 +81,10 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 // fork/exec with stdout and stderr into the given files (append); returns the pid.
 pid_t spawn(std::vector<std::string> argv_strings, const std::filesystem::path& out_path,
-            const std::filesystem::path& err_path, bool die_with_parent) {
+            const std::filesystem::path& err_path, bool die_with_parent,
+            const std::vector<std::string>& extra_env = {}) {
   std::vector<std::string> env_strings = child_environment();
+  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> argv = c_strings(argv_strings);
   std::vector<char*> envp = c_strings(env_strings);
   const std::string out_file = out_path.string();
@@ -133,6 +140,23 @@ std::filesystem::path make_temp_dir(const std::string& prefix) {
   return dir;
 }
 
+std::uint16_t free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof address;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+                     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  REQUIRE(bound);
+  return ntohs(address.sin_port);
+}
+
 std::string render_config(const std::string& dsn, const std::string& slot, const std::string& publication,
                           const DaemonSettings& settings, const std::vector<StreamTableSpec>& tables) {
   std::ostringstream y;
@@ -147,7 +171,11 @@ std::string render_config(const std::string& dsn, const std::string& slot, const
     << "  max_batch_delay: " << settings.max_batch_delay << "\n"
     << "log:\n"
     << "  level: " << settings.log_level << "\n"
-    << "  format: text\n";
+    << "  format: text\n"
+    << "metrics:\n"
+    << "  listen: 127.0.0.1:" << (settings.metrics_port != 0 ? settings.metrics_port : free_local_port())
+    << "\n";
+  if (!settings.ready_max_lag.empty()) y << "  ready_max_lag: " << settings.ready_max_lag << "\n";
   if (tables.empty()) {
     y << "stream_tables: []\n";
   } else {
@@ -173,6 +201,7 @@ DaemonProcess::DaemonProcess(const testing::PgDatabase& db, std::vector<StreamTa
       publication_(identifier_from("pgs_e2e_pub_", db.db_name())),
       settings_(std::move(settings)),
       tables_(std::move(tables)) {
+  if (settings_.metrics_port == 0) settings_.metrics_port = free_local_port();
   dir_ = make_temp_dir(db.db_name());
   config_path_ = dir_ / "pgstream.yaml";
   log_path_ = dir_ / "daemon.log";
@@ -215,7 +244,8 @@ void DaemonProcess::start() {
     marker << "=== e2e: start #" << ++starts_ << " ===\n";
   }
   exit_status_.reset();
-  pid_ = spawn({pgstream_binary(), "run", "--config", config_path_.string()}, log_path_, log_path_, true);
+  pid_ = spawn({pgstream_binary(), "run", "--config", config_path_.string()}, log_path_, log_path_, true,
+               settings_.env);
 }
 
 bool DaemonProcess::running() {

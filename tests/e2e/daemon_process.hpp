@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -40,7 +41,17 @@ struct DaemonSettings {
   std::string max_batch_delay = "20ms";
   std::string log_level = "info";
   std::string dsn_options;  // appended to the database's conninfo (e.g. "password=...")
+  // metrics.listen is 127.0.0.1:<metrics_port>; 0 picks a free port once,
+  // when the DaemonProcess is made (see DaemonProcess::metrics_port()).
+  std::uint16_t metrics_port = 0;
+  std::string ready_max_lag;  // metrics.ready_max_lag when not empty ("10s")
+  // Extra environment of the daemon ("NAME=value"); NOTIFY_SOCKET and
+  // WATCHDOG_* are never inherited from the test's own environment.
+  std::vector<std::string> env;
 };
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+[[nodiscard]] std::uint16_t free_local_port();
 
 // The YAML text of a config.
 [[nodiscard]] std::string render_config(const std::string& dsn, const std::string& slot,
@@ -82,6 +93,7 @@ class DaemonProcess {
   [[nodiscard]] const std::string& slot() const noexcept { return slot_; }
   [[nodiscard]] const std::string& dsn() const noexcept { return dsn_; }
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] std::uint16_t metrics_port() const noexcept { return settings_.metrics_port; }
 
  private:
   void write_config();

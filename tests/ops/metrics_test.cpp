@@ -29,15 +29,31 @@ TEST_CASE("the metric families follow Prometheus naming conventions", "[ops][met
   metrics.reconnects("replication").Increment();
   const std::string text = metrics.serialize();
   const auto names = family_names(text);
-  for (const char* required :
-       {"pgstream_replication_lag_bytes", "pgstream_changes_decoded_total", "pgstream_apply_duration_seconds",
-        "pgstream_table_frontier_lag_seconds", "pgstream_state_bytes", "pgstream_table_rows",
-        "pgstream_errors_total", "pgstream_build_info", "pgstream_merge_rows_total",
-        "pgstream_reconnects_total", "pgstream_spill_bytes"}) {
+  for (const char* required : {"pgstream_replication_lag_bytes",
+                               "pgstream_changes_decoded_total",
+                               "pgstream_apply_duration_seconds",
+                               "pgstream_table_frontier_lag_seconds",
+                               "pgstream_state_bytes",
+                               "pgstream_table_rows",
+                               "pgstream_errors_total",
+                               "pgstream_build_info",
+                               "pgstream_merge_rows_total",
+                               "pgstream_reconnects_total",
+                               "pgstream_spilled_bytes_total",
+                               "pgstream_spool_memory_bytes",
+                               "pgstream_replication_connected",
+                               "pgstream_stream_tables",
+                               "pgstream_apply_queue_epochs",
+                               "pgstream_transactions_decoded_total",
+                               "pgstream_decoded_bytes_total",
+                               "pgstream_epoch_changes",
+                               "pgstream_replication_lag_seconds",
+                               "pgstream_confirmed_flush_lsn_bytes"}) {
     CAPTURE(required);
     CHECK(names.count(required) == 1);
   }
-  const std::regex convention("^pgstream_[a-z_]+_(total|seconds|bytes|rows|changes|info)$");
+  const std::regex convention(
+      "^pgstream_[a-z_]+_(total|seconds|bytes|rows|changes|info|connected|tables|epochs)$");
   for (const auto& name : names) {
     CAPTURE(name);
     CHECK(std::regex_match(name, convention));
@@ -64,4 +80,17 @@ TEST_CASE("per-table metrics carry the table label and go away with the table", 
   CHECK(metrics.serialize().find(R"(action="inserted",table="analytics.totals"} 4)") != std::string::npos);
   metrics.forget_table("analytics.totals");
   CHECK(metrics.serialize().find("analytics.totals") == std::string::npos);
+}
+
+TEST_CASE("bounded label values exist from the start, at 0", "[ops][metrics]") {
+  Metrics metrics;
+  const std::string text = metrics.serialize();
+  for (const char* series :
+       {R"(pgstream_errors_total{kind="internal"} 0)", R"(pgstream_errors_total{kind="connection"} 0)",
+        R"(pgstream_reconnects_total{connection="writer"} 0)",
+        R"(pgstream_reconnects_total{connection="replication"} 0)",
+        R"(pgstream_stream_tables{status="error"} 0)", "pgstream_replication_connected 0"}) {
+    CAPTURE(series);
+    CHECK(text.find(series) != std::string::npos);
+  }
 }

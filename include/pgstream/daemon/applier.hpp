@@ -13,6 +13,8 @@
 //   confirms anything.
 // - A target whose apply fails for good is reported through `on_failure`
 //   (on the applier thread); transient errors are retried by the pool.
+// - `observer` (optional) hears, per table and apply that committed, the
+//   rows it changed, its duration and its new frontier time (metrics).
 // - submit() blocks while `max_queue` items wait (backpressure on the
 //   engine, hence on the stream). Thread-safe.
 #pragma once
@@ -55,6 +57,21 @@ struct ApplyWork {
   std::function<void(const Error*)> done;
 };
 
+// What one apply did to one table, for the metrics. Reported on the applier
+// thread after the writer committed; never for a failed apply.
+struct AppliedTable {
+  std::int64_t pgs_id = 0;
+  bool merged = false;       // its delta went through MERGE (else only its frontier moved)
+  bool reconciled = false;   // a reconcile: `result_rows` is the whole result's row count
+  writer::ApplyStats stats;  // rows inserted/updated/deleted by the MERGE
+  std::int64_t result_rows = 0;
+  double seconds = 0;  // the writer transaction's duration (merged only)
+  // The source commit time the table's frontier now stands at, if known.
+  std::optional<std::chrono::system_clock::time_point> data_timestamp;
+};
+
+using ApplyObserver = std::function<void(const AppliedTable&)>;
+
 struct ApplierStats {
   std::uint64_t epochs = 0;
   std::uint64_t transactions = 0;  // writer transactions (merges + frontier updates)
@@ -68,7 +85,8 @@ class Applier {
   // out of work: the engine may hand over what it accumulated meanwhile.
   Applier(writer::WriterPool& pool, std::string catalog_schema, std::function<void(Lsn)> confirm,
           std::function<void(std::int64_t pgs_id, const Error&)> on_failure,
-          std::function<void()> on_idle = {}, std::size_t max_batch_rows = 50000, std::size_t max_queue = 8);
+          std::function<void()> on_idle = {}, std::size_t max_batch_rows = 50000, std::size_t max_queue = 8,
+          ApplyObserver observer = {});
   Applier(const Applier&) = delete;
   Applier& operator=(const Applier&) = delete;
   ~Applier();
@@ -94,6 +112,7 @@ class Applier {
   std::function<void(Lsn)> confirm_;
   std::function<void(std::int64_t, const Error&)> on_failure_;
   std::function<void()> on_idle_;
+  ApplyObserver observer_;
   std::size_t max_batch_rows_;
   std::size_t max_queue_;
   mutable std::mutex mutex_;

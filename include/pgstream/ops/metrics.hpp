@@ -52,6 +52,8 @@ class Metrics {
   prometheus::Counter& errors(std::string_view kind);
   // Reconnects by connection: replication, writer, catalog.
   prometheus::Counter& reconnects(std::string_view connection);
+  // Stream tables by status: active, error, suspended.
+  prometheus::Gauge& stream_tables(std::string_view status);
 
   // Process-wide metrics.
   prometheus::Counter& changes_decoded_total;
@@ -60,8 +62,10 @@ class Metrics {
   prometheus::Gauge& replication_lag_bytes;
   prometheus::Gauge& replication_lag_seconds;
   prometheus::Gauge& confirmed_flush_lsn;  // as a number, for rate()
+  prometheus::Gauge& replication_connected;
   prometheus::Histogram& epoch_changes;
-  prometheus::Gauge& spill_bytes;
+  prometheus::Gauge& apply_queue_epochs;
+  prometheus::Gauge& spool_memory_bytes;
   prometheus::Counter& spilled_bytes_total;
 
  private:
@@ -72,6 +76,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& table_rows_;
   prometheus::Family<prometheus::Counter>& errors_;
   prometheus::Family<prometheus::Counter>& reconnects_;
+  prometheus::Family<prometheus::Gauge>& stream_tables_;
 };
 
 }  // namespace pgstream::ops
