@@ -127,6 +127,14 @@ class Daemon {
         epoch_timer_(io_),
         watch_(io_),
         ready_max_lag_ms_(config_.metrics.ready_max_lag.count()) {}
+  // run() stops both on its way out; this covers an exception escaping it
+  // (no thread may outlive the members it reads).
+  ~Daemon() {
+    stop_listener();
+    if (applier_) applier_->stop();
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
 
   int run();
 
@@ -686,6 +694,7 @@ ops::ProbeResult Daemon::liveness() const {
 }
 
 ops::ProbeResult Daemon::readiness() const {
+  if (ops::ProbeResult alive = liveness(); !alive.ok) return alive;  // what it recorded is stale
   std::lock_guard lock(health_mutex_);
   if (!health_.loaded) return {false, health_.phase};
   if (!health_.connected) return {false, "the replication connection is down (" + health_.phase + ")"};

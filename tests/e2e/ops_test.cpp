@@ -380,6 +380,20 @@ TEST_CASE_METHOD(PgDatabase, "e2e: systemd hears READY=1 after the load, WATCHDO
   }
   CHECK(watchdogs >= 3);
 
+  // SIGHUP: RELOADING=1, then READY=1 again once reloaded.
+  daemon.sighup();
+  bool reloading = false;
+  bool ready_again = false;
+  const auto reload_deadline = Clock::now() + std::chrono::seconds(10);
+  while (!ready_again && Clock::now() < reload_deadline) {
+    if (auto message = notify.receive()) {
+      reloading = reloading || has_line(*message, "RELOADING=1");
+      ready_again = reloading && has_line(*message, "READY=1");
+    }
+  }
+  CHECK(reloading);
+  CHECK(ready_again);
+
   CHECK(daemon.sigterm_and_wait() == 0);
   bool stopping = false;
   while (auto message = notify.receive()) stopping = stopping || has_line(*message, "STOPPING=1");
