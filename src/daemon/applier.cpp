@@ -37,9 +37,15 @@ Applier::Applier(writer::WriterPool& pool, std::string catalog_schema, std::func
 
 Applier::~Applier() { stop(); }
 
-void Applier::submit(ApplyWork work) {
+void Applier::submit(ApplyWork work, const std::function<void()>& while_waiting) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return stopping_ || queue_.size() < max_queue_; });
+  while (!changed_.wait_for(lock, std::chrono::seconds(1),
+                            [&] { return stopping_ || queue_.size() < max_queue_; })) {
+    if (!while_waiting) continue;
+    lock.unlock();
+    while_waiting();
+    lock.lock();
+  }
   if (stopping_) return;
   queue_.push_back(std::move(work));
   changed_.notify_all();

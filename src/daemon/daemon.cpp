@@ -186,6 +186,13 @@ class Daemon {
   void flush_if_ready();
   void arm_epoch_timer(Clock::duration after);
   void step_into(Table& table, ApplyWork& work);
+  // To the applier; while backpressure holds this thread, it still beats.
+  void submit(ApplyWork work) {
+    applier_->submit(std::move(work), [this] {
+      beat();
+      update_gauges();
+    });
+  }
   void submit_frontiers(Lsn lsn, bool force);
   void handle_request(const catalog::Request& request);
   void authorize(const catalog::Request& request, const QualifiedName& name);
@@ -295,6 +302,7 @@ class Daemon {
   // transaction), for the replication lag in seconds.
   std::deque<std::pair<Lsn, SystemClock::time_point>> epochs_in_flight_;
   std::optional<SystemClock::time_point> epoch_first_commit_;
+  std::size_t epoch_changes_ = 0;  // row changes fed into the open epoch, every part
   // Counters of the current stream and pool, to export their increments.
   std::uint64_t seen_bytes_received_ = 0;
   std::uint64_t seen_spilled_bytes_ = 0;
@@ -409,6 +417,7 @@ void Daemon::start_pipeline() {
   start_loads_pending_ = 0;
   epochs_in_flight_.clear();
   epoch_first_commit_.reset();
+  epoch_changes_ = 0;
   seen_bytes_received_ = 0;
   seen_spilled_bytes_ = 0;
   seen_writer_connects_ = 0;
@@ -733,7 +742,9 @@ void Daemon::update_gauges() {
         static_cast<double>(spool.spilled_bytes - std::min(spool.spilled_bytes, seen_spilled_bytes_)));
     seen_spilled_bytes_ = spool.spilled_bytes;
   }
-  std::optional<SystemClock::time_point> oldest = epoch_open_ ? epoch_first_commit_ : std::nullopt;
+  // The open epoch (or a transaction being fed in parts) is the youngest.
+  std::optional<SystemClock::time_point> oldest =
+      epoch_open_ || in_transaction_ ? epoch_first_commit_ : std::nullopt;
   if (applier_) {
     metrics_.apply_queue_epochs.Set(static_cast<double>(applier_->queued()));
     const Lsn applied = applier_->stats().applied;
@@ -1028,7 +1039,7 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
         continue;
       }
       if (counted) ++start_loads_pending_;
-      applier_->submit(std::move(work));
+      submit(std::move(work));
     } catch (const Error& error) {
       if (classify(error) == ErrorAction::Retry) throw;
       fail_table(*table, error);
@@ -1168,7 +1179,7 @@ void Daemon::run_beats() {
       work.lsn = submitted_lsn_;
       work.confirm = false;
       step_into(table, work);
-      applier_->submit(std::move(work));
+      submit(std::move(work));
     } catch (const Error& error) {
       fail_table(table, error);
     }
@@ -1277,6 +1288,7 @@ void Daemon::reload() {
 // ---------------------------------------------------------------- stream
 
 void Daemon::on_batch(const replication::ChangeBatch& batch) {
+  beat();  // a big transaction replayed part after part keeps this thread from the watch loop
   metrics_.changes_decoded_total.Increment(static_cast<double>(batch.row_count()));
   if (batch.last_part() && batch.xid != 0) metrics_.transactions_decoded_total.Increment();
   if (stop_requested_.load(std::memory_order_relaxed)) return;  // stopping: what is fed is applied, no more
@@ -1290,6 +1302,12 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
   // what was fed already is skipped (every part of it).
   if (batch.part() == 0) skipping_ = batch.commit_lsn < fed_lsn_;
   if (skipping_) return;
+  // Metrics: the epoch's size counts every part; its age starts at the
+  // commit of its first transaction (known from the first part on).
+  epoch_changes_ += batch.row_count();
+  if (!epoch_open_ && !epoch_first_commit_) {
+    epoch_first_commit_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
+  }
   for (const replication::Change& change : batch.changes()) {
     switch (change.kind) {
       case replication::ChangeKind::SchemaChange: {
@@ -1340,10 +1358,7 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
   epoch_lsn_ = batch.end_lsn;
   epoch_commit_time_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
   epoch_rows_ += static_cast<std::int64_t>(batch.row_count());
-  if (!epoch_open_) {
-    epoch_started_ = Clock::now();
-    epoch_first_commit_ = epoch_commit_time_;
-  }
+  if (!epoch_open_) epoch_started_ = Clock::now();
   epoch_open_ = true;
   if (epoch_rows_ >= config_.writer.max_batch_rows) {
     flush_epoch();
@@ -1407,7 +1422,8 @@ void Daemon::flush_if_ready() {
 
 void Daemon::flush_epoch() {
   if (!epoch_open_ || !applier_) return;
-  metrics_.epoch_changes.Observe(static_cast<double>(epoch_rows_));
+  metrics_.epoch_changes.Observe(static_cast<double>(epoch_changes_));
+  epoch_changes_ = 0;
   epochs_in_flight_.emplace_back(epoch_lsn_, epoch_first_commit_.value_or(SystemClock::now()));
   epoch_first_commit_.reset();
   epoch_open_ = false;
@@ -1440,7 +1456,7 @@ void Daemon::flush_epoch() {
     work.frontier_only.clear();
   }
   submitted_lsn_ = std::max(submitted_lsn_, work.lsn);
-  applier_->submit(std::move(work));
+  submit(std::move(work));
 }
 
 // Our own frontier updates are WAL too, and the server answers each (an
@@ -1469,7 +1485,7 @@ void Daemon::submit_frontiers(Lsn lsn, bool force) {
   }
   submitted_lsn_ = work.lsn;
   last_frontier_only_ = Clock::now();
-  applier_->submit(std::move(work));
+  submit(std::move(work));
 }
 
 void Daemon::on_message(const replication::ChangeBatch& batch, const replication::Change& change) {

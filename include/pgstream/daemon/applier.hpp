@@ -91,7 +91,10 @@ class Applier {
   Applier& operator=(const Applier&) = delete;
   ~Applier();
 
-  void submit(ApplyWork work);
+  // Blocks while the queue is full (backpressure); `while_waiting`, if
+  // given, is called about every second meanwhile (without the lock): the
+  // caller's loop is alive, only held back.
+  void submit(ApplyWork work, const std::function<void()>& while_waiting = {});
   // Waits until everything submitted so far has been applied.
   void drain();
   // Stops after the work in hand (queued work is dropped).
