@@ -306,7 +306,7 @@ class Daemon {
   // Counters of the current stream and pool, to export their increments.
   std::uint64_t seen_bytes_received_ = 0;
   std::uint64_t seen_spilled_bytes_ = 0;
-  std::uint64_t seen_writer_connects_ = 0;
+  std::uint64_t seen_writer_reconnects_ = 0;
   std::uint64_t stream_connects_ = 0;
   bool control_lost_ = false;  // the catalog connection failed: its next connect is a reconnect
 };
@@ -420,7 +420,7 @@ void Daemon::start_pipeline() {
   epoch_changes_ = 0;
   seen_bytes_received_ = 0;
   seen_spilled_bytes_ = 0;
-  seen_writer_connects_ = 0;
+  seen_writer_reconnects_ = 0;
   stream_connects_ = 0;
   reset_control();
   control_lost_ = false;
@@ -753,14 +753,11 @@ void Daemon::update_gauges() {
     if (!epochs_in_flight_.empty()) oldest = epochs_in_flight_.front().second;
   }
   if (pool_) {
-    // Each writer connects once; more connects are reconnects.
-    const auto opened = pool_->connects();
-    const auto baseline = static_cast<std::uint64_t>(pool_->size());
-    const std::uint64_t reconnects = opened > baseline ? opened - baseline : 0;
-    if (reconnects > seen_writer_connects_) {
-      metrics_.reconnects("writer").Increment(static_cast<double>(reconnects - seen_writer_connects_));
+    const std::uint64_t reconnects = pool_->reconnects();
+    if (reconnects > seen_writer_reconnects_) {
+      metrics_.reconnects("writer").Increment(static_cast<double>(reconnects - seen_writer_reconnects_));
     }
-    seen_writer_connects_ = std::max(seen_writer_connects_, reconnects);
+    seen_writer_reconnects_ = std::max(seen_writer_reconnects_, reconnects);
   }
   const double lag = oldest ? seconds_between(*oldest, now) : 0.0;
   metrics_.replication_lag_seconds.Set(lag);

@@ -126,7 +126,9 @@ WriterPool::Outcome WriterPool::run_with_retries(std::unique_ptr<PgConnection>& 
     } catch (const std::exception& error) {
       failure = Error(ErrorKind::Internal, std::string("writer job failed: ") + error.what());
     }
+    const bool had_connection = connection != nullptr;
     recover(connection);
+    if (had_connection && !connection) ++reconnects_;  // reopened by the next attempt or job
     if (classify(*failure) != ErrorAction::Retry) return failure;
 
     // Exponential backoff with jitter: a delay in [backoff/2, backoff].

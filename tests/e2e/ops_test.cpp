@@ -342,6 +342,9 @@ TEST_CASE_METHOD(PgDatabase, "e2e: /readyz follows the server, /healthz stays up
   CHECK(http_get(port, "/healthz").status == 200);
   const std::string metrics = http_get(port, "/metrics").body;
   CHECK(value_of(metrics, R"(pgstream_errors_total{kind="connection"})") >= 1);
+  CHECK(value_of(metrics, R"(pgstream_reconnects_total{connection="replication"})") +
+            value_of(metrics, R"(pgstream_reconnects_total{connection="catalog"})") >=
+        1);
   CHECK(daemon.sigterm_and_wait() == 0);
 }
 

@@ -67,6 +67,8 @@ class WriterPool {
   // Counters since construction: attempts that were retried, connections opened.
   [[nodiscard]] std::uint64_t retries() const noexcept { return retries_.load(); }
   [[nodiscard]] std::uint64_t connects() const noexcept { return connects_.load(); }
+  // Connections dropped after a failure (each is opened again by the next attempt or job).
+  [[nodiscard]] std::uint64_t reconnects() const noexcept { return reconnects_.load(); }
 
  private:
   struct Batch;
@@ -86,6 +88,7 @@ class WriterPool {
   bool stopping_ = false;
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> connects_{0};
+  std::atomic<std::uint64_t> reconnects_{0};
   std::vector<std::thread> workers_;
 };
 
