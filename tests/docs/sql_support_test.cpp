@@ -11,13 +11,15 @@
 //   daemon's FULL refresh runs it: COPY (query) TO STDOUT in a read-only
 //   REPEATABLE READ transaction.
 // rejected: both fail; the message cell is part of one of the two messages.
-// The schema is tests/sql/setup.sql, the query corpus's, plus `readings`.
+// The schema is tests/sql/setup.sql, the query corpus's, plus `readings` and
+// a stream table `region_counts` (in a migrated catalog).
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <memory>
 
 #include "doc_table.hpp"
+#include "pgstream/catalog/migrations.hpp"
 #include "pgstream/common/error.hpp"
 #include "pgstream/daemon/stream_table.hpp"
 #include "pgstream/sql/collation.hpp"
@@ -125,6 +127,15 @@ TEST_CASE_METHOD(pgstream::testing::PgDatabase,
       "CREATE TABLE readings (sensor int, day date, value numeric, PRIMARY KEY (sensor, day)) "
       "PARTITION BY RANGE (day)");
   exec("CREATE TABLE readings_2024 PARTITION OF readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')");
+  // A stream table to read from: a catalog with one registered target.
+  (void)pgstream::catalog::migrate(connection(), "pgstream");
+  exec("CREATE TABLE region_counts (region text PRIMARY KEY, n bigint)");
+  exec(
+      "INSERT INTO pgstream.pgs_stream_tables (pgs_relid, pgs_schema, pgs_name, defining_query, "
+      "original_query, "
+      "source) VALUES ('region_counts'::regclass, 'public', 'region_counts', 'SELECT region, count(*) AS n "
+      "FROM "
+      "customers GROUP BY region', 'SELECT region, count(*) AS n FROM customers GROUP BY region', 'sql')");
   const auto rows = matrix_rows();
   REQUIRE(rows.size() >= 80);
   const auto collation = pgstream::sql::database_collation(connection());
