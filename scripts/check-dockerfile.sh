@@ -136,6 +136,7 @@ fi
 step "build stage: COPY into $WORK/build-stage, RUN there"
 STAGE_DIR=$WORK/build-stage
 mkdir -p "$STAGE_DIR"
+: >"$WORK/build-stage.log"
 run_build_stage() {
   local entry s k a
   for entry in "${INSTR[@]}"; do
@@ -160,8 +161,9 @@ run_build_stage() {
         echo "COPY $a"
         ;;
       RUN)
-        echo "RUN $a"
-        (cd "$STAGE_DIR" && nice bash -ec "$a") || die "build stage: RUN failed: $a"
+        echo "RUN $a   (output: $WORK/build-stage.log)"
+        (cd "$STAGE_DIR" && nice bash -ec "$a") >>"$WORK/build-stage.log" 2>&1 ||
+          { tail -30 "$WORK/build-stage.log"; die "build stage: RUN failed: $a"; }
         ;;
       FROM | WORKDIR | ARG | ENV | LABEL) ;;
       *) die "build stage: the check does not know how to run $k" ;;
@@ -287,12 +289,44 @@ ok "as $RUNTIME_USER: $VERSION"
 step "runtime stage: ENTRYPOINT+CMD against PostgreSQL 15, HEALTHCHECK"
 mapfile -d '' -t ENTRY_WORDS < <(json_words "$ENTRYPOINT")
 mapfile -d '' -t CMD_WORDS < <(json_words "$CMD")
-mapfile -d '' -t HEALTH_WORDS < <(json_words "$HEALTH_JSON")
 [ "${ENTRY_WORDS[0]}" = pgstream ] || die "ENTRYPOINT must start pgstream"
 if ! grep -q /healthz "$ROOTFS$BINARY"; then
   echo "skipped: this build of pgstream serves no /healthz yet (the HTTP listener is not wired into the daemon);"
-  echo "         the HEALTHCHECK command is checked once it does"
+  echo "         the HEALTHCHECK command is checked against the daemon once it does"
   HEALTH_SKIPPED=1
+fi
+
+# The HEALTHCHECK command itself, against a stand-in server on 127.0.0.1:9187
+# in a network namespace of its own: 200 passes, 503 and no listener fail.
+mapfile -d '' -t HEALTH_WORDS < <(json_words "$HEALTH_JSON")
+if command -v python3 >/dev/null; then
+  export ROOTFS USERSPEC
+  export -f in_root
+  # shellcheck disable=SC2016
+  unshare --net -- bash -ec '
+    ip link set lo up
+    server=""
+    trap '"'"'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi'"'"' EXIT
+    health() { in_root -- chroot --userspec="$USERSPEC" "$ROOTFS" "$@" >/dev/null 2>&1; }
+    serve() {  # serve STATUS: answer /healthz with STATUS until killed
+      python3 -c "
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(int(sys.argv[1]) if self.path == \"/healthz\" else 404); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer((\"127.0.0.1\", 9187), H).serve_forever()" "$1" &
+      server=$!
+      for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/9187) 2>/dev/null && return; sleep 0.1; done
+      echo "FAIL: the stand-in server did not start" >&2; exit 1
+    }
+    serve 200; health "$@" || { echo "FAIL: HEALTHCHECK fails against a 200" >&2; exit 1; }; kill $server; wait $server || true; server=""
+    serve 503; if health "$@"; then echo "FAIL: HEALTHCHECK passes against a 503" >&2; exit 1; fi; kill $server; wait $server || true; server=""
+    if health "$@"; then echo "FAIL: HEALTHCHECK passes with nothing listening" >&2; exit 1; fi
+  ' health "${HEALTH_WORDS[@]}" || die "the HEALTHCHECK command misjudges a stand-in server"
+  ok "HEALTHCHECK command: passes on 200 from /healthz, fails on 503 and when nothing listens (stand-in server)"
+else
+  echo "skipped: no python3 for the stand-in server that checks the HEALTHCHECK command alone"
 fi
 export WORK ROOTFS USERSPEC REPO HEALTH_SKIPPED
 export ENTRY="${ENTRY_WORDS[*]@Q} ${CMD_WORDS[*]@Q}" HEALTH="${HEALTH_WORDS[*]@Q}"
@@ -314,7 +348,7 @@ unshare --net -- bash -ec '
   echo "init.sql applied; starting: ${ENTRY}"
   # As compose.yaml runs it: the DSN and the password from the environment.
   eval "set -- $ENTRY"
-  env -i PATH=/usr/bin:/bin PGSTREAM_DSN="host=127.0.0.1 port=$PGPORT dbname=app user=pgstream" PGPASSWORD=pgstream \
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin PGSTREAM_DSN="host=127.0.0.1 port=$PGPORT dbname=app user=pgstream" PGPASSWORD=pgstream \
     unshare --mount --propagation private -- bash -c "mount -t proc proc $ROOTFS/proc; mount --bind /dev $ROOTFS/dev;
       exec chroot --userspec=$USERSPEC $ROOTFS \"\$@\"" daemon "$@" >"$WORK/daemon.log" 2>&1 &
   daemon_pid=$!
@@ -330,10 +364,10 @@ unshare --net -- bash -ec '
        -c "INSERT INTO orders (customer_id, amount) VALUES (1000, 42)" >/dev/null
   [ "$(psql -qAtX -d app -c "SELECT pgstream.wait_for(pg_current_wal_lsn(), '"'"'30s'"'"')")" = t ] ||
     die "the stream table did not catch up"
-  diff=$(psql -qAtX -d app -c "SELECT count(*) FROM ((SELECT * FROM analytics.customer_totals EXCEPT ALL
+  diff=$(psql -qAtX -d app -c "SELECT count(*) FROM ((SELECT region, orders, revenue FROM analytics.customer_totals EXCEPT ALL
     SELECT c.region, count(*), sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id GROUP BY c.region)
     UNION ALL (SELECT c.region, count(*), sum(o.amount) FROM orders o JOIN customers c ON c.id = o.customer_id
-    GROUP BY c.region EXCEPT ALL SELECT * FROM analytics.customer_totals)) d")
+    GROUP BY c.region EXCEPT ALL SELECT region, orders, revenue FROM analytics.customer_totals)) d")
   [ "$diff" = 0 ] || die "analytics.customer_totals differs from its query ($diff rows)"
   ok "as the least-privileged role of init.sql the daemon filled and maintains analytics.customer_totals"
   if [ -z "${HEALTH_SKIPPED:-}" ]; then
