@@ -10,7 +10,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build debug asan release test test-debug test-asan lint format fuzz-smoke demo install package clean soak
+.PHONY: all deps build debug asan release test test-debug test-asan lint format fuzz-smoke demo install package package-check docker-check clean soak
 
 all: build
 
@@ -85,8 +85,26 @@ demo: deps release
 	  echo "(see README.md, 'Status'). Until then: 'make test' runs everything that exists."; \
 	fi
 
+# Installs the Release build under PREFIX (/usr/local; `make install PREFIX=/usr`
+# puts the config under /etc as the .deb does): the binary, the systemd unit,
+# the sysusers.d entry, the example config, the docs (cmake/Packaging.cmake).
+PREFIX ?= /usr/local
 install: release
-	cmake --install $(BUILD)/release
+	cmake --install $(BUILD)/release --prefix $(PREFIX)
+
+# The Debian package of the Release build: $(BUILD)/release/pgstream_<version>_<arch>.deb.
+package: deps release
+	cd $(BUILD)/release && cpack -G DEB
+
+# Checks that package without installing it (scripts/check-package.sh).
+package-check: package
+	scripts/check-package.sh $(BUILD)/release
+
+# Executes docker/Dockerfile's steps on this machine (no Docker engine needed):
+# builds Release, downloads a Debian base system once. Run as root; slow, so
+# not part of `make test` (scripts/check-dockerfile.sh).
+docker-check: deps
+	scripts/check-dockerfile.sh $(BUILD)/docker-check
 
 clean:
 	rm -rf $(BUILD)
