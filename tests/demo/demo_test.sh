@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The demo's test (tests/demo/CMakeLists.txt): demo_test.sh PGSTREAM_BINARY SECONDS
+#
+# Checks that `pgstream demo --seconds N` (stdout a pipe: one "t=..." line per
+# refresh)
+#   - exits 0 and says "check: ok" (every stream table equals its query),
+#   - showed the stream tables changing: the orders counted by
+#     revenue_by_region, the rows of order_details and the frontier differ
+#     between the first and the last refresh,
+#   - left nothing behind: its temp dir is gone and no process runs from it
+#     (the server's processes run with their cwd in the data dir, the
+#     postmaster and the daemon name it on their command line).
+set -uo pipefail
+
+binary=${1:?usage: demo_test.sh PGSTREAM_BINARY SECONDS}
+seconds=${2:-10}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+fail() {
+  echo "demo test: $*" >&2
+  echo "--- the demo's output:" >&2
+  cat "$out" >&2
+  exit 1
+}
+
+started=$(date +%s%N)
+timeout --kill-after=10 240 "$binary" demo --seconds "$seconds" >"$out" 2>&1 </dev/null
+status=$?
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+echo "demo test: pgstream demo --seconds $seconds took $((elapsed_ms / 1000)).$(printf %03d $((elapsed_ms % 1000))) s, exit code $status"
+
+dir=$(sed -n 's/^pgstream demo: temp dir //p' "$out" | head -n 1)
+[ -n "$dir" ] || fail "the demo did not print its temp dir"
+
+# Nothing left running from the temp dir, whatever the exit code.
+leftovers=""
+for proc in /proc/[0-9]*; do
+  [ "$proc" = "/proc/$$" ] && continue
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"$proc/cmdline") || continue
+  cwd=$(readlink "$proc/cwd" 2>/dev/null || true)
+  if [[ "$cmdline" == *"$dir"* || "$cwd" == "$dir"* ]]; then
+    leftovers+="${proc#/proc/} ($cmdline, cwd $cwd); "
+  fi
+done
+[ -z "$leftovers" ] || fail "processes left running from $dir: $leftovers"
+[ ! -e "$dir" ] || fail "the temp dir $dir is still there"
+grep -q "^pgstream demo: stopped; removed $dir\$" "$out" || fail "no 'stopped; removed' line"
+
+[ "$status" -eq 0 ] || fail "exit code $status, expected 0"
+grep -q '^pgstream demo: check: ok' "$out" || fail "the final check did not pass"
+
+mapfile -t refreshes < <(grep '^t=' "$out")
+[ "${#refreshes[@]}" -ge 3 ] || fail "expected at least 3 refresh lines, got ${#refreshes[@]}"
+field() { grep -o " $1=[^ ]*" <<<"$2" | head -n 1 | cut -d= -f2; }
+first=${refreshes[0]}
+last=${refreshes[${#refreshes[@]}-1]}
+for name in orders details frontier; do
+  a=$(field "$name" "$first")
+  b=$(field "$name" "$last")
+  [ -n "$a" ] && [ -n "$b" ] || fail "no $name= in the refresh lines"
+  [ "$a" != "$b" ] || fail "$name did not change between the first and the last refresh ($a)"
+done
+writer=$(field writer "$last")
+[ "${writer%tx/s}" -gt 0 ] 2>/dev/null || fail "the writer wrote nothing in the last second ($writer)"
+
+echo "demo test: ok: ${#refreshes[@]} refreshes; orders $(field orders "$first") -> $(field orders "$last"), frontier $(field frontier "$first") -> $(field frontier "$last")"
