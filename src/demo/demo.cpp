@@ -1,6 +1,7 @@
 #include "pgstream/demo/demo.hpp"
 
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -310,10 +311,14 @@ class View {
 
   enum class Style { Plain, Heading, Changed };
 
-  // Writes one line of the frame, clearing the rest of the terminal line.
+  // Writes one line of the frame (cut at the terminal's width; nothing once
+  // the terminal is full), clearing the rest of the terminal line.
   void put(const std::string& text, Style style = Style::Plain) {
+    if (rows_left_ <= 0) return;
+    --rows_left_;
     const char* start = style == Style::Heading ? "\x1b[1m" : style == Style::Changed ? "\x1b[32m" : "";
-    out_ << start << text << (style == Style::Plain ? "" : "\x1b[0m") << "\x1b[K\n";
+    out_ << start << text.substr(0, static_cast<std::size_t>(width_))
+         << (style == Style::Plain ? "" : "\x1b[0m") << "\x1b[K\n";
   }
 
   Style row_style(std::map<std::string, std::vector<std::string>>& previous,
@@ -330,21 +335,29 @@ class View {
     return differs || (inserted && frames_ > 0);
   }
 
+  // The frame fits the terminal: lines are cut at its width and the frame
+  // at its height (the newest orders are what is left out), so that
+  // redrawing from the top never scrolls.
   void frame(const Figures& f, const Rates& r, const std::string& note) {
+    winsize size{};
+    const bool known = ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0 && size.ws_col > 0;
+    rows_left_ = known ? size.ws_row - 1 : 23;
+    width_ = known ? size.ws_col : 80;
     char text[512];
     out_ << "\x1b[H";  // home; every line clears its own rest, the end clears below
-    put(header_);
-    std::snprintf(text, sizeof text,
-                  "%4.0f s   writer %4.0f tx/s (%llu transactions)   pgstream: frontier %s, lag %s / %.3f s, "
-                  "applying %s/s of WAL",
-                  r.elapsed_seconds, r.transactions_per_second,
-                  static_cast<unsigned long long>(r.transactions), f.frontier.c_str(),
-                  human_bytes(f.lag_bytes).c_str(), f.staleness_seconds,
+    std::snprintf(text, sizeof text, "%s | %.0f s | Ctrl-C stops", header_.c_str(), r.elapsed_seconds);
+    put(text, Style::Heading);
+    const std::string writer_note = note.empty() ? std::string() : " - " + note;
+    std::snprintf(text, sizeof text, "writer:   %.0f tx/s, %llu transactions%s", r.transactions_per_second,
+                  static_cast<unsigned long long>(r.transactions), writer_note.c_str());
+    put(text);
+    std::snprintf(text, sizeof text, "pgstream: frontier %s, lag %s / %.3f s, applying %s/s of WAL",
+                  f.frontier.c_str(), human_bytes(f.lag_bytes).c_str(), f.staleness_seconds,
                   human_bytes(r.wal_bytes_per_second).c_str());
     put(text);
-    put("");
     const auto& tables = sample_stream_tables();
-    put("revenue_by_region - " + std::string(tables[0].description), Style::Heading);
+    put("");
+    put(heading(f, tables[0]), Style::Heading);
     std::snprintf(text, sizeof text, "  %-10s %8s %14s %12s", "region", "orders", "revenue", "avg order");
     put(text);
     for (const auto& row : f.regions) {
@@ -353,7 +366,7 @@ class View {
       put(text, row_style(regions_, row));
     }
     put("");
-    put("top_products - " + std::string(tables[1].description), Style::Heading);
+    put(heading(f, tables[1]), Style::Heading);
     std::snprintf(text, sizeof text, "  %2s  %-16s %8s %14s", "#", "product", "orders", "revenue");
     put(text);
     for (std::size_t i = 0; i < f.top.size(); ++i) {
@@ -362,24 +375,26 @@ class View {
       put(text, row_style(top_, f.top[i]));
     }
     put("");
-    put("order_details - " + std::string(tables[2].description) + " (" + f.detail_rows +
-            " rows; the newest 5)",
-        Style::Heading);
-    std::snprintf(text, sizeof text, "  %8s  %-14s %-8s %-16s %4s %10s  %s", "id", "customer", "region",
+    put(heading(f, tables[2]) + " (" + f.detail_rows + " rows)", Style::Heading);
+    std::snprintf(text, sizeof text, "  %8s  %-13s %-8s %-15s %3s %9s  %s", "id", "customer", "region",
                   "product", "qty", "amount", "status");
     put(text);
     for (const auto& row : f.newest) {
-      std::snprintf(text, sizeof text, "  %8s  %-14s %-8s %-16s %4s %10s  %s", row[0].c_str(), row[1].c_str(),
+      std::snprintf(text, sizeof text, "  %8s  %-13s %-8s %-15s %3s %9s  %s", row[0].c_str(), row[1].c_str(),
                     row[2].c_str(), row[3].c_str(), row[4].c_str(), row[5].c_str(), row[6].c_str());
       put(text);
     }
-    put("");
-    std::string states = "stream tables:";
-    for (const auto& row : f.status) states += " " + row[0] + " " + row[1] + ";";
-    put(states);
-    put(note.empty() ? "Ctrl-C stops the demo and removes everything it started." : note);
     out_ << "\x1b[J";  // clear whatever an earlier, longer frame left below
     ++frames_;
+  }
+
+  // "revenue_by_region [ACTIVE] aggregate: ..."
+  static std::string heading(const Figures& f, const SampleStreamTable& table) {
+    std::string status = "?";
+    for (const auto& row : f.status) {
+      if (row[0] == "public." + std::string(table.name)) status = row[1];
+    }
+    return std::string(table.name) + " [" + status + "] " + std::string(table.description);
   }
 
   std::ostream& out_;
@@ -388,6 +403,8 @@ class View {
   std::map<std::string, std::vector<std::string>> regions_;
   std::map<std::string, std::vector<std::string>> top_;
   int frames_ = 0;
+  int rows_left_ = 0;  // of the frame being drawn
+  int width_ = 80;
 };
 
 // Compares every stream table with its query once the daemon has applied
@@ -460,8 +477,7 @@ int run_session(const DemoOptions& options, std::ostream& out, SignalScope& sign
   const auto live_since = Clock::now();
   int exit_code = 0;
   {
-    View view(out, options.terminal,
-              "pgstream demo | PostgreSQL on 127.0.0.1:" + std::to_string(server.port()) + " | " + dir);
+    View view(out, options.terminal, "pgstream demo | PostgreSQL 127.0.0.1:" + std::to_string(server.port()));
     std::uint64_t last_transactions = 0;
     double last_frontier = -1;
     auto last_time = live_since;

@@ -61,7 +61,7 @@ ANALYZE;
 
 const std::vector<SampleStreamTable>& sample_stream_tables() {
   static const std::vector<SampleStreamTable> tables{
-      {"revenue_by_region", "aggregate: orders, revenue and average order per region",
+      {"revenue_by_region", "aggregate: orders, revenue, average order per region",
        "SELECT c.region, count(*) AS orders, sum(o.amount) AS revenue, avg(o.amount) AS avg_order\n"
        "FROM orders o JOIN customers c ON c.id = o.customer_id\n"
        "GROUP BY c.region"},
@@ -71,7 +71,7 @@ const std::vector<SampleStreamTable>& sample_stream_tables() {
        "GROUP BY p.name\n"
        "ORDER BY revenue DESC, product\n"
        "LIMIT 5"},
-      {"order_details", "join: orders with their customer and product",
+      {"order_details", "join: orders x customers x products",
        "SELECT o.id, c.name AS customer, c.region, p.name AS product, o.quantity, o.amount, o.status\n"
        "FROM orders o\n"
        "JOIN customers c ON c.id = o.customer_id\n"
