@@ -24,6 +24,15 @@ fail() {
   exit 1
 }
 
+# Bad arguments: exit code 1 and what is wrong, before anything starts.
+for args in "--seconds" "--seconds 0" "--seconds ten" "--rate 5"; do
+  # shellcheck disable=SC2086  # split on purpose
+  message=$("$binary" demo $args 2>&1 </dev/null)
+  code=$?
+  [ "$code" -eq 1 ] || fail "pgstream demo $args: exit code $code, expected 1 ($message)"
+  [[ "$message" == *"usage error"* ]] || fail "pgstream demo $args: no usage error: $message"
+done
+
 started=$(date +%s%N)
 timeout --kill-after=10 240 "$binary" demo --seconds "$seconds" >"$out" 2>&1 </dev/null
 status=$?

@@ -4,8 +4,8 @@
 // the sample schema, declares three stream tables (an aggregate, a top-k and
 // a join), runs the daemon as a child process (`pgstream run` of this very
 // binary), writes a stream of changes, and shows the stream tables and the
-// throughput and lag: redrawn in place with ANSI escapes when `terminal`,
-// else one line per refresh:
+// throughput and lag: redrawn in place with ANSI escapes, cut to the
+// terminal's size, when `terminal`; else one line per refresh:
 //   t=3s writer=300tx/s orders=5123 revenue=... top1="Blue Gizmo" ... frontier=0/1A2B3C0 lag=...
 // It stops on SIGINT, SIGTERM or SIGHUP, or after `seconds` (0: no limit),
 // then compares every stream table with its query at the final frontier and
