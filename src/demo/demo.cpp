@@ -126,7 +126,10 @@ fs::path write_config(const LocalServer& server) {
 }
 
 // The daemon: `pgstream run` of this very binary. Stopped with SIGTERM (it
-// finishes the epoch in flight), killed if that takes longer than 30 s.
+// finishes the epoch in flight), killed if that takes longer than 30 s. If
+// the demo dies, the kernel SIGKILLs it: the server dies at the same moment,
+// and a daemon told to stop without its server retries the epoch in flight
+// instead of exiting.
 struct DaemonChild {
   ChildProcess process;
   fs::path log;
@@ -145,7 +148,7 @@ void start_daemon(DaemonChild& daemon, const LocalServer& server, const fs::path
   daemon.log = server.dir() / "pgstream.log";
   daemon.process =
       ChildProcess({self.string(), "run", "--config", config.string()},
-                   {.user = current_user(), .cwd = server.dir(), .log = daemon.log, .death_signal = SIGTERM});
+                   {.user = current_user(), .cwd = server.dir(), .log = daemon.log, .death_signal = SIGKILL});
 }
 
 std::string cell(const PgResult& result, int row, int column) {
@@ -444,7 +447,7 @@ int check_tables(PgConnection& db, std::ostream& out) {
 int run_session(const DemoOptions& options, std::ostream& out, SignalScope& signals, std::string& dir) {
   const auto started = Clock::now();
   auto since_start = [&started] { return std::chrono::duration<double>(Clock::now() - started).count(); };
-  LocalServer server;
+  LocalServer server(out);
   dir = server.dir().string();
   out << "pgstream demo: temp dir " << dir << "\n"
       << "pgstream demo: initdb (" << server.bin_dir().string() << ", OS user " << server.os_user() << ")\n"

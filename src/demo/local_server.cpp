@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <ostream>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -100,13 +101,54 @@ OsUser server_user() {
   return user;
 }
 
-fs::path make_temp_dir() {
+fs::path temp_base() {
   std::error_code error;
   fs::path base = fs::temp_directory_path(error);
-  if (error) base = "/tmp";
+  return error ? fs::path("/tmp") : base;
+}
+
+bool process_exists(const std::string& pid_text) {
+  const long pid = std::strtol(pid_text.c_str(), nullptr, 10);
+  return pid > 0 && fs::exists("/proc/" + std::to_string(pid));
+}
+
+// The first line of a file ("" if it cannot be read).
+std::string first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// A demo killed with SIGKILL cannot remove its temp dir (its server and
+// daemon die with it: PR_SET_PDEATHSIG). The next demo removes such dirs:
+// those whose demo.pid names a process that no longer runs, and whose
+// server no longer runs either. Dirs of other users are left alone.
+void remove_stale_dirs(const fs::path& base, std::ostream& out) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(base, error)) {
+    const fs::path& dir = entry.path();
+    if (dir.filename().string().rfind("pgstream-demo-", 0) != 0 || !entry.is_directory(error)) continue;
+    struct stat info {};
+    if (stat(dir.c_str(), &info) != 0 || (info.st_uid != geteuid() && geteuid() != 0)) continue;
+    const std::string demo_pid = first_line(dir / "demo.pid");
+    if (demo_pid.empty() || process_exists(demo_pid)) continue;
+    if (process_exists(first_line(dir / "data" / "postmaster.pid"))) continue;
+    std::error_code ignored;
+    if (fs::remove_all(dir, ignored) > 0 && !ignored) {
+      out << "pgstream demo: removed " << dir.string() << ", left by an earlier demo (pid " << demo_pid
+          << ")\n";
+    }
+  }
+}
+
+fs::path make_temp_dir() {
+  const fs::path base = temp_base();
   std::string pattern = (base / "pgstream-demo-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr)
+  if (mkdtemp(pattern.data()) == nullptr) {
     fail("mkdtemp in " + base.string() + ": " + std::error_code(errno, std::generic_category()).message());
+  }
+  std::ofstream(fs::path(pattern) / "demo.pid") << getpid() << '\n';
   return pattern;
 }
 
@@ -120,7 +162,9 @@ void hand_over(const fs::path& path, const OsUser& user) {
 
 }  // namespace
 
-LocalServer::LocalServer() : bin_dir_(find_bin_dir()), user_(server_user()), root_(make_temp_dir()) {
+LocalServer::LocalServer(std::ostream& out) : bin_dir_(find_bin_dir()), user_(server_user()) {
+  remove_stale_dirs(temp_base(), out);
+  root_ = make_temp_dir();
   try {
     fs::create_directories(root_ / "sock");
     hand_over(root_, user_);

@@ -7,7 +7,9 @@
 //   "postgres" that Debian's server package creates, else "pgstream-demo",
 //   created if missing: PostgreSQL refuses to run as root) and makes a
 //   private temp dir for it. initdb() and start() then do the slow parts, so
-//   that the caller can look for Ctrl-C in between.
+//   that the caller can look for Ctrl-C in between. It also removes the temp
+//   dirs that demos killed with SIGKILL left behind (their demo.pid and their
+//   server's postmaster.pid name processes that no longer run).
 // - The server: wal_level=logical, trust authentication for the superuser
 //   "postgres", listening on 127.0.0.1 on a free port and on a unix socket in
 //   the temp dir, fsync off (the data is thrown away).
@@ -20,6 +22,7 @@
 #pragma once
 
 #include <filesystem>
+#include <iosfwd>
 #include <string>
 
 #include "pgstream/demo/child_process.hpp"
@@ -28,7 +31,8 @@ namespace pgstream::demo {
 
 class LocalServer {
  public:
-  LocalServer();
+  // Says on `out` which stale temp dirs of killed demos it removed.
+  explicit LocalServer(std::ostream& out);
   LocalServer(const LocalServer&) = delete;
   LocalServer& operator=(const LocalServer&) = delete;
   ~LocalServer();
