@@ -195,7 +195,8 @@ void wait_until_live(DaemonChild& daemon, PgConnection& db, SignalScope& signals
       last = std::to_string(live) + " of " + std::to_string(sample_stream_tables().size()) + " live";
     } catch (const Error& error) {
       if (error.kind() == ErrorKind::Internal) throw;
-      last = error.message();  // the catalog does not exist yet
+      if (PQstatus(db.get()) == CONNECTION_BAD) throw;  // the server is gone
+      last = error.message();                           // the catalog does not exist yet
     }
     if (signals.wait(std::chrono::milliseconds(100)) != 0) throw Interrupted();
   }
@@ -470,17 +471,19 @@ int run_session(const DemoOptions& options, std::ostream& out, SignalScope& sign
   start_daemon(daemon, server, config);
   out << "pgstream demo: started the daemon: pgstream run --config " << config.string() << "\n" << std::flush;
   wait_until_live(daemon, db, signals);
-  char live[128];
+  char live[256];
   std::snprintf(live, sizeof live,
-                "pgstream demo: %zu stream tables live %.1f s after start; writing %d tx/s\n",
-                sample_stream_tables().size(), since_start(), options.transactions_per_second);
+                "pgstream demo: %zu stream tables live %.1f s after start; writing %d tx/s; "
+                "look around with: psql -h 127.0.0.1 -p %d -U postgres\n",
+                sample_stream_tables().size(), since_start(), options.transactions_per_second, server.port());
   out << live << std::flush;
 
   Writer writer(server.conninfo(), options.transactions_per_second);
   const auto live_since = Clock::now();
   int exit_code = 0;
   {
-    View view(out, options.terminal, "pgstream demo | PostgreSQL 127.0.0.1:" + std::to_string(server.port()));
+    View view(out, options.terminal,
+              "pgstream demo | psql -h 127.0.0.1 -p " + std::to_string(server.port()) + " -U postgres");
     std::uint64_t last_transactions = 0;
     double last_frontier = -1;
     auto last_time = live_since;
