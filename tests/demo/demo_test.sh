@@ -73,4 +73,22 @@ done
 writer=$(field writer "$last")
 [ "${writer%tx/s}" -gt 0 ] 2>/dev/null || fail "the writer wrote nothing in the last second ($writer)"
 
+# On a terminal (script(1) gives it one, 24x80): the frame is redrawn in
+# place, cut to the terminal, with the three stream tables live.
+if command -v script >/dev/null; then
+  TERM=xterm script -q -e -c "stty rows 24 cols 80; '$binary' demo --seconds 2" /dev/null >"$out" 2>&1 </dev/null
+  status=$?
+  [ "$status" -eq 0 ] || fail "on a terminal: exit code $status"
+  grep -q $'\e\[H' "$out" || fail "on a terminal: no frame redrawn in place"
+  for table in revenue_by_region top_products order_details; do
+    grep -q "$table \[ACTIVE\]" "$out" || fail "on a terminal: $table is not shown ACTIVE"
+  done
+  grep -q '^pgstream demo: check: ok' "$out" || fail "on a terminal: the final check did not pass"
+  # The frame's lines end with "clear to end of line"; without escapes, none may be wider than 80.
+  if grep -a $'\e\[K' "$out" | sed -e $'s/\r//g' -e $'s/\e\\[[0-9;?]*[A-Za-z]//g' |
+    awk 'length($0) > 80 { found = 1 } END { exit !found }'; then
+    fail "on a terminal: a line is wider than the terminal"
+  fi
+fi
+
 echo "demo test: ok: ${#refreshes[@]} refreshes; orders $(field orders "$first") -> $(field orders "$last"), frontier $(field frontier "$first") -> $(field frontier "$last")"
