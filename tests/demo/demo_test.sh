@@ -9,7 +9,8 @@
 #     between the first and the last refresh,
 #   - left nothing behind: its temp dir is gone and no process runs from it
 #     (the server's processes run with their cwd in the data dir, the
-#     postmaster and the daemon name it on their command line).
+#     postmaster and the daemon name it on their command line),
+# and that on a terminal (script(1)) it redraws a frame that fits it.
 set -uo pipefail
 
 binary=${1:?usage: demo_test.sh PGSTREAM_BINARY SECONDS}
