@@ -68,7 +68,7 @@ last=${refreshes[${#refreshes[@]}-1]}
 for name in orders details frontier; do
   a=$(field "$name" "$first")
   b=$(field "$name" "$last")
-  [ -n "$a" ] && [ -n "$b" ] || fail "no $name= in the refresh lines"
+  if [ -z "$a" ] || [ -z "$b" ]; then fail "no $name= in the refresh lines"; fi
   [ "$a" != "$b" ] || fail "$name did not change between the first and the last refresh ($a)"
 done
 writer=$(field writer "$last")
