@@ -10,7 +10,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build debug asan release test test-debug test-asan lint format fuzz-smoke demo install package clean soak
+.PHONY: all deps build debug asan release test test-debug test-asan lint format fuzz-smoke demo install package package-check docker-check clean soak
 
 all: build
 
@@ -77,16 +77,33 @@ bench-%: deps
 	cmake --build $(BUILD)/bench -j $(JOBS) --target bench_$*
 	PGSTREAM_SOURCE_DIR=$(CURDIR) $(BUILD)/bench/bench/$*/bench_$*
 
-demo: deps release
-	@if $(BUILD)/release/src/pgstream --help | grep -q '^  pgstream demo'; then \
-	  $(BUILD)/release/src/pgstream demo; \
-	else \
-	  echo "pgstream demo does not exist yet: the build works, but the daemon and its demo are still being built"; \
-	  echo "(see README.md, 'Status'). Until then: 'make test' runs everything that exists."; \
-	fi
+# The zero-setup demo (docs/QUICKSTART.md): builds only the binary, then runs
+# `pgstream demo` until Ctrl-C; DEMO_ARGS="--seconds 60" stops it by itself.
+DEMO_ARGS ?=
+demo: deps $(BUILD)/release/CMakeCache.txt
+	cmake --build $(BUILD)/release -j $(JOBS) --target pgstream
+	$(BUILD)/release/src/pgstream demo $(DEMO_ARGS)
 
+# Installs the Release build under PREFIX (/usr/local; `make install PREFIX=/usr`
+# puts the config under /etc as the .deb does): the binary, the systemd unit,
+# the sysusers.d entry, the example config, the docs (cmake/Packaging.cmake).
+PREFIX ?= /usr/local
 install: release
-	cmake --install $(BUILD)/release
+	cmake --install $(BUILD)/release --prefix $(PREFIX)
+
+# The Debian package of the Release build: $(BUILD)/release/pgstream_<version>_<arch>.deb.
+package: deps release
+	cd $(BUILD)/release && cpack -G DEB
+
+# Checks that package without installing it (scripts/check-package.sh).
+package-check: package
+	scripts/check-package.sh $(BUILD)/release
+
+# Executes docker/Dockerfile's steps on this machine (no Docker engine needed):
+# builds Release, downloads a Debian base system once. Run as root; slow, so
+# not part of `make test` (scripts/check-dockerfile.sh).
+docker-check: deps
+	scripts/check-dockerfile.sh $(BUILD)/docker-check
 
 clean:
 	rm -rf $(BUILD)

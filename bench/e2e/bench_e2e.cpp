@@ -15,9 +15,15 @@
 //   visible time next to REFRESH MATERIALIZED VIEW of the same query.
 // - memory (b): the daemon's RSS after loading, against the raw size of the
 //   source columns the query uses (pg_column_size).
+// - The sources have REPLICA IDENTITY FULL, so that the daemon keeps no
+//   copy of their rows (docs/DAEMON.md); the RSS of (b) is also measured
+//   with orders' default identity (its primary key), where it does.
 // Env: PGSTREAM_BENCH_ORDERS (default 1,000,000 source rows),
 // PGSTREAM_BENCH_CHANGES (default 200,000 rows per throughput run),
-// PGSTREAM_BENCH_TPS (default 5,000), PGSTREAM_BENCH_SECONDS (default 10).
+// PGSTREAM_BENCH_TPS (default 5,000), PGSTREAM_BENCH_SECONDS (default 10),
+// PGSTREAM_BENCH_IDENTITY (full, the default, or default),
+// PGSTREAM_BENCH_LOG (the daemons' log level, default warn; when set, their
+// logs are kept).
 // Last line: JSON.
 #include <fcntl.h>
 #include <signal.h>
@@ -50,6 +56,13 @@ long env_long(const char* name, long fallback) {
   const char* text = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
   return text != nullptr && std::atol(text) > 0 ? std::atol(text) : fallback;
 }
+
+std::string env_text(const char* name, const char* fallback) {
+  const char* text = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+  return text != nullptr && *text != '\0' ? text : fallback;
+}
+
+bool full_identity() { return env_text("PGSTREAM_BENCH_IDENTITY", "full") == "full"; }
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -87,7 +100,7 @@ class Daemon {
     log_ = dir / (std::string(query.table) + ".log");
     std::ofstream out(config_);
     out << "postgres:\n  dsn: \"" << conninfo << "\"\n  slot: " << slot << "\n  publication: bench\n"
-        << "log:\n  level: warn\n"
+        << "log:\n  level: " << env_text("PGSTREAM_BENCH_LOG", "warn") << "\n"
         << "stream_tables:\n  - name: " << query.table << "\n    query: \"" << query.query << "\"\n";
     out.close();
     pid_ = fork();
@@ -110,11 +123,13 @@ class Daemon {
     }
   }
   void signal(int sig) const { kill(pid_, sig); }
-  [[nodiscard]] long rss_kb() const {
+  // A line of /proc/PID/status in kB: VmRSS (all resident pages, shared
+  // libraries included) or RssAnon (the process's own memory).
+  [[nodiscard]] long status_kb(const std::string& field) const {
     std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
     std::string line;
     while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+      if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
     }
     return 0;
   }
@@ -374,8 +389,15 @@ void load_schema(PgConnection& conn, long orders) {
         "INSERT INTO orders SELECT g, 1 + g % 10000, 1 + g % 997, (g % 1000) * 1.25 FROM generate_series(" +
         std::to_string(from) + ", " + std::to_string(std::min(orders, from + 249'999)) + ") g");
   }
+  if (full_identity()) {
+    for (const char* table : {"customers", "products", "orders"})
+      conn.exec(std::string("ALTER TABLE ") + table + " REPLICA IDENTITY FULL");
+  }
   conn.exec("VACUUM ANALYZE");
 }
+
+double rss_mb(const Daemon& daemon) { return static_cast<double>(daemon.status_kb("VmRSS")) / 1024.0; }
+double anon_mb(const Daemon& daemon) { return static_cast<double>(daemon.status_kb("RssAnon")) / 1024.0; }
 
 void run_bench() {
   const long orders = env_long("PGSTREAM_BENCH_ORDERS", 1'000'000);
@@ -395,7 +417,9 @@ void run_bench() {
   Throughput throughput[3];
   Latency latency;
   Refresh refresh;
-  double rss_mb = 0;
+  double rss = 0;
+  double anon = 0;         // RssAnon: without the shared libraries' pages
+  double rss_default = 0;  // with orders' default replica identity
   double raw_mb = 0;
   for (int c = 0; c < 3; ++c) {
     const QueryClass& query = kClasses[c];
@@ -403,7 +427,8 @@ void run_bench() {
     Daemon daemon(dir, db.conninfo(), slot, query);
     wait_active(conn, daemon, query.table);
     if (c == 1) {
-      rss_mb = static_cast<double>(daemon.rss_kb()) / 1024.0;
+      rss = rss_mb(daemon);
+      anon = anon_mb(daemon);
       raw_mb = std::stod(conn.query_value(
                    "SELECT sum(pg_column_size(customer_id)) + sum(pg_column_size(amount)) FROM orders")) /
                (1024.0 * 1024.0);
@@ -417,7 +442,19 @@ void run_bench() {
     conn.exec("DELETE FROM pgstream.pgs_stream_tables WHERE pgs_name = '" + std::string(query.table) + "'");
     // The daemon goes with its scope; its slot stays: drop it.
   }
-  std::filesystem::remove_all(dir);
+  if (full_identity()) {
+    // The same (b) over orders with its default identity: the daemon keeps
+    // (id, customer_id, amount) of every row.
+    conn.exec("ALTER TABLE orders REPLICA IDENTITY DEFAULT");
+    Daemon daemon(dir, db.conninfo(), "bench_default_identity", kClasses[1]);
+    wait_active(conn, daemon, kClasses[1].table);
+    rss_default = rss_mb(daemon);
+  }
+  if (std::getenv("PGSTREAM_BENCH_LOG") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    std::filesystem::remove_all(dir);
+  } else {
+    std::printf("daemon logs kept in %s\n", dir.c_str());
+  }
 
   std::printf("%-28s %14s %22s %8s\n", "query class", "rows/s", "pg_recvlogical rows/s", "ratio");
   for (int c = 0; c < 3; ++c) {
@@ -430,19 +467,30 @@ void run_bench() {
   std::printf(
       "(b) 1,000-row change on %ld rows: ours %.2f ms, REFRESH MATERIALIZED VIEW %.2f ms, speedup %.1fx\n",
       orders, refresh.ours_ms, refresh.refresh_ms, refresh.refresh_ms / refresh.ours_ms);
-  std::printf("(b) daemon RSS %.1f MB for %ld source rows; used source columns %.1f MB raw; ratio %.2f\n",
-              rss_mb, orders, raw_mb, rss_mb / raw_mb);
+  std::printf(
+      "(b) daemon RSS %.1f MB for %ld source rows (REPLICA IDENTITY %s); used source columns %.1f MB "
+      "raw; ratio %.2f\n",
+      rss, orders, full_identity() ? "FULL" : "DEFAULT", raw_mb, rss / raw_mb);
+  std::printf(
+      "(b) of which the daemon's own memory (RssAnon, without shared libraries) %.1f MB; ratio %.2f\n", anon,
+      anon / raw_mb);
+  if (rss_default > 0) {
+    std::printf("(b) daemon RSS with orders' default identity (a copy of its rows): %.1f MB; ratio %.2f\n",
+                rss_default, rss_default / raw_mb);
+  }
   std::printf(
       "{\"bench\":\"e2e\",\"source_rows\":%ld,\"filter_rows_per_s\":%.0f,\"agg_rows_per_s\":%.0f,"
       "\"join_rows_per_s\":%.0f,\"recvlogical_rows_per_s\":%.0f,\"throughput_ratio\":%.3f,"
       "\"filter_ratio\":%.3f,\"join_ratio\":%.3f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"achieved_tps\":%.0f,"
       "\"refresh_ms\":%.2f,\"ours_ms\":%.2f,\"refresh_speedup\":%.1f,\"rss_mb\":%.1f,\"raw_mb\":%.1f,"
-      "\"rss_ratio\":%.2f}\n",
+      "\"rss_ratio\":%.2f,\"replica_identity\":\"%s\",\"rss_mb_default_identity\":%.1f,"
+      "\"rss_ratio_default_identity\":%.2f,\"rss_anon_mb\":%.1f,\"rss_anon_ratio\":%.2f}\n",
       orders, throughput[0].ours(), throughput[1].ours(), throughput[2].ours(), throughput[1].baseline(),
       throughput[1].ours() / throughput[1].baseline(), throughput[0].ours() / throughput[0].baseline(),
       throughput[2].ours() / throughput[2].baseline(), latency.p50_ms, latency.p99_ms, latency.achieved_tps,
-      refresh.refresh_ms, refresh.ours_ms, refresh.refresh_ms / refresh.ours_ms, rss_mb, raw_mb,
-      rss_mb / raw_mb);
+      refresh.refresh_ms, refresh.ours_ms, refresh.refresh_ms / refresh.ours_ms, rss, raw_mb, rss / raw_mb,
+      full_identity() ? "full" : "default", rss_default > 0 ? rss_default : rss,
+      (rss_default > 0 ? rss_default : rss) / raw_mb, anon, anon / raw_mb);
   std::fflush(stdout);
 }
 

@@ -2,10 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "pgstream/common/error.hpp"
@@ -15,6 +19,7 @@
 #include "pgstream/daemon/config.hpp"
 #include "pgstream/daemon/daemon.hpp"
 #include "pgstream/daemon/stream_table.hpp"
+#include "pgstream/demo/demo.hpp"
 #include "pgstream/replication/row_conversion.hpp"
 #include "pgstream/sql/collation.hpp"
 
@@ -29,6 +34,7 @@ constexpr std::string_view kUsage =
     "  pgstream run --config FILE             run the daemon (SIGTERM stops, SIGHUP reloads)\n"
     "  pgstream check --config FILE           check the config and every query; print the plans\n"
     "  pgstream status --config FILE [--json] one line per stream table\n"
+    "  pgstream demo [--seconds N]            a live demo on a throwaway local PostgreSQL 15\n"
     "  pgstream --help                        show this help\n"
     "  pgstream --version                     show the version\n"
     "\n"
@@ -199,6 +205,31 @@ int status_command(const CommandOptions& options, std::ostream& out) {
   return 0;
 }
 
+// `pgstream demo [--seconds N]`: stdout is the demo's screen (redrawn in
+// place on a terminal).
+int demo_command(std::span<const std::string_view> args, std::ostream& out) {
+  demo::DemoOptions options;
+  options.terminal = &out == &std::cout && isatty(STDOUT_FILENO) != 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view value;
+    if (args[i] == "--seconds") {
+      if (i + 1 >= args.size()) throw Error(ErrorKind::Usage, "--seconds needs a number of seconds");
+      value = args[++i];
+    } else if (args[i].rfind("--seconds=", 0) == 0) {
+      value = args[i].substr(10);
+    } else {
+      throw Error(ErrorKind::Usage, "unknown option '" + std::string(args[i]) + "' for 'demo'",
+                  {.hint = "Run 'pgstream --help'."});
+    }
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), options.seconds);
+    if (error != std::errc{} || end != value.data() + value.size() || options.seconds < 1) {
+      throw Error(ErrorKind::Usage, "--seconds must be a whole number of seconds, at least 1; got '" +
+                                        std::string(value) + "'");
+    }
+  }
+  return demo::run_demo(options, out);
+}
+
 int dispatch(std::span<const std::string_view> args, std::ostream& out) {
   if (args.empty()) throw Error(ErrorKind::Usage, "no command given", {.hint = "Run 'pgstream --help'."});
   const std::string_view command = args.front();
@@ -207,6 +238,7 @@ int dispatch(std::span<const std::string_view> args, std::ostream& out) {
     return 0;
   }
   if (command == "--version" || command == "-V" || command == "version") return print_version(out);
+  if (command == "demo") return demo_command(args.subspan(1), out);
   if (command == "run" || command == "check" || command == "status") {
     const CommandOptions options = parse_options(command, args.subspan(1));
     if (command == "run") return run_command(options);

@@ -1077,7 +1077,10 @@ bool Daemon::activate(Table& table) {
 // snapshot and the LSN from which the stream's transactions are not in it.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
   try {
-    if (!table.runtime->built() && !build_table(table)) {
+    // A table that was loaded before (refresh, reload) starts from an empty
+    // dataflow: the snapshot holds all of its rows again.
+    if (table.runtime->built()) table.runtime = std::make_unique<StreamTable>(table.definition());
+    if (!build_table(table)) {
       if (done) done(table, nullptr);
       return;
     }
@@ -1088,6 +1091,8 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     const replication::CreatedSlot slot =
         slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
     replication::SnapshotReader reader(dsn(), slot.snapshot_name);
+    spdlog::debug("loading {} from snapshot {} at {}", key_of(table.definition().name), slot.snapshot_name,
+                  slot.consistent_point.to_string());
     load_from_snapshot({&table}, reader, slot.consistent_point, done);
     reader.finish();
   } catch (const Error& error) {
@@ -1206,7 +1211,7 @@ void Daemon::check_sources() {
           column.type_modifier = std::stoi(PQgetvalue(result.get(), row, 2));
           current.columns.push_back(std::move(column));
         }
-        problem = feed->bind(current);
+        problem = feed->check(current);
       }
       if (problem) {
         fail_table(table, Error(ErrorKind::Config, "stream table " + key + ": " + *problem,
@@ -1305,6 +1310,7 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
   if (!epoch_open_ && !epoch_first_commit_) {
     epoch_first_commit_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
   }
+  std::vector<Table*> reloads;
   for (const replication::Change& change : batch.changes()) {
     switch (change.kind) {
       case replication::ChangeKind::SchemaChange: {
@@ -1332,6 +1338,10 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
         for (auto it = first; it != last; ++it) {
           try {
             it->second->runtime->feed(batch, change);
+            if (it->second->runtime->needs_reload() &&
+                std::find(reloads.begin(), reloads.end(), it->second) == reloads.end()) {
+              reloads.push_back(it->second);
+            }
           } catch (const Error& error) {
             broken.emplace_back(it->second, error);
           }
@@ -1345,6 +1355,17 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
       }
       default: break;
     }
+  }
+  for (Table* table : reloads) {
+    // A TRUNCATE of a source it keeps no copy of (REPLICA IDENTITY FULL),
+    // or the identity changed: a new snapshot, as refresh_stream_table does.
+    spdlog::info(
+        "stream table {}: reloading from a new snapshot (a source was truncated or its replica "
+        "identity changed)",
+        key_of(table->definition().name));
+    spdlog::debug("reload of {} at transaction {} (commit {})", key_of(table->definition().name), batch.xid,
+                  batch.commit_lsn.to_string());
+    if (table->state == TableState::Active) load_now(*table);
   }
   if (!batch.last_part()) {
     in_transaction_ = true;

@@ -69,7 +69,7 @@ SourceFeed::SourceFeed(sql::LoweredSource lowered, std::shared_ptr<const replica
   }
   const std::size_t key_columns = full_identity_ ? stored_.size() : key_count;
   for (std::uint32_t i = 0; i < key_columns; ++i) key_.push_back(i);
-  rows_ = std::make_unique<engine::Arrangement>(key_);
+  if (!full_identity_) rows_ = std::make_unique<engine::Arrangement>(key_);
   tuple_index_.assign(stored_.size(), -1);
 }
 
@@ -98,7 +98,8 @@ void SourceFeed::load_line(std::string_view line, engine::ZSet& input) {
   insert(new_.row(), input);
 }
 
-std::optional<std::string> SourceFeed::bind(const replication::Relation& stream_relation) {
+std::optional<std::string> SourceFeed::match(const replication::Relation& stream_relation,
+                                             std::vector<int>* indices) const {
   const sql::SourceRelation& relation = this->relation();
   for (std::size_t i = 0; i < stored_.size(); ++i) {
     const sql::RelationColumn& ours = relation.columns[static_cast<std::size_t>(stored_[i])];
@@ -112,9 +113,20 @@ std::optional<std::string> SourceFeed::bind(const replication::Relation& stream_
       return "column " + ours.name + " of source table " + qualified(relation) +
              " changed its type; the stream table reads it";
     }
-    tuple_index_[i] = static_cast<int>(*index);
+    if (indices != nullptr) (*indices)[i] = static_cast<int>(*index);
   }
   return std::nullopt;
+}
+
+std::optional<std::string> SourceFeed::bind(const replication::Relation& relation) {
+  std::vector<int> indices(stored_.size(), -1);
+  auto problem = match(relation, &indices);
+  if (!problem) tuple_index_ = std::move(indices);
+  return problem;
+}
+
+std::optional<std::string> SourceFeed::check(const replication::Relation& relation) const {
+  return match(relation, nullptr);
 }
 
 void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef previous,
@@ -153,15 +165,17 @@ void SourceFeed::pack_tuple(const replication::TupleView& tuple, engine::RowRef 
   }
 }
 
-void SourceFeed::find_old(const replication::ChangeBatch& batch, const replication::Change& change) {
+bool SourceFeed::find_old(const replication::ChangeBatch& batch, const replication::Change& change) {
   using replication::OldTupleKind;
-  if (full_identity_) {
+  if (!rows_) {
+    // Without the whole old row (the identity is no longer FULL) the change
+    // cannot be retracted: a new snapshot must replace this feed.
     if (change.old_kind != OldTupleKind::Full) {
-      throw Error(ErrorKind::Protocol, "an UPDATE/DELETE of " + qualified(relation()) +
-                                           " (REPLICA IDENTITY FULL) arrived without its old row");
+      needs_reload_ = true;
+      return false;
     }
     pack_tuple(batch.old_tuple(change), {}, old_);
-    return;
+    return true;
   }
   // The key: from the old tuple if it came (key changed, or DELETE), else
   // from the new one (an UPDATE that kept its key).
@@ -187,43 +201,51 @@ void SourceFeed::find_old(const replication::ChangeBatch& batch, const replicati
   if (!found) {
     throw Error(ErrorKind::Internal, "an UPDATE/DELETE of " + qualified(relation()) +
                                          " names a row pg_stream does not hold (key " +
-                                         engine::debug_string(scratch_.row()) + ")");
+                                         engine::debug_string(scratch_.row()) + ", transaction " +
+                                         std::to_string(batch.xid) + " committed at " +
+                                         batch.commit_lsn.to_string() + ")");
   }
+  return true;
 }
 
 void SourceFeed::retract(engine::RowRef row, engine::ZSet& input) {
   scratch_.clear();
   scratch_.pack_columns(row, projection_);
   input.add(scratch_.row(), -1);
-  rows_->update(row, -1);
+  if (rows_) rows_->update(row, -1);
 }
 
 void SourceFeed::insert(engine::RowRef row, engine::ZSet& input) {
   scratch_.clear();
   scratch_.pack_columns(row, projection_);
   input.add(scratch_.row(), 1);
-  rows_->update(row, 1);
+  if (rows_) rows_->update(row, 1);
 }
 
 void SourceFeed::apply(const replication::ChangeBatch& batch, const replication::Change& change,
                        engine::ZSet& input) {
   using replication::ChangeKind;
+  if (needs_reload_) return;  // the epoch is void until the reload
   switch (change.kind) {
     case ChangeKind::Insert:
       pack_tuple(batch.new_tuple(change), {}, new_);
       insert(new_.row(), input);
       return;
     case ChangeKind::Update:
-      find_old(batch, change);
+      if (!find_old(batch, change)) return;
       pack_tuple(batch.new_tuple(change), old_.row(), new_);
       retract(old_.row(), input);
       insert(new_.row(), input);
       return;
     case ChangeKind::Delete:
-      find_old(batch, change);
+      if (!find_old(batch, change)) return;
       retract(old_.row(), input);
       return;
     case ChangeKind::Truncate: {
+      if (!rows_) {
+        needs_reload_ = true;
+        return;
+      }
       rows_->for_each([&](engine::RowRef row, std::int64_t weight) {
         scratch_.clear();
         scratch_.pack_columns(row, projection_);

@@ -79,6 +79,14 @@ TEST_CASE_METHOD(PgDatabase,
   CHECK(check.query_value(
             "SELECT count(*) > 1 FROM pgstream.pgs_refresh_history h JOIN pgstream.pgs_stream_tables "
             "t USING (pgs_id) WHERE t.pgs_name = 't_div' AND h.action = 'REINITIALIZE'") == "t");
+  // The refresh started from an empty dataflow: a deletion now removes the
+  // rows (a dataflow loaded twice would hold each row twice and keep them).
+  exec("DELETE FROM nums WHERE id < 20");
+  check.exec("SELECT pgstream.refresh_stream_table('public.t_sum')");
+  exec("UPDATE nums SET v = 3 WHERE id BETWEEN 20 AND 40");
+  (void)sync_all(conninfo(), 2, std::chrono::seconds(60), &daemon);
+  CHECK(diff_against_query(check, "public.t_div", tables[0].query).empty());
+  CHECK(diff_against_query(check, "public.t_sum", tables[1].query).empty());
   CHECK(daemon.sigterm_and_wait() == 0);
 }
 

@@ -19,6 +19,7 @@
 // Not thread-safe: the engine thread owns it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -105,6 +106,10 @@ class StreamTable {
   // One change of a transaction (skipped if it committed before start_lsn).
   void feed(const replication::ChangeBatch& batch, const replication::Change& change);
   [[nodiscard]] bool pending() const noexcept { return pending_; }
+  // A feed met a change only a new snapshot can absorb (SourceFeed::needs_reload).
+  [[nodiscard]] bool needs_reload() const noexcept {
+    return std::any_of(feeds_.begin(), feeds_.end(), [](const auto& feed) { return feed->needs_reload(); });
+  }
 
   // Runs one epoch; the delta of the target. Throws what the dataflow threw
   // (the table is then broken until rebuilt).

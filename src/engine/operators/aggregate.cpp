@@ -12,6 +12,14 @@
 namespace pgstream::engine {
 namespace {
 
+// sum + weight * value; almost every weight is +1 or -1, which need no
+// multiplication (each Numeric operation allocates its digits).
+Numeric add_weighted(const Numeric& sum, const Numeric& value, std::int64_t weight) {
+  if (weight == 1) return sum.add(value);
+  if (weight == -1) return sum.sub(value);
+  return sum.add(value.mul(Numeric::from_int(weight)));
+}
+
 bool collects(AggregateKind kind) {
   return kind == AggregateKind::StringAgg || kind == AggregateKind::ArrayAgg ||
          kind == AggregateKind::JsonAgg;
@@ -279,7 +287,7 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
         } else {
           if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
           if (!scales_) scales_ = std::make_unique<std::map<std::uint16_t, std::int64_t>>();
-          *numeric_sum_ = numeric_sum_->add(n.mul(Numeric::from_int(weight)));
+          *numeric_sum_ = add_weighted(*numeric_sum_, n, weight);
           auto& c = (*scales_)[n.dscale()];
           c += weight;
           if (c == 0) scales_->erase(n.dscale());
@@ -310,9 +318,8 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
         } else {
           if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
           if (!numeric_sq_) numeric_sq_ = std::make_unique<Numeric>();
-          Numeric w = Numeric::from_int(weight);
-          *numeric_sum_ = numeric_sum_->add(n.mul(w));
-          *numeric_sq_ = numeric_sq_->add(n.mul(n).mul(w));
+          *numeric_sum_ = add_weighted(*numeric_sum_, n, weight);
+          *numeric_sq_ = add_weighted(*numeric_sq_, n.mul(n), weight);
           if (!value.is_integer()) {
             if (!scales_) scales_ = std::make_unique<std::map<std::uint16_t, std::int64_t>>();
             auto& c = (*scales_)[n.dscale()];
