@@ -56,6 +56,11 @@ void Applier::drain() {
   changed_.wait(lock, [&] { return stopping_ || (queue_.empty() && !busy_); });
 }
 
+bool Applier::drain_for(std::chrono::steady_clock::duration limit) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, limit, [&] { return stopping_ || (queue_.empty() && !busy_); });
+}
+
 void Applier::stop() {
   {
     std::lock_guard lock(mutex_);

@@ -49,6 +49,9 @@ using SystemClock = std::chrono::system_clock;
 constexpr auto kTick = std::chrono::milliseconds(250);
 constexpr int kTicksPerStatus = 4;  // a standby status (and so a keepalive with wal_end) every second
 constexpr auto kSourceCheckEvery = std::chrono::seconds(5);
+// How long SIGTERM waits for the epoch in flight before it stops anyway (a
+// second SIGTERM/SIGINT stops at once).
+constexpr auto kStopDrainLimit = std::chrono::seconds(20);
 constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
 constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
 // The shortest time between two epochs handed to the writer (see flush_if_ready).
@@ -222,6 +225,7 @@ class Daemon {
   boost::asio::io_context io_;
   std::atomic<bool> stop_requested_{false};  // SIGTERM/SIGINT arrived (set by the signal thread)
   std::atomic<bool> exiting_{false};
+  std::atomic<bool> force_stop_{false};  // a second SIGTERM/SIGINT: do not wait for the epoch
   boost::asio::steady_timer tick_;
   boost::asio::steady_timer epoch_timer_;
   bool stopping_ = false;
@@ -344,25 +348,32 @@ int Daemon::run() {
   }
   set_phase("starting: connecting to PostgreSQL");
   std::thread signal_thread([this, signals] {
+    bool stopping = false;
     for (;;) {
       int signal = 0;
       if (sigwait(&signals, &signal) != 0) continue;
       if (exiting_.load()) return;
-      if (signal != SIGHUP) {
-        stop_requested_.store(true);
-        notifier_.stopping("stopping: applying the epoch in flight");
+      if (signal == SIGHUP) {
+        if (!stopping) boost::asio::post(io_, [this] { on_signal(SIGHUP); });
+        continue;
       }
+      if (stopping) {
+        // The second one: the operator will not wait for the epoch (the
+        // server may be gone and the writers retrying).
+        force_stop_.store(true);
+        continue;
+      }
+      stopping = true;
+      stop_requested_.store(true);
+      notifier_.stopping("stopping: applying the epoch in flight");
       boost::asio::post(io_, [this, signal] { on_signal(signal); });
-      if (signal != SIGHUP) return;
     }
   });
   boost::asio::post(io_, [this] { start(); });
   arm_watch();
   io_.run();
-  if (!stop_requested_.load()) {
-    exiting_.store(true);
-    pthread_kill(signal_thread.native_handle(), SIGHUP);  // wakes the signal thread to end
-  }
+  exiting_.store(true);
+  pthread_kill(signal_thread.native_handle(), SIGHUP);  // wakes the signal thread to end
   signal_thread.join();
   stop_listener();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
@@ -573,8 +584,26 @@ void Daemon::shutdown() {
   watch_.cancel();
   if (pipeline_up_ && applier_) {
     if (!in_transaction_) flush_epoch();
-    applier_->drain();
-    if (stream_) spdlog::info("stopped at {}", stream_->confirmed().to_string());
+    const auto deadline = Clock::now() + kStopDrainLimit;
+    bool drained = false;
+    while (!(drained = applier_->drain_for(std::chrono::milliseconds(100)))) {
+      if (force_stop_.load() || Clock::now() >= deadline) break;
+    }
+    if (drained) {
+      if (stream_) spdlog::info("stopped at {}", stream_->confirmed().to_string());
+    } else {
+      // The writers keep retrying (the server is gone?): stop anyway. What
+      // was not applied was not confirmed either; the next start reconciles.
+      spdlog::warn(
+          "stopping without the epoch in flight: {} (is the server reachable?); nothing unapplied "
+          "was confirmed, and the next start reconciles every target",
+          force_stop_.load()
+              ? std::string("a second signal asked not to wait")
+              : "it was not applied within " +
+                    std::to_string(
+                        std::chrono::duration_cast<std::chrono::seconds>(kStopDrainLimit).count()) +
+                    " s");
+    }
   }
   stop_pipeline();
   io_.stop();

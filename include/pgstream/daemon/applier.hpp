@@ -97,6 +97,8 @@ class Applier {
   void submit(ApplyWork work, const std::function<void()>& while_waiting = {});
   // Waits until everything submitted so far has been applied.
   void drain();
+  // drain(), for at most `limit`; false if work was still left then.
+  [[nodiscard]] bool drain_for(std::chrono::steady_clock::duration limit);
   // Stops after the work in hand (queued work is dropped).
   void stop();
 
