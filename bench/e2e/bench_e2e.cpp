@@ -100,6 +100,7 @@ class Daemon {
     log_ = dir / (std::string(query.table) + ".log");
     std::ofstream out(config_);
     out << "postgres:\n  dsn: \"" << conninfo << "\"\n  slot: " << slot << "\n  publication: bench\n"
+        << "metrics:\n  listen: 127.0.0.1:" << pgstream::testing::free_tcp_port() << "\n"
         << "log:\n  level: " << env_text("PGSTREAM_BENCH_LOG", "warn") << "\n"
         << "stream_tables:\n  - name: " << query.table << "\n    query: \"" << query.query << "\"\n";
     out.close();

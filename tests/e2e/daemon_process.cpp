@@ -140,22 +140,7 @@ std::filesystem::path make_temp_dir(const std::string& prefix) {
   return dir;
 }
 
-std::uint16_t free_local_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                     // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  REQUIRE(bound);
-  return ntohs(address.sin_port);
-}
+std::uint16_t free_local_port() { return static_cast<std::uint16_t>(testing::free_tcp_port()); }
 
 std::string render_config(const std::string& dsn, const std::string& slot, const std::string& publication,
                           const DaemonSettings& settings, const std::vector<StreamTableSpec>& tables) {

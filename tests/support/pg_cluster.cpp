@@ -147,24 +147,6 @@ int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) fail("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-  auto* generic = reinterpret_cast<sockaddr*>(&addr);
-  if (::bind(fd, generic, sizeof addr) != 0 || ::getsockname(fd, generic, &len) != 0) {
-    ::close(fd);
-    fail("could not find a free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string tail_of(const fs::path& file, std::size_t max_bytes = 2000) {
   std::ifstream in(file);
   std::stringstream buffer;
@@ -199,6 +181,24 @@ void signal_guard(int signo) {
 }
 
 }  // namespace
+
+int free_tcp_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  auto* generic = reinterpret_cast<sockaddr*>(&addr);
+  if (::bind(fd, generic, sizeof addr) != 0 || ::getsockname(fd, generic, &len) != 0) {
+    ::close(fd);
+    fail("could not find a free port on 127.0.0.1");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 PgCluster& PgCluster::shared() {
   auto& slot = shared_slot();
@@ -287,7 +287,7 @@ void PgCluster::start() {
   // A restart keeps its port, so that clients can reconnect with the same DSN.
   const bool keep_port = port_ != 0;
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (!keep_port) port_ = free_port();
+    if (!keep_port) port_ = free_tcp_port();
     pid_ =
         spawn(user, {(bin_dir_ / "postgres").string(), "-D", data_dir_.string(), "-p", std::to_string(port_)},
               root_, root_ / "server.log", true);

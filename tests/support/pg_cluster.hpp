@@ -111,6 +111,9 @@ class PgDatabase {
 // default action; and an atexit() hook doing the same.
 void install_cluster_guard();
 
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+[[nodiscard]] int free_tcp_port();
+
 // Stops the shared cluster, if one was started, and removes its dir.
 void shutdown_shared_cluster() noexcept;
 
