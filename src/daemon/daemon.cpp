@@ -456,6 +456,19 @@ void Daemon::start_pipeline() {
   writer::WriterPoolOptions pool_options;
   pool_options.conninfo = dsn();
   pool_options.size = config_.writer.pool_size;
+  pool_options.on_retry = [this](const Error& error) {
+    // The server is shutting down, or the writers lost it: a fast shutdown
+    // waits for our walsender until we confirm what it sent, which we cannot
+    // while it refuses the writes. Let the walsender go; the stream
+    // reconnects and resends what was not confirmed (skipped as fed).
+    const std::string& state = error.sqlstate();
+    const bool going = state == "57P01" || state == "57P02" || state == "57P03" ||
+                       (state.empty() && error.kind() == ErrorKind::Connection);
+    if (!going) return;
+    boost::asio::post(io_, [this, error] {
+      if (stream_) stream_->interrupt(error);
+    });
+  };
   pool_ = std::make_unique<writer::WriterPool>(pool_options);
   applier_ = std::make_unique<Applier>(
       *pool_, schema(),

@@ -288,6 +288,11 @@ void ReplicationStream::schedule_reconnect(const Error& error) {
   });
 }
 
+void ReplicationStream::interrupt(const Error& why) {
+  if (!running_ || !connection_) return;  // not connected: nothing holds the walsender
+  schedule_reconnect(why);
+}
+
 void ReplicationStream::fail(const Error& error) {
   running_ = false;
   close_connection();

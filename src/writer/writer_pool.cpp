@@ -136,6 +136,7 @@ WriterPool::Outcome WriterPool::run_with_retries(std::unique_ptr<PgConnection>& 
     const std::chrono::milliseconds delay(jitter(rng));
     spdlog::warn("writer: {}; retrying in {} ms", failure->describe(), delay.count());
     ++retries_;
+    if (options_.on_retry) options_.on_retry(*failure);
     std::unique_lock lock(mutex_);
     if (wake_.wait_for(lock, delay, [&] { return stopping_; })) return failure;
     backoff = std::min(backoff * 2, options_.max_backoff);

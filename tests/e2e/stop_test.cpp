@@ -74,3 +74,39 @@ TEST_CASE_METHOD(PgDatabase,
   check_equal(check, "public.gone_sum", tables[0].query);
   CHECK(daemon.sigterm_and_wait() == 0);
 }
+
+TEST_CASE_METHOD(PgDatabase,
+                 "e2e: a fast shutdown of the server does not wait on an epoch the daemon cannot apply",
+                 "[e2e][server-gone][fast-shutdown]") {
+  exec("CREATE TABLE fast_src (id int PRIMARY KEY, grp int, v int)");
+  exec("INSERT INTO fast_src SELECT g, g % 50, g FROM generate_series(1, 1000) g");
+  const std::vector<StreamTableSpec> tables{
+      {"public.fast_sum", "SELECT grp, count(*) AS n, sum(v) AS s FROM fast_src GROUP BY grp"}};
+  DaemonProcess daemon(*this, tables);
+  daemon.start();
+  daemon.wait_until_active(tables.size());
+
+  // An epoch the walsender sent and the writers are applying (held by a
+  // lock) when the shutdown comes: the walsender waits for its
+  // confirmation, which needs the server the shutdown closes.
+  PgConnection locker(conninfo());
+  locker.exec("BEGIN");
+  locker.exec("LOCK TABLE fast_sum IN ACCESS EXCLUSIVE MODE");
+  exec("INSERT INTO fast_src SELECT g, g % 50, g FROM generate_series(1001, 3000) g");
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (query_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'fast_sum'::regclass") ==
+         "0") {
+    REQUIRE(Clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto stopping = Clock::now();
+  cluster().stop("fast");
+  CHECK(Clock::now() - stopping < std::chrono::seconds(20));  // pg_ctl's own limit is 60 s
+
+  // The daemon, not restarted, resumes with the server and ends exact.
+  cluster().start();
+  (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(90), &daemon);
+  PgConnection check(conninfo());
+  check_equal(check, "public.fast_sum", tables[0].query);
+  CHECK(daemon.sigterm_and_wait() == 0);
+}

@@ -94,6 +94,11 @@ class ReplicationStream {
   // Sends a last status update (flush = confirmed) and closes the connection.
   void stop();
   [[nodiscard]] bool running() const noexcept { return running_; }
+  // Drops the connection now and reconnects after the usual backoff. For a
+  // server that is shutting down: its fast shutdown waits until this
+  // walsender's client confirmed everything sent, which the consumer
+  // cannot do while the server refuses its writes.
+  void interrupt(const Error& why);
 
   // The consumer durably applied everything up to `lsn`. Thread-safe; the
   // value only moves forward.

@@ -42,6 +42,8 @@ struct WriterPoolOptions {
   int size = 2;  // connections (and threads), >= 1
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
+  // Called on a worker thread before each retry's backoff, with the error.
+  std::function<void(const Error&)> on_retry;
 };
 
 class WriterPool {
