@@ -29,15 +29,35 @@ bool log_shows(const DaemonProcess& daemon, const std::string& text, std::chrono
   return false;
 }
 
+const char* const kSumQuery = "SELECT grp, count(*) AS n, sum(v) AS s FROM src GROUP BY grp";
+
+// A source `src` and its stream table `sum` (kSumQuery), loaded.
+std::vector<StreamTableSpec> make_sum(PgDatabase& db) {
+  db.exec("CREATE TABLE src (id int PRIMARY KEY, grp int, v int)");
+  db.exec("INSERT INTO src SELECT g, g % 50, g FROM generate_series(1, 1000) g");
+  return {{"public.sum", kSumQuery}};
+}
+
+// Writes a change whose apply then waits on a lock `locker` holds on the
+// target: returns once a writer waits for it (bounded).
+void hold_an_apply(PgDatabase& db, PgConnection& locker) {
+  locker.exec("BEGIN");
+  locker.exec("LOCK TABLE sum IN ACCESS EXCLUSIVE MODE");
+  db.exec("INSERT INTO src SELECT g, g % 50, g FROM generate_series(1001, 3000) g");
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (db.query_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'sum'::regclass") ==
+         "0") {
+    REQUIRE(Clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
 
 TEST_CASE_METHOD(PgDatabase,
                  "e2e: a second SIGTERM stops a daemon whose writers retry against a stopped server",
                  "[e2e][sigterm][server-gone]") {
-  exec("CREATE TABLE gone_src (id int PRIMARY KEY, grp int, v int)");
-  exec("INSERT INTO gone_src SELECT g, g % 50, g FROM generate_series(1, 1000) g");
-  const std::vector<StreamTableSpec> tables{
-      {"public.gone_sum", "SELECT grp, count(*) AS n, sum(v) AS s FROM gone_src GROUP BY grp"}};
+  const auto tables = make_sum(*this);
   DaemonProcess daemon(*this, tables);
   daemon.start();
   daemon.wait_until_active(tables.size());
@@ -45,15 +65,7 @@ TEST_CASE_METHOD(PgDatabase,
   // The apply of a change waits on a lock the test holds; then the server
   // dies under it, and the writers retry against no server.
   PgConnection locker(conninfo());
-  locker.exec("BEGIN");
-  locker.exec("LOCK TABLE gone_sum IN ACCESS EXCLUSIVE MODE");
-  exec("INSERT INTO gone_src SELECT g, g % 50, g FROM generate_series(1001, 2000) g");
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (query_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'gone_sum'::regclass") ==
-         "0") {
-    REQUIRE(Clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  hold_an_apply(*this, locker);
   cluster().stop("immediate");
   REQUIRE(log_shows(daemon, "retrying in", std::chrono::seconds(30)));
 
@@ -71,17 +83,14 @@ TEST_CASE_METHOD(PgDatabase,
   daemon.wait_until_active(tables.size());
   (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);
   PgConnection check(conninfo());
-  check_equal(check, "public.gone_sum", tables[0].query);
+  check_equal(check, "public.sum", kSumQuery);
   CHECK(daemon.sigterm_and_wait() == 0);
 }
 
 TEST_CASE_METHOD(PgDatabase,
                  "e2e: a fast shutdown of the server does not wait on an epoch the daemon cannot apply",
                  "[e2e][server-gone][fast-shutdown]") {
-  exec("CREATE TABLE fast_src (id int PRIMARY KEY, grp int, v int)");
-  exec("INSERT INTO fast_src SELECT g, g % 50, g FROM generate_series(1, 1000) g");
-  const std::vector<StreamTableSpec> tables{
-      {"public.fast_sum", "SELECT grp, count(*) AS n, sum(v) AS s FROM fast_src GROUP BY grp"}};
+  const auto tables = make_sum(*this);
   DaemonProcess daemon(*this, tables);
   daemon.start();
   daemon.wait_until_active(tables.size());
@@ -90,15 +99,7 @@ TEST_CASE_METHOD(PgDatabase,
   // lock) when the shutdown comes: the walsender waits for its
   // confirmation, which needs the server the shutdown closes.
   PgConnection locker(conninfo());
-  locker.exec("BEGIN");
-  locker.exec("LOCK TABLE fast_sum IN ACCESS EXCLUSIVE MODE");
-  exec("INSERT INTO fast_src SELECT g, g % 50, g FROM generate_series(1001, 3000) g");
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (query_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'fast_sum'::regclass") ==
-         "0") {
-    REQUIRE(Clock::now() < deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  hold_an_apply(*this, locker);
   const auto stopping = Clock::now();
   cluster().stop("fast");
   CHECK(Clock::now() - stopping < std::chrono::seconds(20));  // pg_ctl's own limit is 60 s
@@ -107,6 +108,6 @@ TEST_CASE_METHOD(PgDatabase,
   cluster().start();
   (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(90), &daemon);
   PgConnection check(conninfo());
-  check_equal(check, "public.fast_sum", tables[0].query);
+  check_equal(check, "public.sum", kSumQuery);
   CHECK(daemon.sigterm_and_wait() == 0);
 }
