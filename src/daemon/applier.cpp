@@ -194,7 +194,15 @@ void Applier::apply_epochs(std::vector<ApplyWork>& epochs) {
       "applied {} epoch(s) up to {}: {} delta rows, {} transaction(s) in {:.2f} ms", epochs.size(),
       lsn.to_string(), rows, job_count,
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+  bool stopped = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopped = stopping_;
+  }
   for (std::size_t i = 0; i < results.size() && i < job_tables.size(); ++i) {
+    // A job the stop cut short (cancelled, or its retries ended) is not the
+    // table's failure: the next start reconciles it.
+    if (results[i] && stopped) continue;
     if (!results[i]) {
       if (!observer_) continue;
       if (job_tables[i] != 0) {

@@ -605,11 +605,12 @@ void Daemon::shutdown() {
     if (drained) {
       if (stream_) spdlog::info("stopped at {}", stream_->confirmed().to_string());
     } else {
-      // The writers keep retrying (the server is gone?): stop anyway. What
-      // was not applied was not confirmed either; the next start reconciles.
+      // The writers keep retrying (the server is gone?) or wait on a lock:
+      // stop anyway, cancelling their statements. What was not applied was
+      // not confirmed either; the next start reconciles.
       spdlog::warn(
-          "stopping without the epoch in flight: {} (is the server reachable?); nothing unapplied "
-          "was confirmed, and the next start reconciles every target",
+          "stopping without the epoch in flight: {} (is the server reachable, is a target locked?); "
+          "nothing unapplied was confirmed, and the next start reconciles every target",
           force_stop_.load()
               ? std::string("a second signal asked not to wait")
               : "it was not applied within " +

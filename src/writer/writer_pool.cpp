@@ -37,17 +37,50 @@ void recover(std::unique_ptr<PgConnection>& connection) noexcept {
 
 }  // namespace
 
+// Registers the connection's cancel handle in the worker's slot for the
+// length of one job attempt.
+class WriterPool::Running {
+ public:
+  Running(WriterPool& pool, std::size_t worker, PGconn* conn) : pool_(pool), worker_(worker) {
+    PGcancel* cancel = PQgetCancel(conn);
+    const std::lock_guard lock(pool_.cancel_mutex_);
+    pool_.cancels_[worker_] = cancel;
+  }
+  Running(const Running&) = delete;
+  Running& operator=(const Running&) = delete;
+  ~Running() {
+    PGcancel* cancel = nullptr;
+    {
+      const std::lock_guard lock(pool_.cancel_mutex_);
+      std::swap(cancel, pool_.cancels_[worker_]);
+    }
+    if (cancel != nullptr) PQfreeCancel(cancel);
+  }
+
+ private:
+  WriterPool& pool_;
+  std::size_t worker_;
+};
+
 WriterPool::WriterPool(WriterPoolOptions options) : options_(std::move(options)) {
   if (options_.size < 1) throw Error(ErrorKind::Usage, "writer pool size must be at least 1");
   std::random_device seeds;
-  workers_.reserve(static_cast<std::size_t>(options_.size));
-  for (int i = 0; i < options_.size; ++i) {
-    workers_.emplace_back([this, seed = seeds()] { work(seed); });
+  const auto size = static_cast<std::size_t>(options_.size);
+  cancels_.assign(size, nullptr);
+  workers_.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    workers_.emplace_back([this, i, seed = seeds()] { work(i, seed); });
   }
 }
 
 WriterPool::~WriterPool() {
   stop();
+  // A job between two statements missed the first cancel; its next
+  // statement may wait on a lock again.
+  while (running() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel_running();
+  }
   for (auto& worker : workers_) worker.join();
 }
 
@@ -57,6 +90,24 @@ void WriterPool::stop() noexcept {
     stopping_ = true;
   }
   wake_.notify_all();
+  cancel_running();
+}
+
+void WriterPool::cancel_running() noexcept {
+  const std::lock_guard lock(cancel_mutex_);
+  for (PGcancel* cancel : cancels_) {
+    if (cancel == nullptr) continue;
+    char error[256];
+    // Best effort: a failed request leaves the job to end on its own (a
+    // server that is gone ends it anyway).
+    (void)PQcancel(cancel, error, sizeof error);
+  }
+}
+
+int WriterPool::running() const noexcept {
+  const std::lock_guard lock(cancel_mutex_);
+  return static_cast<int>(
+      std::count_if(cancels_.begin(), cancels_.end(), [](PGcancel* c) { return c != nullptr; }));
 }
 
 std::vector<WriterPool::Outcome> WriterPool::run(std::vector<Job> jobs) {
@@ -87,7 +138,7 @@ void WriterPool::finish(const Task& task, Outcome outcome) {
   wake_.notify_all();
 }
 
-void WriterPool::work(unsigned seed) {
+void WriterPool::work(std::size_t worker, unsigned seed) {
   std::minstd_rand rng(seed);
   std::unique_ptr<PgConnection> connection;
   for (;;) {
@@ -99,11 +150,12 @@ void WriterPool::work(unsigned seed) {
       task = queue_.front();
       queue_.pop_front();
     }
-    finish(task, run_with_retries(connection, task.batch->jobs[task.index], rng));
+    finish(task, run_with_retries(worker, connection, task.batch->jobs[task.index], rng));
   }
 }
 
-WriterPool::Outcome WriterPool::run_with_retries(std::unique_ptr<PgConnection>& connection, const Job& job,
+WriterPool::Outcome WriterPool::run_with_retries(std::size_t worker,
+                                                 std::unique_ptr<PgConnection>& connection, const Job& job,
                                                  std::minstd_rand& rng) {
   std::chrono::milliseconds backoff = options_.initial_backoff;
   for (;;) {
@@ -118,6 +170,13 @@ WriterPool::Outcome WriterPool::run_with_retries(std::unique_ptr<PgConnection>& 
         connection = std::make_unique<PgConnection>(options_.conninfo);
         ++connects_;
         prepare_session(*connection);
+      }
+      const Running running(*this, worker, connection->get());
+      {
+        // stop() may have cancelled just before this job registered.
+        const std::lock_guard lock(mutex_);
+        if (stopping_)
+          return Error(ErrorKind::Connection, "the writer pool stopped before the job succeeded");
       }
       job(*connection);
       return std::nullopt;

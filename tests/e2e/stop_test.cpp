@@ -111,3 +111,31 @@ TEST_CASE_METHOD(PgDatabase,
   check_equal(check, "public.sum", kSumQuery);
   CHECK(daemon.sigterm_and_wait() == 0);
 }
+
+TEST_CASE_METHOD(PgDatabase, "e2e: a second SIGTERM cancels a writer that waits on a lock held on a target",
+                 "[e2e][sigterm][lock]") {
+  const auto tables = make_sum(*this);
+  DaemonProcess daemon(*this, tables);
+  daemon.start();
+  daemon.wait_until_active(tables.size());
+
+  PgConnection locker(conninfo());
+  hold_an_apply(*this, locker);
+  REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
+  REQUIRE(log_shows(daemon, "finishing the epoch in flight", std::chrono::seconds(10)));
+  const auto second = Clock::now();
+  REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
+  CHECK(daemon.sigterm_and_wait() == 0);  // before the cancel, it waited for the lock
+  CHECK(Clock::now() - second < std::chrono::seconds(10));
+  locker.exec("ROLLBACK");
+
+  // The cut-short apply is not the table's failure; the next start reconciles.
+  CHECK(query_value("SELECT status || ' ' || consecutive_errors FROM pgstream.pgs_stream_tables") ==
+        "ACTIVE 0");
+  daemon.start();
+  daemon.wait_until_active(tables.size());
+  (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);
+  PgConnection check(conninfo());
+  check_equal(check, "public.sum", kSumQuery);
+  CHECK(daemon.sigterm_and_wait() == 0);
+}

@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pgstream/writer/apply.hpp"
@@ -103,4 +105,34 @@ TEST_CASE_METHOD(PgDatabase,
     outcomes = pool.run(jobs_for(1));
     for (const auto& outcome : outcomes) REQUIRE(outcome.has_value());
   }
+}
+
+TEST_CASE_METHOD(PgDatabase, "WriterPool stop() cancels a job that waits on a lock", "[writer][pg][cancel]") {
+  exec("CREATE TABLE held (k int)");
+  PgConnection locker(conninfo());
+  locker.exec("BEGIN");
+  locker.exec("LOCK TABLE held IN ACCESS EXCLUSIVE MODE");
+
+  auto pool = std::make_unique<WriterPool>(WriterPoolOptions{.conninfo = conninfo(), .size = 1});
+  std::vector<WriterPool::Outcome> outcomes;
+  std::thread runner(
+      [&] { outcomes = pool->run({[](PgConnection& c) { (void)c.exec("INSERT INTO held VALUES (1)"); }}); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (query_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'held'::regclass") ==
+         "0") {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(pool->running() == 1);
+
+  const auto stopping = std::chrono::steady_clock::now();
+  pool->stop();
+  runner.join();  // without the cancel, this waits as long as the lock is held
+  pool.reset();
+  CHECK(std::chrono::steady_clock::now() - stopping < std::chrono::seconds(10));
+  REQUIRE(outcomes.size() == 1);
+  REQUIRE(outcomes[0].has_value());
+  CHECK(outcomes[0]->sqlstate() == "57014");  // query_canceled
+  locker.exec("ROLLBACK");
+  CHECK(query_value("SELECT count(*) FROM held") == "0");
 }

@@ -15,7 +15,10 @@
 //   the caller puts only that stream table into ERROR. Exceptions that are not
 //   pgstream::Error are returned as Error{Internal}.
 // - stop() is thread-safe and idempotent: retries and jobs not yet started
-//   end with an error; the destructor stops and joins the workers.
+//   end with an error, and the statements of jobs in flight are cancelled
+//   (PQcancel), so that a job waiting on a lock ends too; cancel_running()
+//   cancels them again (a job may have been between two statements). The
+//   destructor stops, cancels until every job has ended, and joins.
 #pragma once
 
 #include <atomic>
@@ -64,6 +67,10 @@ class WriterPool {
   [[nodiscard]] std::vector<Outcome> run(std::vector<Job> jobs);
 
   void stop() noexcept;
+  // Cancels the statement each job in flight runs (nothing if none).
+  void cancel_running() noexcept;
+  // Jobs running on a connection right now.
+  [[nodiscard]] int running() const noexcept;
 
   [[nodiscard]] int size() const noexcept { return static_cast<int>(workers_.size()); }
   // Counters since construction: attempts that were retried, connections opened.
@@ -79,8 +86,11 @@ class WriterPool {
     std::size_t index;
   };
 
-  void work(unsigned seed);
-  Outcome run_with_retries(std::unique_ptr<PgConnection>& connection, const Job& job, std::minstd_rand& rng);
+  class Running;  // a job's cancel handle, registered while the job runs
+
+  void work(std::size_t worker, unsigned seed);
+  Outcome run_with_retries(std::size_t worker, std::unique_ptr<PgConnection>& connection, const Job& job,
+                           std::minstd_rand& rng);
   void finish(const Task& task, Outcome outcome);
 
   WriterPoolOptions options_;
@@ -91,6 +101,9 @@ class WriterPool {
   std::atomic<std::uint64_t> retries_{0};
   std::atomic<std::uint64_t> connects_{0};
   std::atomic<std::uint64_t> reconnects_{0};
+  // One slot per worker: the cancel handle of its job in flight, or null.
+  mutable std::mutex cancel_mutex_;
+  std::vector<PGcancel*> cancels_;
   std::vector<std::thread> workers_;
 };
 
