@@ -119,7 +119,15 @@ PlanPtr Binder::bind_range_var(const PgQuery__RangeVar& range, Scope& scope, Cte
     }
   }
   std::optional<RelationRef> ref = catalog_.find_relation(schema, name);
-  if (!ref) throw Error(ErrorKind::Config, "relation \"" + name + "\" does not exist");
+  if (!ref) {
+    throw Error(ErrorKind::Config,
+                "relation \"" + (schema.empty() ? name : schema + "." + name) + "\" does not exist",
+                {.sqlstate = "42P01",
+                 .detail = "",
+                 .hint = schema.empty() ? "Unqualified names are looked up in the search_path of pgstream's "
+                                          "connection; qualify the name with its schema."
+                                        : ""});
+  }
   const std::string qualified = ref->schema + "." + ref->name;
   if (target_ != 0 && ref->oid == target_) {
     throw unsupported_at(

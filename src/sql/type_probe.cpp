@@ -416,8 +416,8 @@ void Binder::check_cast_volatility(Expr& expr) {
   if (binary) return;
   if (volatility != "i") {
     throw unsupported_at(
-        "the cast to " + catalog_.type_sql(expr.type) + " through text, which is " +
-            (volatility == "s" ? "STABLE" : "VOLATILE") + ",",
+        "the cast from " + catalog_.type_sql(from) + " to " + catalog_.type_sql(expr.type) +
+            ", which goes through text and is " + (volatility == "s" ? "STABLE" : "VOLATILE") + ",",
         expr.location,
         "Its result depends on settings such as TimeZone or DateStyle; use refresh_mode: FULL.");
   }

@@ -193,6 +193,16 @@ TEST_CASE_METHOD(SchemaDatabase, "what the server rejects keeps its SQLSTATE and
   CHECK(PQtransactionStatus(connection().get()) == PQTRANS_IDLE);
 }
 
+TEST_CASE_METHOD(SchemaDatabase, "an unknown relation is 42P01", "[pg][sql]") {
+  try {
+    (void)compile("SELECT 1 FROM nosuch");
+    FAIL("compiled");
+  } catch (const pgstream::Error& error) {
+    CHECK(error.sqlstate() == "42P01");
+    CHECK(error.message().find("relation \"nosuch\" does not exist") != std::string::npos);
+  }
+}
+
 TEST_CASE_METHOD(SchemaDatabase, "compiling changes nothing in the database", "[pg][sql]") {
   const std::string before = query_value("SELECT count(*) FROM pg_class");
   (void)compile(
