@@ -28,6 +28,7 @@
 #include "e2e/daemon_process.hpp"
 #include "pgstream/common/version.hpp"
 #include "support/pg_cluster.hpp"
+#include "support/prometheus_text.hpp"
 
 using pgstream::testing::PgDatabase;
 using namespace pgstream::e2e;
@@ -78,18 +79,6 @@ double value_of(const std::string& text, const std::string& series) {
   INFO("series " << series);
   REQUIRE(value.has_value());
   return *value;
-}
-
-std::set<std::string> families(const std::string& text) {
-  std::set<std::string> names;
-  const std::regex type_line("^# TYPE (\\S+) (\\S+)$");
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (std::regex_match(line, match, type_line)) names.insert(match[1]);
-  }
-  return names;
 }
 
 // Every sample name in the exposition (histograms give _bucket, _sum, _count).
@@ -203,7 +192,7 @@ TEST_CASE_METHOD(PgDatabase, "e2e: /metrics moves under load, and the Grafana da
       },
       std::chrono::seconds(5)));
   REQUIRE(first.status == 200);
-  const auto names = families(first.body);
+  const auto names = pgstream::testing::metric_families(first.body);
   for (const char* family : {"pgstream_build_info",
                              "pgstream_changes_decoded_total",
                              "pgstream_transactions_decoded_total",

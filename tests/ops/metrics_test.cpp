@@ -3,24 +3,10 @@
 #include <set>
 
 #include "pgstream/ops/metrics.hpp"
+#include "support/prometheus_text.hpp"
 
 using pgstream::ops::Metrics;
-
-namespace {
-
-std::set<std::string> family_names(const std::string& text) {
-  std::set<std::string> names;
-  const std::regex type_line("^# TYPE (\\S+) (\\S+)$");
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (std::regex_match(line, match, type_line)) names.insert(match[1]);
-  }
-  return names;
-}
-
-}  // namespace
+using pgstream::testing::metric_families;
 
 TEST_CASE("the metric families follow Prometheus naming conventions", "[ops][metrics]") {
   Metrics metrics;
@@ -28,7 +14,7 @@ TEST_CASE("the metric families follow Prometheus naming conventions", "[ops][met
   metrics.errors("database").Increment();
   metrics.reconnects("replication").Increment();
   const std::string text = metrics.serialize();
-  const auto names = family_names(text);
+  const auto names = metric_families(text);
   for (const char* required : {"pgstream_replication_lag_bytes",
                                "pgstream_changes_decoded_total",
                                "pgstream_apply_duration_seconds",
