@@ -103,7 +103,8 @@ void Applier::run() {
         // ... up to max_batch_rows delta rows per apply (the first always goes).
         std::size_t rows = 0;
         while (!queue_.empty() && queue_.front().kind == ApplyWork::Kind::Epoch &&
-               (batch.empty() || rows + delta_rows(queue_.front()) <= max_batch_rows_)) {
+               (batch.empty() ||
+                (!queue_.front().barrier && rows + delta_rows(queue_.front()) <= max_batch_rows_))) {
           rows += delta_rows(queue_.front());
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();

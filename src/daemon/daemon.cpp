@@ -28,6 +28,7 @@
 #include "pgstream/common/error.hpp"
 #include "pgstream/common/pg.hpp"
 #include "pgstream/daemon/applier.hpp"
+#include "pgstream/daemon/background_load.hpp"
 #include "pgstream/daemon/stream_table.hpp"
 #include "pgstream/ops/http_server.hpp"
 #include "pgstream/ops/metrics.hpp"
@@ -73,26 +74,9 @@ double seconds_between(SystemClock::time_point from, SystemClock::time_point to)
   return std::max(0.0, std::chrono::duration<double>(to - from).count());
 }
 
-enum class TableState { Active, Suspended, Error };
+enum class TableState { Active, Loading, Suspended, Error };
 
 std::string key_of(const QualifiedName& name) { return name.schema + "." + name.name; }
-
-// A query as COPY (...) can embed it: without trailing semicolons.
-std::string trimmed_query(std::string query) {
-  while (!query.empty() &&
-         (std::isspace(static_cast<unsigned char>(query.back())) != 0 || query.back() == ';')) {
-    query.pop_back();
-  }
-  return query;
-}
-
-std::string select_columns(PgConnection& conn, const sql::SourceRelation& relation,
-                           const std::vector<std::string>& columns) {
-  std::string list;
-  for (const auto& column : columns) list += (list.empty() ? "" : ", ") + conn.quote_identifier(column);
-  return "SELECT " + list + " FROM " + conn.quote_identifier(relation.schema) + "." +
-         conn.quote_identifier(relation.name);
-}
 
 struct Table {
   std::unique_ptr<StreamTable> runtime;
@@ -119,6 +103,14 @@ struct Table {
   [[nodiscard]] bool full_and_current() const {
     return state == TableState::Active && !runtime->differential() && tracked && !dirty;
   }
+  // A load on a thread of its own (BackgroundLoad): its ticket, the
+  // relations it reads, and the stream's transactions on them that arrive
+  // meanwhile (fed once it ends, from its consistent point on). `runtime`
+  // is a placeholder until then.
+  std::uint64_t load_ticket = 0;
+  std::vector<std::uint32_t> loading_relations;
+  std::vector<std::shared_ptr<const replication::ChangeBatch>> held;
+  [[nodiscard]] bool loading() const { return load_ticket != 0; }
 };
 
 class Daemon {
@@ -170,6 +162,15 @@ class Daemon {
   void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
                           Lsn consistent, const std::function<void(Table&, const Error*)>& done = {});
   void load_now(Table& table, const std::function<void(Table&, const Error*)>& done = {});
+  void start_load(Table& table, std::function<void(Table&, const Error*)> done);
+  void end_load(std::uint64_t ticket, LoadOutcome outcome);
+  void abandon_load(Table& table);
+  void hold(const replication::ChangeBatch& batch, std::uint32_t relation,
+            std::shared_ptr<const replication::ChangeBatch>& copy);
+  void feed_held(Table& table, Lsn consistent,
+                 const std::vector<std::shared_ptr<const replication::ChangeBatch>>& held);
+  void submit_loaded(Table& table, Lsn frontier, std::vector<writer::DeltaRow> contents,
+                     const std::function<void(Table&, const Error*)>& done);
   void drop_table(const std::string& key, bool drop_target);
   void fail_table(Table& table, const Error& error, bool transient = false);
   // Starts feeding a loaded table; false (and the table in ERROR) if its
@@ -191,6 +192,10 @@ class Daemon {
   void step_into(Table& table, ApplyWork& work);
   // To the applier; while backpressure holds this thread, it still beats.
   void submit(ApplyWork work) {
+    if (work.kind == ApplyWork::Kind::Epoch && epoch_barrier_) {
+      work.barrier = true;
+      epoch_barrier_ = false;
+    }
     applier_->submit(std::move(work), [this] {
       beat();
       update_gauges();
@@ -233,6 +238,7 @@ class Daemon {
 
   std::unique_ptr<PgConnection> control_;
   std::unique_ptr<PgConnection> evaluation_;
+  std::mutex evaluation_mutex_;  // evaluation_ is shared with background loads (outlives loads_)
   std::shared_ptr<const engine::Collation> collation_;
   std::shared_ptr<const replication::TypeMap> types_;
   std::unique_ptr<writer::WriterPool> pool_;
@@ -242,6 +248,16 @@ class Daemon {
 
   std::map<std::string, Table> tables_;
   std::multimap<std::uint32_t, Table*> by_relation_;
+  std::multimap<std::uint32_t, Table*> loading_by_relation_;  // tables loading in the background
+  // Background loads by ticket, with what to call when each ends.
+  struct PendingLoad {
+    std::int64_t pgs_id = 0;
+    std::function<void(Table&, const Error*)> done;
+    std::unique_ptr<BackgroundLoad> load;
+  };
+  std::map<std::uint64_t, PendingLoad> loads_;
+  std::vector<std::pair<std::uint64_t, LoadOutcome>> deferred_ends_;  // ended in a transaction
+  bool epoch_barrier_ = false;  // the next epoch is not merged with earlier ones (ApplyWork::barrier)
   std::multimap<std::uint32_t, Table*> full_by_relation_;  // FULL tables, to know when they are stale
   std::map<std::int64_t, std::string> by_id_;
 
@@ -566,6 +582,12 @@ void Daemon::stop_pipeline() {
   epoch_timer_armed_ = false;
   if (stream_) stream_->stop();
   if (applier_) applier_->stop();
+  for (auto& [ticket, pending] : loads_) {
+    if (pending.load) pending.load->cancel();
+  }
+  loads_.clear();  // joins the loads' threads
+  deferred_ends_.clear();
+  loading_by_relation_.clear();
   stream_.reset();
   applier_.reset();
   pool_.reset();
@@ -809,9 +831,10 @@ void Daemon::update_gauges() {
     health_.lag_seconds = lag;
   }
   std::map<TableState, int> by_state{
-      {TableState::Active, 0}, {TableState::Error, 0}, {TableState::Suspended, 0}};
+      {TableState::Active, 0}, {TableState::Loading, 0}, {TableState::Error, 0}, {TableState::Suspended, 0}};
   for (const auto& [key, table] : tables_) ++by_state[table.state];
   metrics_.stream_tables("active").Set(by_state[TableState::Active]);
+  metrics_.stream_tables("loading").Set(by_state[TableState::Loading]);
   metrics_.stream_tables("error").Set(by_state[TableState::Error]);
   metrics_.stream_tables("suspended").Set(by_state[TableState::Suspended]);
   std::lock_guard lock(series_mutex_);
@@ -955,6 +978,7 @@ bool Daemon::build_table(Table& table) {
     context.catalog_schema = schema();
     context.collation = collation_.get();
     context.evaluation = evaluation_.get();
+    context.evaluation_mutex = &evaluation_mutex_;
     context.types = types_;
     table.runtime->build(control(), context);
     table.target = std::make_shared<writer::TargetSpec>([&] {
@@ -1016,76 +1040,62 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
                                 Lsn consistent, const std::function<void(Table&, const Error*)>& done) {
   for (Table* table : tables) {
     try {
-      ApplyWork work;
-      work.kind = ApplyWork::Kind::Reconcile;
-      work.lsn = consistent;
-      work.action = writer::Action::Reinitialize;
-      TableDelta contents;
-      contents.pgs_id = table->pgs_id;
-      contents.target = table->target;
-      if (table->runtime->differential()) {
-        for (auto& feed : table->runtime->feeds()) {
-          const auto on_row = [&](std::string_view line) {
-            table->runtime->load_line(*feed, line);
-            if (++rows_loaded_ % kRowsPerBeat == 0) beat();
-          };
-          if (feed->relation().relkind == 'p') {
-            // COPY cannot read a partitioned table; a query over it can.
-            reader.copy_query(select_columns(control(), feed->relation(), feed->snapshot_columns()), on_row);
-          } else {
-            reader.copy_table({feed->relation().schema, feed->relation().name}, feed->snapshot_columns(),
-                              on_row);
-          }
-        }
-        table->runtime->set_start_lsn(consistent);
-        contents.rows = table->runtime->step();
-        table->runtime->release_buffers();
-      } else {
-        work.action = writer::Action::Full;
-        table->runtime->set_start_lsn(consistent);
-        table->dirty = false;
-        reader.copy_query(trimmed_query(table->definition().query), [&](std::string_view line) {
-          contents.rows.push_back(writer::DeltaRow{std::string(line), 1});
-          if (++rows_loaded_ % kRowsPerBeat == 0) beat();
-        });
-      }
-      work.deltas.push_back(std::move(contents));
-      const std::int64_t id = table->pgs_id;
-      // The start's loads are counted until applied (readiness, READY=1).
-      const bool counted = !pipeline_up_;
-      const std::uint64_t generation = generation_;
-      work.done = [this, id, done, counted, generation](const Error* error) {
-        std::optional<Error> copy;
-        if (error != nullptr) copy = *error;
-        boost::asio::post(io_, [this, id, copy, done, counted, generation] {
-          if (counted && generation == generation_ && start_loads_pending_ > 0) --start_loads_pending_;
-          auto it = by_id_.find(id);
-          if (it == by_id_.end()) return;
-          Table& loaded = tables_.at(it->second);
-          // Loading staged every source row at once; give that memory back.
-          malloc_trim(0);
-          if (copy) {
-            fail_table(loaded, *copy);
-          } else {
-            loaded.failures = 0;
-            catalog::set_status(control(), schema(), loaded.pgs_id, "ACTIVE", std::nullopt, false);
-          }
-          if (done) done(loaded, copy ? &*copy : nullptr);
-        });
-      };
-      if (!activate(*table)) {
-        const Error failure = table->last_failure.value_or(Error(ErrorKind::Config, table->last_error));
-        if (done) done(*table, &failure);
-        continue;
-      }
-      if (counted) ++start_loads_pending_;
-      submit(std::move(work));
+      std::vector<writer::DeltaRow> contents = table->runtime->load(reader, consistent, [this] {
+        if (++rows_loaded_ % kRowsPerBeat == 0) beat();
+      });
+      submit_loaded(*table, consistent, std::move(contents), done);
     } catch (const Error& error) {
       if (classify(error) == ErrorAction::Retry) throw;
       fail_table(*table, error);
       if (done) done(*table, &error);
     }
   }
+}
+
+// The loaded table goes live: its whole result, complete up to `frontier`,
+// is reconciled into the target, and the stream feeds it from there on.
+void Daemon::submit_loaded(Table& table, Lsn frontier, std::vector<writer::DeltaRow> contents,
+                           const std::function<void(Table&, const Error*)>& done) {
+  ApplyWork work;
+  work.kind = ApplyWork::Kind::Reconcile;
+  work.lsn = frontier;
+  work.action = table.runtime->differential() ? writer::Action::Reinitialize : writer::Action::Full;
+  if (!table.runtime->differential()) table.dirty = false;
+  TableDelta loaded;
+  loaded.pgs_id = table.pgs_id;
+  loaded.target = table.target;
+  loaded.rows = std::move(contents);
+  work.deltas.push_back(std::move(loaded));
+  const std::int64_t id = table.pgs_id;
+  // The start's loads are counted until applied (readiness, READY=1).
+  const bool counted = !pipeline_up_;
+  const std::uint64_t generation = generation_;
+  work.done = [this, id, done, counted, generation](const Error* error) {
+    std::optional<Error> copy;
+    if (error != nullptr) copy = *error;
+    boost::asio::post(io_, [this, id, copy, done, counted, generation] {
+      if (counted && generation == generation_ && start_loads_pending_ > 0) --start_loads_pending_;
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) return;
+      Table& applied = tables_.at(it->second);
+      // Loading staged every source row at once; give that memory back.
+      malloc_trim(0);
+      if (copy) {
+        fail_table(applied, *copy);
+      } else {
+        applied.failures = 0;
+        catalog::set_status(control(), schema(), applied.pgs_id, "ACTIVE", std::nullopt, false);
+      }
+      if (done) done(applied, copy ? &*copy : nullptr);
+    });
+  };
+  if (!activate(table)) {
+    const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
+    if (done) done(table, &failure);
+    return;
+  }
+  if (counted) ++start_loads_pending_;
+  submit(std::move(work));
 }
 
 bool Daemon::activate(Table& table) {
@@ -1116,38 +1126,211 @@ bool Daemon::activate(Table& table) {
   return true;
 }
 
-// A table added while the stream runs: its own temporary slot gives a
-// snapshot and the LSN from which the stream's transactions are not in it.
+// A table added (or reloaded) while the stream runs: a BackgroundLoad reads
+// it from its own temporary slot's snapshot while the stream goes on feeding
+// the others; what the stream brings for its sources meanwhile is held, and
+// fed from the snapshot's consistent point on once the load ends.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
-  try {
-    // A table that was loaded before (refresh, reload) starts from an empty
-    // dataflow: the snapshot holds all of its rows again.
-    if (table.runtime->built()) table.runtime = std::make_unique<StreamTable>(table.definition());
-    if (!build_table(table)) {
-      if (done) done(table, nullptr);
-      return;
+  std::function<void(Table&, const Error*)> callers = done;
+  if (table.loading()) {
+    // A load already runs: this one replaces it, and answers its callers too.
+    auto pending = loads_.find(table.load_ticket);
+    if (pending != loads_.end() && pending->second.done) {
+      callers = [first = std::move(pending->second.done), done](Table& loaded, const Error* error) {
+        first(loaded, error);
+        if (done) done(loaded, error);
+      };
     }
-    publish({&table});
-    replication::ReplicationConnection slot_connection(dsn());
-    const std::string name =
-        "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
-    const replication::CreatedSlot slot =
-        slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
-    replication::SnapshotReader reader(dsn(), slot.snapshot_name);
-    spdlog::debug("loading {} from snapshot {} at {}", key_of(table.definition().name), slot.snapshot_name,
-                  slot.consistent_point.to_string());
-    load_from_snapshot({&table}, reader, slot.consistent_point, done);
-    reader.finish();
+    abandon_load(table);
+  }
+  try {
+    start_load(table, std::move(callers));
   } catch (const Error& error) {
     fail_table(table, error, classify(error) == ErrorAction::Retry);
-    if (done) done(table, &error);
+    if (callers) callers(table, &error);
   }
+}
+
+void Daemon::start_load(Table& table, std::function<void(Table&, const Error*)> done) {
+  // A load starts from an empty dataflow: the snapshot holds all of its rows.
+  table.runtime = std::make_unique<StreamTable>(table.definition());
+  if (!build_table(table)) {
+    if (done) done(table, nullptr);
+    return;
+  }
+  publish({&table});
+  const bool was_active = table.state == TableState::Active;
+  table.state = TableState::Loading;
+  table.loading_relations.clear();
+  for (const auto& relation : table.runtime->relations()) table.loading_relations.push_back(relation->oid);
+  table.held.clear();
+  table.load_ticket = ++load_counter_;
+  epoch_barrier_ = true;  // epochs from here on lack this table
+  std::unique_ptr<StreamTable> runtime = std::move(table.runtime);
+  table.runtime = std::make_unique<StreamTable>(runtime->definition());
+  if (was_active)
+    spdlog::info("stream table {}: reloading in the background", key_of(table.definition().name));
+  const std::uint64_t ticket = table.load_ticket;
+  const std::string slot = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(ticket);
+  PendingLoad& pending = loads_[ticket];
+  pending.pgs_id = table.pgs_id;
+  pending.done = std::move(done);
+  pending.load =
+      std::make_unique<BackgroundLoad>(dsn(), slot, std::move(runtime), [this, ticket](LoadOutcome outcome) {
+        auto shared = std::make_shared<LoadOutcome>(std::move(outcome));
+        boost::asio::post(io_, [this, ticket, shared] { end_load(ticket, std::move(*shared)); });
+      });
+  index_tables();
+}
+
+// A load ended (on its thread; now on this one).
+void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
+  if (in_transaction_) {
+    // Parts of a transaction were held, the rest is still to come: the
+    // table goes live between transactions.
+    deferred_ends_.emplace_back(ticket, std::move(outcome));
+    return;
+  }
+  auto pending_it = loads_.find(ticket);
+  if (pending_it == loads_.end()) return;  // the pipeline was rebuilt meanwhile
+  PendingLoad pending = std::move(pending_it->second);
+  loads_.erase(pending_it);
+  pending.load.reset();  // its thread has ended (or is about to): join it
+  auto id = by_id_.find(pending.pgs_id);
+  if (id == by_id_.end()) return;  // dropped while loading
+  Table& table = tables_.at(id->second);
+  if (table.load_ticket != ticket) {
+    // Abandoned (suspended, failed, or replaced by a newer load that
+    // answers for it): tell its callers how the table is now.
+    if (pending.done) {
+      if (table.state == TableState::Error) {
+        const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
+        pending.done(table, &failure);
+      } else {
+        pending.done(table, nullptr);
+      }
+    }
+    return;
+  }
+  table.load_ticket = 0;
+  table.loading_relations.clear();
+  const auto held = std::move(table.held);
+  table.held.clear();
+  table.state = TableState::Error;  // until activate() or fail_table()
+  index_tables();
+  if (outcome.error && outcome.error->sqlstate() == "40001") {
+    // A source was truncated between the snapshot and its read: again.
+    spdlog::info("stream table {}: {}; loading it again", key_of(table.definition().name),
+                 outcome.error->message());
+    load_now(table, pending.done);
+    return;
+  }
+  if (outcome.error) {
+    fail_table(table, *outcome.error, classify(*outcome.error) == ErrorAction::Retry);
+    if (pending.done) pending.done(table, &*outcome.error);
+    return;
+  }
+  table.runtime = std::move(outcome.runtime);
+  Lsn frontier = outcome.consistent;
+  spdlog::debug("loaded {} at {}: {} row(s), {} transaction part(s) held, the stream fed up to {}",
+                key_of(table.definition().name), outcome.consistent.to_string(), outcome.contents.size(),
+                held.size(), fed_lsn_.to_string());
+  try {
+    feed_held(table, outcome.consistent, held);
+    if (table.runtime->differential() && table.runtime->needs_reload()) {
+      // A held change (a TRUNCATE) needs yet another snapshot.
+      load_now(table, pending.done);
+      return;
+    }
+    if (table.runtime->differential()) {
+      // The snapshot plus what the stream brought since is the result at
+      // the end of the last transaction fed: the reconcile goes there
+      // directly (an epoch of its own could not go past what the stream's
+      // epochs already confirmed).
+      if (table.runtime->pending()) {
+        std::vector<writer::DeltaRow> since = table.runtime->step();
+        outcome.contents.insert(outcome.contents.end(), std::make_move_iterator(since.begin()),
+                                std::make_move_iterator(since.end()));
+      }
+      frontier = std::max(frontier, fed_lsn_);
+    }
+  } catch (const Error& error) {
+    fail_table(table, error);
+    if (pending.done) pending.done(table, &error);
+    return;
+  }
+  submit_loaded(table, frontier, std::move(outcome.contents), pending.done);
+}
+
+// What the stream brought for the table's sources while it loaded: a FULL
+// table is stale if any of it committed after the snapshot; a DIFFERENTIAL
+// one is fed all of it (StreamTable::feed skips what the snapshot holds),
+// bound to each change's own definition of its relation.
+void Daemon::feed_held(Table& table, Lsn consistent,
+                       const std::vector<std::shared_ptr<const replication::ChangeBatch>>& held) {
+  StreamTable& runtime = *table.runtime;
+  std::map<std::uint32_t, const replication::Relation*> bound;
+  for (const auto& batch : held) {
+    spdlog::trace("{}: held transaction {} (commit {}, part {}, {} change(s)) {}",
+                  key_of(table.definition().name), batch->xid, batch->commit_lsn.to_string(), batch->part(),
+                  batch->changes().size(), batch->commit_lsn >= consistent ? "fed" : "in the snapshot");
+    for (const replication::Change& change : batch->changes()) {
+      if (change.kind == replication::ChangeKind::Message ||
+          change.kind == replication::ChangeKind::SchemaChange || !change.relation) {
+        continue;
+      }
+      const std::uint32_t oid = change.relation->oid;
+      if (!runtime.differential()) {
+        if (batch->commit_lsn >= consistent &&
+            std::find(table.loading_relations.begin(), table.loading_relations.end(), oid) !=
+                table.loading_relations.end()) {
+          table.dirty = true;
+        }
+        continue;
+      }
+      if (!runtime.reads(oid)) continue;
+      if (bound[oid] != change.relation.get()) {
+        if (auto problem = runtime.bind(*change.relation)) {
+          throw Error(ErrorKind::Config, "stream table " + key_of(table.definition().name) + ": " + *problem);
+        }
+        bound[oid] = change.relation.get();
+      }
+      runtime.feed(*batch, change);
+    }
+  }
+}
+
+// Keeps a copy of `batch` (one per batch, shared) for every table loading
+// from `relation`.
+void Daemon::hold(const replication::ChangeBatch& batch, std::uint32_t relation,
+                  std::shared_ptr<const replication::ChangeBatch>& copy) {
+  auto [first, last] = loading_by_relation_.equal_range(relation);
+  for (auto it = first; it != last; ++it) {
+    Table& table = *it->second;
+    if (!copy) copy = std::make_shared<const replication::ChangeBatch>(batch);
+    if (table.held.empty() || table.held.back() != copy) table.held.push_back(copy);
+  }
+}
+
+// The table's load no longer counts (the table failed, is suspended or
+// reloaded anew); its thread is told to give up, and end_load answers its
+// callers when it has.
+void Daemon::abandon_load(Table& table) {
+  if (!table.loading()) return;
+  auto pending = loads_.find(table.load_ticket);
+  if (pending != loads_.end() && pending->second.load) pending->second.load->cancel();
+  table.load_ticket = 0;
+  table.loading_relations.clear();
+  table.held.clear();
+  if (table.state == TableState::Loading) table.state = TableState::Error;
+  index_tables();
 }
 
 void Daemon::drop_table(const std::string& key, bool drop_target) {
   auto it = tables_.find(key);
   if (it == tables_.end()) return;
   Table& table = it->second;
+  abandon_load(table);
   if (applier_) applier_->drain();  // nothing of it still on its way to the target
   if (drop_target)
     writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
@@ -1163,6 +1346,7 @@ void Daemon::drop_table(const std::string& key, bool drop_target) {
 }
 
 void Daemon::fail_table(Table& table, const Error& error, bool transient) {
+  abandon_load(table);
   const bool was_active = table.state == TableState::Active;
   table.state = TableState::Error;
   table.last_error = error.describe();
@@ -1186,7 +1370,9 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
 void Daemon::index_tables() {
   by_relation_.clear();
   full_by_relation_.clear();
+  loading_by_relation_.clear();
   for (auto& [key, table] : tables_) {
+    for (const std::uint32_t oid : table.loading_relations) loading_by_relation_.emplace(oid, &table);
     if (table.state == TableState::Active && !table.runtime->differential()) {
       for (const auto& relation : table.runtime->relations())
         full_by_relation_.emplace(relation->oid, &table);
@@ -1354,10 +1540,12 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
     epoch_first_commit_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
   }
   std::vector<Table*> reloads;
+  std::shared_ptr<const replication::ChangeBatch> held;  // a copy for the tables loading meanwhile
   for (const replication::Change& change : batch.changes()) {
     switch (change.kind) {
       case replication::ChangeKind::SchemaChange: {
         const auto& relation = batch.schema_change(change).current;
+        hold(batch, relation->oid, held);
         auto [first, last] = by_relation_.equal_range(relation->oid);
         std::vector<Table*> broken;
         for (auto it = first; it != last; ++it) {
@@ -1376,6 +1564,7 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
       case replication::ChangeKind::Update:
       case replication::ChangeKind::Delete:
       case replication::ChangeKind::Truncate: {
+        hold(batch, change.relation->oid, held);
         auto [first, last] = by_relation_.equal_range(change.relation->oid);
         std::vector<std::pair<Table*, Error>> broken;
         for (auto it = first; it != last; ++it) {
@@ -1415,6 +1604,13 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
     return;
   }
   in_transaction_ = false;
+  if (!deferred_ends_.empty()) {
+    boost::asio::post(io_, [this] {
+      auto ends = std::move(deferred_ends_);
+      deferred_ends_.clear();
+      for (auto& [ticket, outcome] : ends) end_load(ticket, std::move(outcome));
+    });
+  }
   fed_lsn_ = batch.end_lsn;
   epoch_lsn_ = batch.end_lsn;
   epoch_commit_time_ = SystemClock::time_point(batch.commit_time.time_since_epoch());
@@ -1685,6 +1881,7 @@ void Daemon::handle_request(const catalog::Request& request) {
       }
       const bool changed = !definition.same_definition(table.definition());
       if (request.status && *request.status == "SUSPENDED") {
+        abandon_load(table);
         table.state = TableState::Suspended;
         table.runtime = std::make_unique<StreamTable>(definition);
         index_tables();

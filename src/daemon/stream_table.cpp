@@ -1,6 +1,7 @@
 #include "pgstream/daemon/stream_table.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "pgstream/common/copy_text.hpp"
 #include "pgstream/common/error.hpp"
@@ -89,6 +90,14 @@ std::optional<Bindings> key_bindings(const sql::PlanNode& node) {
 
 }  // namespace
 
+std::string trimmed_query(std::string query) {
+  while (!query.empty() &&
+         (std::isspace(static_cast<unsigned char>(query.back())) != 0 || query.back() == ';')) {
+    query.pop_back();
+  }
+  return query;
+}
+
 std::vector<int> result_key(const sql::LogicalPlan& plan) {
   if (!plan.root) return {};
   const auto key = key_bindings(*plan.root);
@@ -172,7 +181,7 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   sql::LoweringOptions lowering;
   if (context.collation != nullptr) lowering.collation = context.collation;
   if (context.evaluation != nullptr) {
-    server_ = std::make_unique<sql::ServerEvaluation>(*context.evaluation);
+    server_ = std::make_unique<sql::ServerEvaluation>(*context.evaluation, context.evaluation_mutex);
     lowering.server = server_.get();
   }
   const sql::LoweredQuery lowered = sql::lower(*plan_, *dataflow_, lowering);
@@ -187,6 +196,34 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   explain_ = sql::explain_lowered(*plan_, *dataflow_, output_);
   pending_ = true;  // the first step emits the loaded result
   built_ = true;
+}
+
+std::vector<writer::DeltaRow> StreamTable::load(replication::SnapshotReader& reader, Lsn consistent,
+                                                const std::function<void()>& per_row) {
+  std::vector<writer::DeltaRow> contents;
+  start_lsn_ = consistent;
+  if (!differential()) {
+    reader.copy_query(trimmed_query(definition_.query), [&](std::string_view line) {
+      contents.push_back(writer::DeltaRow{std::string(line), 1});
+      per_row();
+    });
+    return contents;
+  }
+  for (auto& feed : feeds_) {
+    const auto on_row = [&](std::string_view line) {
+      load_line(*feed, line);
+      per_row();
+    };
+    const replication::TableName name{feed->relation().schema, feed->relation().name};
+    if (feed->relation().relkind == 'p') {
+      reader.copy_select(name, feed->snapshot_columns(), on_row);
+    } else {
+      reader.copy_table(name, feed->snapshot_columns(), on_row);
+    }
+  }
+  contents = step();
+  release_buffers();
+  return contents;
 }
 
 std::vector<std::shared_ptr<const sql::SourceRelation>> StreamTable::relations() const {

@@ -126,14 +126,14 @@ Metrics::Metrics()
                       .Register(*registry_)),
       stream_tables_(BuildGauge()
                          .Name("pgstream_stream_tables")
-                         .Help("Stream tables by status (active, error, suspended)")
+                         .Help("Stream tables by status (active, loading, error, suspended)")
                          .Register(*registry_)) {
   // Every bounded label value exists from the start, at 0: rate() and
   // dashboards see the series before the first event.
   for (const char* kind : {"config", "unsupported", "connection", "database", "protocol", "io", "internal"})
     (void)errors(kind);
   for (const char* connection : {"replication", "writer", "catalog"}) (void)reconnects(connection);
-  for (const char* status : {"active", "error", "suspended"}) (void)stream_tables(status);
+  for (const char* status : {"active", "loading", "error", "suspended"}) (void)stream_tables(status);
   BuildGauge()
       .Name("pgstream_build_info")
       .Help("The running pgstream's version and build type (always 1)")

@@ -311,6 +311,26 @@ SnapshotReader::SnapshotReader(const std::string& conninfo, std::string_view sna
   conn_.exec("SET TRANSACTION SNAPSHOT " + conn_.quote_literal(snapshot_name));
 }
 
+// A snapshot does not see past a rewrite of a table (TRUNCATE, a rewriting
+// ALTER TABLE) that committed after it: the table would look empty, or
+// wrong. Locked first, so that none can commit until this transaction ends;
+// then its file is compared as the snapshot saw it and as it is now.
+void SnapshotReader::lock_unrewritten(const TableName& table) {
+  const std::string name = conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name);
+  conn_.exec("LOCK TABLE " + name + " IN ACCESS SHARE MODE");
+  const std::string oid = "'" + name + "'::regclass";
+  const std::string rewritten = conn_.query_value(
+      "SELECT count(*) FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT " + oid +
+      " UNION SELECT relid FROM pg_catalog.pg_partition_tree(" + oid +
+      ")) AND c.relfilenode <> 0 AND c.relfilenode IS DISTINCT FROM pg_catalog.pg_relation_filenode(c.oid)");
+  if (rewritten != "0") {
+    throw Error(ErrorKind::Database,
+                "table " + table.schema + "." + table.name +
+                    " was truncated or rewritten after the snapshot it was to be read in",
+                {.sqlstate = "40001", .detail = "", .hint = "It is read again from a new snapshot."});
+  }
+}
+
 std::uint64_t SnapshotReader::copy_table(const TableName& table, const std::vector<std::string>& columns,
                                          const std::function<void(std::string_view)>& on_row) {
   std::string list;
@@ -318,7 +338,18 @@ std::uint64_t SnapshotReader::copy_table(const TableName& table, const std::vect
     list += (list.empty() ? "" : ", ") + conn_.quote_identifier(column);
   return copy_out("COPY " + conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name) +
                       (list.empty() ? "" : " (" + list + ")") + " TO STDOUT",
-                  on_row);
+                  on_row, &table);
+}
+
+std::uint64_t SnapshotReader::copy_select(const TableName& table, const std::vector<std::string>& columns,
+                                          const std::function<void(std::string_view)>& on_row) {
+  std::string list;
+  for (const std::string& column : columns)
+    list += (list.empty() ? "" : ", ") + conn_.quote_identifier(column);
+  return copy_out("COPY (SELECT " + (list.empty() ? std::string("*") : list) + " FROM " +
+                      conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name) +
+                      "\n) TO STDOUT",
+                  on_row, &table);
 }
 
 std::uint64_t SnapshotReader::copy_query(const std::string& query,
@@ -329,9 +360,11 @@ std::uint64_t SnapshotReader::copy_query(const std::string& query,
 // Each COPY runs under a savepoint: one failing (a table dropped meanwhile)
 // leaves the snapshot usable for the others.
 std::uint64_t SnapshotReader::copy_out(const std::string& sql,
-                                       const std::function<void(std::string_view)>& on_row) {
+                                       const std::function<void(std::string_view)>& on_row,
+                                       const TableName* table) {
   conn_.exec("SAVEPOINT pgstream_copy");
   try {
+    if (table != nullptr) lock_unrewritten(*table);
     PgResult started(PQexec(conn_.get(), sql.c_str()));
     if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw result_error(conn_.get(), started.get(), sql);
     std::uint64_t rows = 0;
@@ -352,7 +385,15 @@ std::uint64_t SnapshotReader::copy_out(const std::string& sql,
     conn_.exec("RELEASE SAVEPOINT pgstream_copy");
     return rows;
   } catch (...) {
-    // A consumer that threw mid-COPY leaves the COPY running: drain it.
+    // A consumer that threw mid-COPY leaves the COPY running: cancel it (or
+    // the drain below would read the rest of the table), then drain it.
+    if (PQtransactionStatus(conn_.get()) == PQTRANS_ACTIVE) {
+      if (PGcancel* cancel = PQgetCancel(conn_.get())) {
+        char error[256];
+        (void)PQcancel(cancel, error, sizeof error);
+        PQfreeCancel(cancel);
+      }
+    }
     while (PgResult extra{PQgetResult(conn_.get())}) {
       if (PQresultStatus(extra.get()) == PGRES_COPY_OUT) {
         char* line = nullptr;

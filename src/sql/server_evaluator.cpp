@@ -205,6 +205,7 @@ PgResult send(ServerEvaluation& server, const std::string& sql, const std::vecto
     p += '}';
     values.push_back(p.c_str());
   }
+  const auto lock = server.lock();
   PgConnection& connection = server.connection();
   server.count_round_trip();
   PgResult result(PQexecParams(connection.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
@@ -305,6 +306,7 @@ const std::string& ServerEvaluation::type_name(const TypeRef& type) {
   auto key = std::make_pair(type.oid, type.typmod);
   auto it = types_.find(key);
   if (it != types_.end()) return it->second;
+  const auto lock = this->lock();
   std::string name = single_value(connection_, "SELECT format_type($1::oid, $2::int)",
                                   {std::to_string(type.oid), std::to_string(type.typmod)});
   return types_.emplace(key, std::move(name)).first->second;
@@ -313,6 +315,7 @@ const std::string& ServerEvaluation::type_name(const TypeRef& type) {
 const std::string& ServerEvaluation::function_name(Oid function) {
   auto it = functions_.find(function);
   if (it != functions_.end()) return it->second;
+  const auto lock = this->lock();
   std::string name =
       single_value(connection_,
                    "SELECT CASE WHEN p.proretset THEN '*' ELSE '' END || quote_ident(n.nspname) || '.' "
@@ -334,6 +337,7 @@ bool ServerEvaluation::returns_set(Oid function) {
 const std::string& ServerEvaluation::operator_name(Oid op) {
   auto it = operators_.find(op);
   if (it != operators_.end()) return it->second;
+  const auto lock = this->lock();
   std::string name = single_value(connection_,
                                   "SELECT 'OPERATOR(' || quote_ident(n.nspname) || '.' || o.oprname || ')' "
                                   "FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace "

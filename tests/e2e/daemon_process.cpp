@@ -30,6 +30,12 @@ namespace pgstream::e2e {
 
 namespace {
 
+// PGSTREAM_E2E_LOG_LEVEL (e.g. debug) overrides every test's level.
+std::string log_level(const DaemonSettings& settings) {
+  const char* level = std::getenv("PGSTREAM_E2E_LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
+  return level != nullptr && *level != '\0' ? std::string(level) : settings.log_level;
+}
+
 using Clock = std::chrono::steady_clock;
 
 std::string yaml_quoted(const std::string& text) {
@@ -155,7 +161,7 @@ std::string render_config(const std::string& dsn, const std::string& slot, const
     << "  max_batch_rows: " << settings.max_batch_rows << "\n"
     << "  max_batch_delay: " << settings.max_batch_delay << "\n"
     << "log:\n"
-    << "  level: " << settings.log_level << "\n"
+    << "  level: " << log_level(settings) << "\n"
     << "  format: text\n"
     << "metrics:\n"
     << "  listen: 127.0.0.1:" << (settings.metrics_port != 0 ? settings.metrics_port : free_local_port())

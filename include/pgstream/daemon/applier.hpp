@@ -52,6 +52,10 @@ struct ApplyWork {
   std::vector<TableDelta> deltas;           // Epoch: changed targets; Reconcile: one, its full contents
   std::vector<std::int64_t> frontier_only;  // Epoch: tables whose frontier moves without a change
   bool confirm = true;                      // Epoch of the main stream: confirm `lsn` once applied
+  // Epoch: not applied together with the epochs before it. Merged epochs
+  // give every table in them the last one's LSN, which is wrong for a
+  // table that stopped being fed in between (a load started).
+  bool barrier = false;
   writer::Action action = writer::Action::Differential;
   // Reconcile: called once it committed (error null) or failed.
   std::function<void(const Error*)> done;

@@ -22,8 +22,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +36,7 @@
 #include "pgstream/daemon/source_feed.hpp"
 #include "pgstream/engine/dataflow.hpp"
 #include "pgstream/replication/change_batch.hpp"
+#include "pgstream/replication/replication_connection.hpp"
 #include "pgstream/replication/row_conversion.hpp"
 #include "pgstream/sql/logical_plan.hpp"
 #include "pgstream/sql/server_evaluator.hpp"
@@ -60,8 +63,12 @@ struct BuildContext {
   std::string catalog_schema = "pgstream";
   const engine::Collation* collation = nullptr;  // the database's default collation
   PgConnection* evaluation = nullptr;            // for expressions the server evaluates
+  std::mutex* evaluation_mutex = nullptr;        // guards `evaluation` (background loads step too)
   std::shared_ptr<const replication::TypeMap> types;
 };
+
+// A query as COPY (...) can embed it: without trailing semicolons.
+[[nodiscard]] std::string trimmed_query(std::string query);
 
 // The positions of the plan's output columns that are a unique key of the
 // result (GROUP BY keys, DISTINCT): empty when none is known.
@@ -94,6 +101,13 @@ class StreamTable {
   void load_line(SourceFeed& feed, std::string_view line) {
     feed.load_line(line, dataflow_->input(feed.node()));
   }
+  // Loads the table from `reader`'s snapshot, whose consistent point is
+  // `consistent`: a DIFFERENTIAL table reads its sources into its dataflow
+  // and runs the first step, a FULL one runs its query. Returns the whole
+  // result (weights are copy counts). `per_row` runs after each row read
+  // (it may throw to give up). REQUIRES: built(), nothing loaded yet.
+  [[nodiscard]] std::vector<writer::DeltaRow> load(replication::SnapshotReader& reader, Lsn consistent,
+                                                   const std::function<void()>& per_row);
 
   // The consistent point of the snapshot it was loaded from.
   [[nodiscard]] Lsn start_lsn() const noexcept { return start_lsn_; }

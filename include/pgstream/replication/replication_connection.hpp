@@ -120,8 +120,16 @@ class SnapshotReader {
 
   // Streams every row of `table` (COPY text format, one line without its
   // newline) to `on_row`; returns the row count. `columns` empty means all.
+  // The table stays locked (ACCESS SHARE) until finish(); a table truncated
+  // or rewritten after the snapshot throws Error 40001 (read it again from a
+  // new snapshot).
   std::uint64_t copy_table(const TableName& table, const std::vector<std::string>& columns,
                            const std::function<void(std::string_view)>& on_row);
+
+  // As copy_table, through COPY (SELECT ...), which also reads a
+  // partitioned table (COPY of the table itself cannot).
+  std::uint64_t copy_select(const TableName& table, const std::vector<std::string>& columns,
+                            const std::function<void(std::string_view)>& on_row);
 
   // Streams every row of `query` (a SELECT), as copy_table does.
   std::uint64_t copy_query(const std::string& query, const std::function<void(std::string_view)>& on_row);
@@ -130,7 +138,10 @@ class SnapshotReader {
   void finish();
 
  private:
-  std::uint64_t copy_out(const std::string& sql, const std::function<void(std::string_view)>& on_row);
+  void lock_unrewritten(const TableName& table);
+  // `table`: the table the COPY reads, locked and checked first.
+  std::uint64_t copy_out(const std::string& sql, const std::function<void(std::string_view)>& on_row,
+                         const TableName* table = nullptr);
 
   PgConnection conn_;
 };

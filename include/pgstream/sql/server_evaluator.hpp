@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <span>
 #include <string>
@@ -37,9 +38,16 @@ namespace pgstream::sql {
 
 class ServerEvaluation {
  public:
-  explicit ServerEvaluation(PgConnection& connection) : connection_(connection) {}
+  // `mutex`, when given, guards `connection`, which other threads (other
+  // stream tables' evaluations) may share.
+  explicit ServerEvaluation(PgConnection& connection, std::mutex* mutex = nullptr)
+      : connection_(connection), mutex_(mutex) {}
 
   [[nodiscard]] PgConnection& connection() noexcept { return connection_; }
+  // Held around every round trip on connection().
+  [[nodiscard]] std::unique_lock<std::mutex> lock() const {
+    return mutex_ != nullptr ? std::unique_lock<std::mutex>(*mutex_) : std::unique_lock<std::mutex>();
+  }
   [[nodiscard]] std::uint64_t round_trips() const noexcept { return round_trips_; }
   void count_round_trip() noexcept { ++round_trips_; }
 
@@ -51,6 +59,7 @@ class ServerEvaluation {
 
  private:
   PgConnection& connection_;
+  std::mutex* mutex_;
   std::uint64_t round_trips_ = 0;
   std::map<std::pair<Oid, std::int32_t>, std::string> types_;
   std::map<Oid, std::string> functions_;

@@ -1,0 +1,109 @@
+// A stream table added while the daemon runs loads on a thread of its own:
+// the other tables' frontiers keep moving during its load. (What the stream
+// brings for a loading table's sources is held and fed when the load ends:
+// the TRUNCATE reloads of query_classes_more_test and replica_identity_test
+// exercise that under random writes.)
+#include <libpq-fe.h>
+#include <atomic>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "e2e/daemon_process.hpp"
+#include "support/pg_cluster.hpp"
+
+using pgstream::PgConnection;
+using pgstream::testing::PgDatabase;
+using namespace pgstream::e2e;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Polls (bounded) until `sql` returns "t".
+void wait_until(PgConnection& conn, const std::string& sql, const char* what) {
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (conn.query_value(sql) != "t") {
+    INFO("waiting for " << what);
+    REQUIRE(Clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(PgDatabase, "e2e: a table added while running loads without pausing the others",
+                 "[e2e][background-load]") {
+  exec("CREATE TABLE small (id int PRIMARY KEY, v int)");
+  exec("INSERT INTO small SELECT g, g % 7 FROM generate_series(1, 100) g");
+  exec("CREATE TABLE big (id int PRIMARY KEY, grp int, v int)");
+  exec("INSERT INTO big SELECT g, g % 50, g FROM generate_series(1, 20000) g");
+  exec("CREATE TABLE other (grp int PRIMARY KEY, name text)");
+  exec("INSERT INTO other SELECT g, 'g' || g FROM generate_series(0, 49) g");
+  exec("CREATE TABLE holder (id int)");
+  const std::vector<StreamTableSpec> tables{
+      {"public.t_small", "SELECT v, count(*) AS n FROM small GROUP BY v"}};
+  const std::string added_query =
+      "SELECT o.name, count(*) AS n, sum(b.v) AS s FROM big b JOIN other o ON o.grp = b.grp GROUP BY o.name";
+  DaemonProcess daemon(*this, tables);
+  daemon.start();
+  daemon.wait_until_active(tables.size());
+  PgConnection check(conninfo());
+
+  // The new table's load waits for a transaction that holds an xid (a
+  // slot's snapshot waits for every transaction running when it starts).
+  PgConnection holder(conninfo());
+  holder.exec("BEGIN");
+  holder.exec("INSERT INTO holder VALUES (1)");
+  std::atomic<bool> created{false};
+  std::string create_error;
+  std::thread create([&] {
+    try {
+      PgConnection api(conninfo());
+      api.exec("SELECT pgstream.create_stream_table('public.t_added', " + api.quote_literal(added_query) +
+               ")");
+    } catch (const std::exception& error) {
+      create_error = error.what();
+    }
+    created = true;
+  });
+  // However this test ends, the load is let go and the thread joined.
+  struct Release {
+    PgConnection& holder;
+    std::thread& thread;
+    ~Release() {
+      try {
+        if (PQtransactionStatus(holder.get()) != PQTRANS_IDLE) holder.exec("ROLLBACK");
+      } catch (...) {  // NOLINT(bugprone-empty-catch): the connection is gone, and its transaction
+      }
+      if (thread.joinable()) thread.join();
+    }
+  } release{holder, create};
+  wait_until(check,
+             "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgstream_load_%')",
+             "the load's temporary slot");
+
+  // While the load waits, the stream goes on: t_small follows its writes.
+  exec("INSERT INTO small SELECT g, g % 5 FROM generate_series(101, 300) g");
+  exec("UPDATE small SET v = v + 1 WHERE id % 3 = 0");
+  exec("INSERT INTO big SELECT g, g % 50, -g FROM generate_series(20001, 21000) g");
+  exec("UPDATE big SET v = v * 2 WHERE id % 7 = 0");
+  const auto sync_started = Clock::now();
+  CHECK(check.query_value("SELECT pgstream.wait_for(pg_current_wal_lsn(), '10s')") == "t");
+  CHECK(Clock::now() - sync_started < std::chrono::seconds(5));
+  CHECK_FALSE(created.load());  // still loading
+  CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+
+  holder.exec("COMMIT");
+  create.join();
+  CHECK(create_error.empty());
+  exec("DELETE FROM big WHERE id % 11 = 0");
+  exec("UPDATE big SET v = v + 1 WHERE id % 13 = 0");
+  exec("UPDATE small SET v = v - 1 WHERE id % 4 = 0");
+  (void)sync_all(conninfo(), 2, std::chrono::seconds(60), &daemon);
+  CHECK(diff_against_query(check, "public.t_added", added_query).empty());
+  CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+  CHECK(daemon.sigterm_and_wait() == 0);
+}
