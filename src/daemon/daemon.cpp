@@ -1144,7 +1144,7 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     abandon_load(table);
   }
   try {
-    start_load(table, std::move(callers));
+    start_load(table, callers);
   } catch (const Error& error) {
     fail_table(table, error, classify(error) == ErrorAction::Retry);
     if (callers) callers(table, &error);
