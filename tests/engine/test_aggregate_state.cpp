@@ -316,6 +316,44 @@ TEST_CASE("ValueMultiset: flat, compacted, spilled, against std::map", "[aggrega
   }
 }
 
+TEST_CASE("ValueMultiset: counts past int32 or entries of another arity move it to the tree",
+          "[aggregates][state]") {
+  RowPacker one;
+  one.push_int8(1);
+  RowPacker two;
+  two.push_int8(2);
+  auto contents = [](const ValueMultiset& set) {
+    std::vector<std::pair<std::string, std::int64_t>> out;
+    set.for_each_entry([&](RowRef entry, std::int64_t count) {
+      std::string text;
+      for (DatumRef d : entry) text += text_of(d) + ";";
+      out.emplace_back(text, count);
+    });
+    return out;
+  };
+  using Contents = std::vector<std::pair<std::string, std::int64_t>>;
+  ValueMultiset set(&c_collation(), false);
+  CHECK(set.add(one.row().at(0), 2'000'000'000) == 1);
+  CHECK(set.add(two.row().at(0), 1) == 1);
+  CHECK_FALSE(set.spilled());
+  CHECK(set.add(one.row().at(0), 2'000'000'000) == 0);  // 4e9 does not fit the flat i32 count
+  CHECK(set.spilled());
+  CHECK(contents(set) == Contents{{"1;", 4'000'000'000}, {"2;", 1}});
+  CHECK(set.add(one.row().at(0), -4'000'000'000) == -1);
+  CHECK(contents(set) == Contents{{"2;", 1}});
+  CHECK(set.min().as_int8() == 2);
+
+  ValueMultiset pairs(&c_collation(), false);
+  RowPacker pair;
+  pair.push_int8(1);
+  pair.push_int8(5);
+  CHECK(pairs.add_entry(pair.row(), 1) == 1);
+  CHECK_FALSE(pairs.spilled());
+  CHECK(pairs.add_entry(two.row(), 3) == 1);  // one datum, not two
+  CHECK(pairs.spilled());
+  CHECK(contents(pairs) == Contents{{"1;5;", 1}, {"2;", 3}});
+}
+
 TEST_CASE("Reduce: shared accumulators give each aggregate's own result", "[aggregates][state]") {
   // rows (g int4, x numeric or NULL, f bool); the combined Reduce shares
   // count(x)/sum(x)/avg(x), min(x)/max(x), var_pop/stddev_samp(x) and the

@@ -228,14 +228,15 @@ constexpr std::size_t kFlatBytesLimit = std::size_t{1} << 30;  // offsets are u3
 }  // namespace
 
 RowRef ValueMultiset::entry_at(std::uint32_t offset) const noexcept {
-  std::uint32_t size = 0;
-  std::memcpy(&size, bytes_.data() + offset + 8, 4);
-  return {bytes_.data() + offset + kHeader, size};
+  const std::byte* start = bytes_.data() + offset + kHeader;
+  const std::byte* end = start;
+  for (std::uint8_t i = 0; i < arity_; ++i) end += DatumRef::decode(end).encoded_size();
+  return {start, static_cast<std::uint32_t>(end - start)};
 }
 
 std::int64_t ValueMultiset::count_at(std::uint32_t offset) const noexcept {
-  std::int64_t count = 0;
-  std::memcpy(&count, bytes_.data() + offset, 8);
+  std::int32_t count = 0;
+  std::memcpy(&count, bytes_.data() + offset, 4);
   return count;
 }
 
@@ -262,24 +263,55 @@ int ValueMultiset::add(DatumRef value, std::int64_t weight) {
   return add_entry(RowRef(value.encoded()), weight);
 }
 
+namespace {
+
+bool fits_int32(std::int64_t v) {
+  return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
+}
+
+std::size_t arity_of(RowRef entry) {
+  std::size_t n = 0;
+  for (auto it = entry.begin(); it != entry.end(); ++it) ++n;
+  return n;
+}
+
+}  // namespace
+
 int ValueMultiset::add_entry(RowRef entry, std::int64_t weight) {
   if (tree_) return add_to_tree(entry, weight);
+  if (arity_ == 0) {
+    std::size_t arity = arity_of(entry);
+    if (arity == 0 || arity > 255) {
+      spill();
+      return add_to_tree(entry, weight);
+    }
+    arity_ = static_cast<std::uint8_t>(arity);
+  } else if (arity_of(entry) != arity_) {
+    spill();
+    return add_to_tree(entry, weight);
+  }
   auto it = std::lower_bound(order_.begin(), order_.end(), entry,
                              [&](std::uint32_t offset, RowRef key) { return less_(entry_at(offset), key); });
   if (it != order_.end() && !less_(entry, entry_at(*it))) {
     std::int64_t before = count_at(*it);
-    std::int64_t after = before + weight;
+    std::int64_t after = 0;
+    if (__builtin_add_overflow(before, weight, &after) || !fits_int32(after)) {
+      spill();
+      return add_to_tree(entry, weight);
+    }
     if (after == 0) {
       dead_bytes_ += kHeader + entry_at(*it).size();
       order_.erase(it);
       if (dead_bytes_ > bytes_.size() - dead_bytes_) compact();
     } else {
-      std::memcpy(bytes_.data() + *it, &after, 8);
+      auto count = static_cast<std::int32_t>(after);
+      std::memcpy(bytes_.data() + *it, &count, 4);
     }
     return presence_change(before, after);
   }
   if (weight == 0) return 0;
-  if (order_.size() >= kFlatLimit || bytes_.size() + kHeader + entry.size() > kFlatBytesLimit) {
+  if (order_.size() >= kFlatLimit || bytes_.size() + kHeader + entry.size() > kFlatBytesLimit ||
+      !fits_int32(weight)) {
     spill();
     return add_to_tree(entry, weight);
   }
@@ -292,8 +324,8 @@ void ValueMultiset::append(RowRef entry, std::int64_t weight, std::size_t positi
   std::uint32_t size = entry.size();
   grow_for(bytes_, kHeader + size);
   bytes_.resize(bytes_.size() + kHeader + size);
-  std::memcpy(bytes_.data() + offset, &weight, 8);
-  std::memcpy(bytes_.data() + offset + 8, &size, 4);
+  auto count = static_cast<std::int32_t>(weight);  // REQUIRES: fits (add_entry checked)
+  std::memcpy(bytes_.data() + offset, &count, 4);
   if (size != 0) std::memcpy(bytes_.data() + offset + kHeader, entry.data(), size);
   grow_for(order_, 1);
   order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(position), offset);

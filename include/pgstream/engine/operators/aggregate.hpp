@@ -135,11 +135,13 @@ struct AggregateSpec {
 // first (descending if asked) and the value second. Equal entries (1.0 and
 // 1.00) are one, kept in the form first added.
 // Memory: up to kFlatLimit distinct entries are flat: their bytes back to
-// back in one buffer ([i64 count][u32 size][entry], 12 bytes + the entry)
-// plus a vector of their offsets in order (4 bytes; binary search, O(n)
+// back in one buffer ([i32 count][entry], 4 bytes + the entry; every entry
+// has the same number of datums, so its size is read from its datums) plus
+// a vector of their offsets in order (4 bytes; binary search, O(n)
 // insertion of an offset), compacted when erased entries' bytes exceed the
-// live ones. Past kFlatLimit entries (or 1 GiB) they move for good to a
-// std::map (~80 bytes + the entry each, O(log n) insertion).
+// live ones. Past kFlatLimit entries (or 1 GiB, or a count outside int32,
+// or an entry of another arity) they move for good to a std::map (~80 bytes
+// + the entry each, O(log n) insertion).
 class ValueMultiset {
  public:
   static constexpr std::size_t kFlatLimit = 1024;
@@ -165,7 +167,7 @@ class ValueMultiset {
   [[nodiscard]] bool spilled() const noexcept { return tree_ != nullptr; }
 
  private:
-  static constexpr std::uint32_t kHeader = 12;  // [i64 count][u32 size]
+  static constexpr std::uint32_t kHeader = 4;  // [i32 count]
   struct Less {
     const Collation* collation;
     bool descending;
@@ -197,6 +199,7 @@ class ValueMultiset {
   std::vector<std::byte> bytes_;      // flat entries, in the order added
   std::vector<std::uint32_t> order_;  // offsets into bytes_ of the live entries, sorted
   std::size_t dead_bytes_ = 0;        // bytes_ of erased entries
+  std::uint8_t arity_ = 0;            // datums per flat entry (0: none added yet)
   std::unique_ptr<Tree> tree_;        // set once spilled; then bytes_ and order_ are empty
 };
 
