@@ -247,6 +247,40 @@ Numeric Numeric::unpack(std::span<const std::byte> bytes) {
   return n;
 }
 
+Numeric Numeric::from_scaled_int128(Int128 mantissa, std::uint16_t dscale) {
+  Numeric n = from_int128(mantissa);
+  n.dscale_ = dscale;
+  return n;
+}
+
+std::uint16_t Numeric::packed_dscale(std::span<const std::byte> packed) noexcept {
+  std::uint16_t dscale = 0;
+  std::memcpy(&dscale, packed.data() + 2, 2);
+  return dscale;
+}
+
+bool Numeric::packed_scaled_int128(std::span<const std::byte> packed, std::uint16_t scale,
+                                   Int128& out) noexcept {
+  std::size_t count = (packed.size() - 4) / 4;
+  Int128 m = 0;
+  for (std::size_t i = count; i-- > 0;) {
+    std::uint32_t limb = 0;
+    std::memcpy(&limb, packed.data() + 4 + i * 4, 4);
+    if (__builtin_mul_overflow(m, static_cast<Int128>(kBase), &m) ||
+        __builtin_add_overflow(m, static_cast<Int128>(limb), &m))
+      return false;
+  }
+  if (m != 0) {
+    for (unsigned digits = scale - packed_dscale(packed); digits > 0;) {
+      unsigned step = std::min(digits, 9U);
+      if (__builtin_mul_overflow(m, static_cast<Int128>(kPow10[step]), &m)) return false;
+      digits -= step;
+    }
+  }
+  out = packed[1] != std::byte{0} ? -m : m;
+  return true;
+}
+
 void Numeric::pack(std::vector<std::byte>& out) const {
   std::size_t at = out.size();
   out.resize(at + packed_size());

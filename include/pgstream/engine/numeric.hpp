@@ -37,6 +37,17 @@ class Numeric {
   static Numeric parse(std::string_view text);
   // Reads the packed form; REQUIRES: bytes came from pack().
   static Numeric unpack(std::span<const std::byte> bytes);
+  // mantissa * 10^-dscale (what scaled_int128 inverts).
+  static Numeric from_scaled_int128(Int128 mantissa, std::uint16_t dscale);
+  // Parts of a packed form, read without unpacking (no allocation).
+  static Special packed_special(std::span<const std::byte> packed) noexcept {
+    return static_cast<Special>(packed[0]);
+  }
+  static std::uint16_t packed_dscale(std::span<const std::byte> packed) noexcept;
+  // The packed finite value times 10^scale as an Int128 in `out`; false (out
+  // unspecified) when it does not fit. REQUIRES: finite, scale >= its dscale.
+  static bool packed_scaled_int128(std::span<const std::byte> packed, std::uint16_t scale,
+                                   Int128& out) noexcept;
 
   [[nodiscard]] std::string to_string() const;
   // Appends the packed form to out.

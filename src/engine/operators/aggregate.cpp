@@ -1,8 +1,10 @@
 #include "pgstream/engine/operators/aggregate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -32,7 +34,7 @@ bool keeps_values(const AggregateSpec& spec) {
          spec.kind == AggregateKind::PercentileCont;
 }
 
-// Indexes into Accumulator::floats_.
+// Indexes into the float sums (Accumulator::float_sums).
 constexpr std::size_t kSx = 0;
 constexpr std::size_t kSxx = 1;
 constexpr std::size_t kSy = 2;
@@ -195,9 +197,7 @@ bool is_two_argument(AggregateKind kind) noexcept {
          (kind >= AggregateKind::Corr && kind <= AggregateKind::RegrSyy);
 }
 
-bool ValueMultiset::Less::operator()(const std::string& a, const std::string& b) const {
-  RowRef x(reinterpret_cast<const std::byte*>(a.data()), static_cast<std::uint32_t>(a.size()));
-  RowRef y(reinterpret_cast<const std::byte*>(b.data()), static_cast<std::uint32_t>(b.size()));
+bool ValueMultiset::Less::operator()(RowRef x, RowRef y) const {
   auto ix = x.begin();
   auto iy = y.begin();
   for (bool first = true; ix != x.end() && iy != y.end(); ++ix, ++iy, first = false) {
@@ -207,20 +207,166 @@ bool ValueMultiset::Less::operator()(const std::string& a, const std::string& b)
   return false;  // equal under SQL order (1.0 and 1.00 are one value)
 }
 
+namespace {
+
+// +1 when a multiplicity became positive, -1 when it stopped being, else 0.
+int presence_change(std::int64_t before, std::int64_t after) {
+  if (before <= 0 && after > 0) return 1;
+  if (before > 0 && after <= 0) return -1;
+  return 0;
+}
+
+// Grows a vector by half (not double) when `extra` more elements do not fit:
+// flat multisets are many and small, so slack is a large share of them.
+template <class T>
+void grow_for(std::vector<T>& v, std::size_t extra) {
+  if (v.size() + extra > v.capacity()) v.reserve(std::max(v.size() + extra, v.capacity() + v.capacity() / 2));
+}
+
+constexpr std::size_t kFlatBytesLimit = std::size_t{1} << 30;  // offsets are u32
+
+}  // namespace
+
+RowRef ValueMultiset::entry_at(std::uint32_t offset) const noexcept {
+  const std::byte* start = bytes_.data() + offset + kHeader;
+  const std::byte* end = start;
+  for (std::uint8_t i = 0; i < arity_; ++i) end += DatumRef::decode(end).encoded_size();
+  return {start, static_cast<std::uint32_t>(end - start)};
+}
+
+std::int64_t ValueMultiset::count_at(std::uint32_t offset) const noexcept {
+  std::int32_t count = 0;
+  std::memcpy(&count, bytes_.data() + offset, 4);
+  return count;
+}
+
+DatumRef ValueMultiset::min() const {
+  return DatumRef::decode(tree_ ? as_row(tree_->begin()->first).data() : entry_at(order_.front()).data());
+}
+
+DatumRef ValueMultiset::max() const {
+  return DatumRef::decode(tree_ ? as_row(tree_->rbegin()->first).data() : entry_at(order_.back()).data());
+}
+
+std::size_t ValueMultiset::bytes() const noexcept {
+  std::size_t total = sizeof(ValueMultiset) + bytes_.capacity() + order_.capacity() * sizeof(std::uint32_t);
+  if (tree_) {
+    total += sizeof(Tree);
+    // A node: the red-black links (32), the key string (32) and the count.
+    for (const auto& entry : *tree_)
+      total += 72 + (entry.first.capacity() > 15 ? entry.first.capacity() + 1 : 0);
+  }
+  return total;
+}
+
 int ValueMultiset::add(DatumRef value, std::int64_t weight) {
   return add_entry(RowRef(value.encoded()), weight);
 }
 
+namespace {
+
+bool fits_int32(std::int64_t v) {
+  return v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max();
+}
+
+std::size_t arity_of(RowRef entry) {
+  std::size_t n = 0;
+  for (auto it = entry.begin(); it != entry.end(); ++it) ++n;
+  return n;
+}
+
+}  // namespace
+
 int ValueMultiset::add_entry(RowRef entry, std::int64_t weight) {
+  if (tree_) return add_to_tree(entry, weight);
+  if (arity_ == 0) {
+    std::size_t arity = arity_of(entry);
+    if (arity == 0 || arity > 255) {
+      spill();
+      return add_to_tree(entry, weight);
+    }
+    arity_ = static_cast<std::uint8_t>(arity);
+  } else if (arity_of(entry) != arity_) {
+    spill();
+    return add_to_tree(entry, weight);
+  }
+  auto it = std::lower_bound(order_.begin(), order_.end(), entry,
+                             [&](std::uint32_t offset, RowRef key) { return less_(entry_at(offset), key); });
+  if (it != order_.end() && !less_(entry, entry_at(*it))) {
+    std::int64_t before = count_at(*it);
+    std::int64_t after = 0;
+    if (__builtin_add_overflow(before, weight, &after) || !fits_int32(after)) {
+      spill();
+      return add_to_tree(entry, weight);
+    }
+    if (after == 0) {
+      dead_bytes_ += kHeader + entry_at(*it).size();
+      order_.erase(it);
+      if (dead_bytes_ > bytes_.size() - dead_bytes_) compact();
+    } else {
+      auto count = static_cast<std::int32_t>(after);
+      std::memcpy(bytes_.data() + *it, &count, 4);
+    }
+    return presence_change(before, after);
+  }
+  if (weight == 0) return 0;
+  if (order_.size() >= kFlatLimit || bytes_.size() + kHeader + entry.size() > kFlatBytesLimit ||
+      !fits_int32(weight)) {
+    spill();
+    return add_to_tree(entry, weight);
+  }
+  append(entry, weight, static_cast<std::size_t>(it - order_.begin()));
+  return presence_change(0, weight);
+}
+
+void ValueMultiset::append(RowRef entry, std::int64_t weight, std::size_t position) {
+  auto offset = static_cast<std::uint32_t>(bytes_.size());
+  std::uint32_t size = entry.size();
+  grow_for(bytes_, kHeader + size);
+  bytes_.resize(bytes_.size() + kHeader + size);
+  auto count = static_cast<std::int32_t>(weight);  // REQUIRES: fits (add_entry checked)
+  std::memcpy(bytes_.data() + offset, &count, 4);
+  if (size != 0) std::memcpy(bytes_.data() + offset + kHeader, entry.data(), size);
+  grow_for(order_, 1);
+  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(position), offset);
+}
+
+// Rewrites the live entries in order, dropping the erased ones' bytes.
+void ValueMultiset::compact() {
+  std::vector<std::byte> bytes;
+  bytes.reserve(bytes_.size() - dead_bytes_);
+  for (std::uint32_t& offset : order_) {
+    std::size_t size = kHeader + entry_at(offset).size();
+    auto at = static_cast<std::uint32_t>(bytes.size());
+    bytes.insert(bytes.end(), bytes_.begin() + offset,
+                 bytes_.begin() + static_cast<std::ptrdiff_t>(offset + size));
+    offset = at;
+  }
+  bytes_ = std::move(bytes);
+  dead_bytes_ = 0;
+  if (order_.capacity() > 2 * order_.size() + 4 || order_.empty()) order_.shrink_to_fit();
+}
+
+void ValueMultiset::spill() {
+  tree_ = std::make_unique<Tree>(less_);
+  for (std::uint32_t offset : order_) {
+    RowRef entry = entry_at(offset);
+    tree_->emplace_hint(tree_->end(), std::string(reinterpret_cast<const char*>(entry.data()), entry.size()),
+                        count_at(offset));
+  }
+  std::vector<std::byte>().swap(bytes_);
+  std::vector<std::uint32_t>().swap(order_);
+  dead_bytes_ = 0;
+}
+
+int ValueMultiset::add_to_tree(RowRef entry, std::int64_t weight) {
   std::string key(reinterpret_cast<const char*>(entry.data()), entry.size());
-  auto [it, inserted] = values_.try_emplace(std::move(key), 0);
+  auto [it, inserted] = tree_->try_emplace(std::move(key), 0);
   std::int64_t before = it->second;
   it->second += weight;
   std::int64_t after = it->second;
-  if (after == 0) values_.erase(it);
-  if (before <= 0 && after > 0) return 1;
-  if (before > 0 && after <= 0) return -1;
-  return 0;
+  if (after == 0) tree_->erase(it);
+  return presence_change(before, after);
 }
 
 void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t weight,
@@ -231,6 +377,9 @@ void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t we
   }
   if (value.is_null()) return;
   if (keeps_values(spec)) {
+    if (!spec.distinct && (spec.kind == AggregateKind::Min || spec.kind == AggregateKind::Max) &&
+        add_inline_extreme(value, weight, collation))
+      return;
     if (!values_) values_ = std::make_unique<ValueMultiset>(&collation, false);
     int change = values_->add(value, weight);
     if (spec.distinct) {
@@ -239,6 +388,42 @@ void Accumulator::add(const AggregateSpec& spec, DatumRef value, std::int64_t we
     }
   }
   add_value(spec, value, weight);
+}
+
+// min/max (not DISTINCT) keep their value inline, in int_sum_'s bytes, while
+// it is the only distinct one and its encoding fits (its multiplicity is
+// then count_); a second value moves both to a ValueMultiset (returns false:
+// the caller adds the new value there).
+bool Accumulator::add_inline_extreme(DatumRef value, std::int64_t weight, const Collation& collation) {
+  if (values_) return false;
+  if ((flags_ & kInlineValue) == 0) {
+    std::span<const std::byte> encoded = value.encoded();
+    if (count_ != 0 || encoded.size() > sizeof(int_sum_)) return false;
+    if (weight == 0) return true;
+    std::memcpy(&int_sum_, encoded.data(), encoded.size());
+    flags_ |= kInlineValue;
+    count_ += weight;
+    return true;
+  }
+  DatumRef held = inline_value();
+  if (compare_datums(held, value, collation) == 0) {
+    count_ += weight;
+    if (count_ == 0) clear_inline_value();
+    return true;
+  }
+  values_ = std::make_unique<ValueMultiset>(&collation, false);
+  values_->add(held, count_);
+  clear_inline_value();
+  return false;
+}
+
+DatumRef Accumulator::inline_value() const noexcept {
+  return DatumRef::decode(reinterpret_cast<const std::byte*>(&int_sum_));
+}
+
+void Accumulator::clear_inline_value() noexcept {
+  int_sum_ = 0;
+  flags_ &= static_cast<std::uint8_t>(~kInlineValue);
 }
 
 void Accumulator::add_row(const AggregateSpec& spec, RowRef row, std::int64_t weight,
@@ -269,6 +454,196 @@ void Accumulator::add_row(const AggregateSpec& spec, RowRef row, std::int64_t we
   count_ += spec.distinct ? change : weight;
 }
 
+// The out-of-line block: exactly one kind per accumulator (its spec decides).
+struct Accumulator::Extra {
+  Extra() = default;
+  Extra(const Extra&) = delete;
+  Extra& operator=(const Extra&) = delete;
+  virtual ~Extra() = default;
+  [[nodiscard]] virtual std::size_t bytes() const noexcept = 0;
+  virtual NumericState* numeric() noexcept { return nullptr; }
+  virtual std::span<ExactSum> floats() noexcept { return {}; }
+};
+
+// Numeric sum/avg/variance state that the common case does without.
+struct Accumulator::NumericState final : Accumulator::Extra {
+  std::int64_t nan = 0;
+  std::int64_t pos_inf = 0;
+  std::int64_t neg_inf = 0;
+  Numeric sum;  // sum/avg once kSumSpilled; variance always
+  Numeric sq;   // variance: the sum of squares
+  // Count per dscale, ascending, no zero counts (while kScaleCounts).
+  std::vector<std::pair<std::uint16_t, std::int64_t>> scales;
+
+  [[nodiscard]] std::size_t bytes() const noexcept override {
+    return sizeof(NumericState) + sum.packed_size() + sq.packed_size() - 8 +
+           scales.capacity() * sizeof(scales[0]);
+  }
+  NumericState* numeric() noexcept override { return this; }
+};
+
+namespace {
+
+// The exact float sums: 1 (sum, avg), 2 (variance) or 5 (regression).
+template <std::size_t N>
+struct FloatSums final : Accumulator::Extra {
+  std::array<ExactSum, N> sums;
+  [[nodiscard]] std::size_t bytes() const noexcept override {
+    std::size_t total = sizeof(FloatSums);
+    for (const ExactSum& s : sums) total += s.bytes() - sizeof(ExactSum);
+    return total;
+  }
+  std::span<ExactSum> floats() noexcept override { return sums; }
+};
+
+[[noreturn]] void state_mismatch() {
+  throw Error(ErrorKind::Internal, "aggregate state of the wrong kind (an aggregate saw two argument types)");
+}
+
+// m * 10^digits; false when it overflows (m unspecified then).
+bool scale_up_int128(Int128& m, unsigned digits) {
+  for (; digits > 0 && m != 0; --digits) {
+    if (__builtin_mul_overflow(m, Int128{10}, &m)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Accumulator::Accumulator() noexcept = default;
+Accumulator::Accumulator(Accumulator&&) noexcept = default;
+Accumulator& Accumulator::operator=(Accumulator&&) noexcept = default;
+Accumulator::~Accumulator() = default;
+
+Accumulator::NumericState& Accumulator::numeric_state() {
+  if (!extra_) extra_ = std::make_unique<NumericState>();
+  NumericState* state = extra_->numeric();
+  if (state == nullptr) state_mismatch();
+  return *state;
+}
+
+const Accumulator::NumericState* Accumulator::find_numeric_state() const noexcept {
+  return extra_ ? extra_->numeric() : nullptr;
+}
+
+ExactSum* Accumulator::float_sums(std::uint8_t count) {
+  if (!extra_) {
+    if (count == 1) {
+      extra_ = std::make_unique<FloatSums<1>>();
+    } else if (count == 2) {
+      extra_ = std::make_unique<FloatSums<2>>();
+    } else {
+      extra_ = std::make_unique<FloatSums<5>>();
+    }
+  }
+  std::span<ExactSum> sums = extra_->floats();
+  if (sums.size() < count) state_mismatch();
+  return sums.data();
+}
+
+const ExactSum* Accumulator::float_sums() const noexcept {
+  return extra_ ? extra_->floats().data() : nullptr;
+}
+
+std::int64_t Accumulator::specials() const noexcept {
+  const NumericState* state = find_numeric_state();
+  return state != nullptr ? state->nan + state->pos_inf + state->neg_inf : 0;
+}
+
+// The largest dscale among the finite numeric values present (0 if none).
+std::uint16_t Accumulator::max_scale() const noexcept {
+  if ((flags_ & kScaleCounts) != 0) return find_numeric_state()->scales.back().first;
+  return count_ - specials() != 0 ? scale_ : 0;
+}
+
+// Counts `weight` finite values of dscale `scale` (called after count_ took
+// them in). One scale is kept inline while all finite values present share
+// it; a second one moves the counts to NumericState::scales until one is left.
+void Accumulator::count_scale(std::uint16_t scale, std::int64_t weight) {
+  if (weight == 0) return;
+  if ((flags_ & kScaleCounts) == 0) {
+    std::int64_t before = count_ - weight - specials();  // finite values before this one
+    if (before == 0 || scale == scale_) {
+      scale_ = scale;
+      return;
+    }
+    auto& scales = numeric_state().scales;
+    scales.clear();
+    scales.emplace_back(scale_, before);
+    scales.emplace_back(scale, weight);
+    if (scale < scale_) std::swap(scales[0], scales[1]);
+    flags_ |= kScaleCounts;
+    return;
+  }
+  auto& scales = numeric_state().scales;
+  auto it = std::lower_bound(scales.begin(), scales.end(), scale,
+                             [](const auto& entry, std::uint16_t s) { return entry.first < s; });
+  if (it != scales.end() && it->first == scale) {
+    it->second += weight;
+    if (it->second == 0) scales.erase(it);
+  } else {
+    scales.insert(it, {scale, weight});
+  }
+  if (scales.size() <= 1) {
+    if (!scales.empty()) scale_ = scales[0].first;
+    std::vector<std::pair<std::uint16_t, std::int64_t>>().swap(scales);
+    flags_ &= static_cast<std::uint8_t>(~kScaleCounts);
+  }
+}
+
+// NaN and ±Infinity are counted apart; returns false for a finite value.
+bool Accumulator::add_numeric_special(std::span<const std::byte> packed, std::int64_t weight) {
+  Numeric::Special special = Numeric::packed_special(packed);
+  if (special == Numeric::Special::Finite) return false;
+  NumericState& state = numeric_state();
+  if (special == Numeric::Special::NaN) {
+    state.nan += weight;
+  } else {
+    (special == Numeric::Special::PosInf ? state.pos_inf : state.neg_inf) += weight;
+  }
+  return true;
+}
+
+// sum/avg of numeric: int_sum_ is the sum * 10^sum_scale_, sum_scale_ the
+// largest dscale seen; the first value that does not fit moves the sum to a
+// Numeric for good (until the group empties).
+void Accumulator::add_numeric_sum(DatumRef value, std::int64_t weight) {
+  std::span<const std::byte> packed = value.payload();
+  if (add_numeric_special(packed, weight)) return;
+  count_scale(Numeric::packed_dscale(packed), weight);
+  if ((flags_ & kSumSpilled) == 0) {
+    if (add_inline_sum(packed, weight)) return;
+    numeric_state().sum = Numeric::from_scaled_int128(int_sum_, sum_scale_);
+    int_sum_ = 0;
+    sum_scale_ = 0;
+    flags_ |= kSumSpilled;
+  }
+  NumericState& state = numeric_state();
+  state.sum = add_weighted(state.sum, value.as_numeric(), weight);
+}
+
+bool Accumulator::add_inline_sum(std::span<const std::byte> packed, std::int64_t weight) {
+  std::uint16_t dscale = Numeric::packed_dscale(packed);
+  Int128 sum = int_sum_;
+  std::uint16_t scale = std::max(sum_scale_, dscale);
+  Int128 v = 0;
+  if (!scale_up_int128(sum, scale - sum_scale_) || !Numeric::packed_scaled_int128(packed, scale, v) ||
+      __builtin_mul_overflow(v, static_cast<Int128>(weight), &v) || __builtin_add_overflow(sum, v, &sum))
+    return false;
+  int_sum_ = sum;
+  sum_scale_ = scale;
+  return true;
+}
+
+void Accumulator::add_numeric_variance(DatumRef value, std::int64_t weight) {
+  if (!value.is_integer() && add_numeric_special(value.payload(), weight)) return;
+  Numeric n = value.is_integer() ? Numeric::from_int(value.as_int()) : value.as_numeric();
+  if (!value.is_integer()) count_scale(n.dscale(), weight);
+  NumericState& state = numeric_state();
+  state.sum = add_weighted(state.sum, n, weight);
+  state.sq = add_weighted(state.sq, n.mul(n), weight);
+}
+
 void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight) {
   count_ += weight;
   switch (spec.kind) {
@@ -279,19 +654,7 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
       } else if (value.is_float()) {
         float_sums(1)[kSx].add(value.as_double(), weight);
       } else if (value.kind() == DatumKind::Numeric) {
-        Numeric n = value.as_numeric();
-        if (n.is_nan()) {
-          nan_ += weight;
-        } else if (!n.is_finite()) {
-          (n.special() == Numeric::Special::PosInf ? pos_inf_ : neg_inf_) += weight;
-        } else {
-          if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
-          if (!scales_) scales_ = std::make_unique<std::map<std::uint16_t, std::int64_t>>();
-          *numeric_sum_ = add_weighted(*numeric_sum_, n, weight);
-          auto& c = (*scales_)[n.dscale()];
-          c += weight;
-          if (c == 0) scales_->erase(n.dscale());
-        }
+        add_numeric_sum(value, weight);
       } else {
         throw Error(ErrorKind::Unsupported, "sum/avg of this type is not supported incrementally");
       }
@@ -310,23 +673,7 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
         sums[kSx].add(v, weight);
         if (std::isfinite(v)) sums[kSxx].add_product(v, v, weight);
       } else {
-        Numeric n = value.is_integer() ? Numeric::from_int(value.as_int()) : value.as_numeric();
-        if (n.is_nan()) {
-          nan_ += weight;
-        } else if (!n.is_finite()) {
-          (n.special() == Numeric::Special::PosInf ? pos_inf_ : neg_inf_) += weight;
-        } else {
-          if (!numeric_sum_) numeric_sum_ = std::make_unique<Numeric>();
-          if (!numeric_sq_) numeric_sq_ = std::make_unique<Numeric>();
-          *numeric_sum_ = add_weighted(*numeric_sum_, n, weight);
-          *numeric_sq_ = add_weighted(*numeric_sq_, n.mul(n), weight);
-          if (!value.is_integer()) {
-            if (!scales_) scales_ = std::make_unique<std::map<std::uint16_t, std::int64_t>>();
-            auto& c = (*scales_)[n.dscale()];
-            c += weight;
-            if (c == 0) scales_->erase(n.dscale());
-          }
-        }
+        add_numeric_variance(value, weight);
       }
       return;
     case AggregateKind::BitXor:
@@ -334,14 +681,6 @@ void Accumulator::add_value(const AggregateSpec& spec, DatumRef value, std::int6
       return;
     default: return;  // count, min, max, bit_and, bit_or: count_ or values_ suffice
   }
-}
-
-ExactSum* Accumulator::float_sums(std::uint8_t count) {
-  if (!floats_) {
-    floats_ = std::make_unique<ExactSum[]>(count);
-    float_count_ = count;
-  }
-  return floats_.get();
 }
 
 // Two-argument aggregates: json(b)_object_agg(key, value) keeps its pairs
@@ -404,7 +743,8 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
     case DatumKind::Int8: out.push_numeric(Numeric::from_int128(int_sum_)); return;
     case DatumKind::Float4:
     case DatumKind::Float8: {
-      double v = floats_ ? floats_[kSx].value() : 0.0;
+      const ExactSum* sums = float_sums();
+      double v = sums != nullptr ? sums[kSx].value() : 0.0;
       if (spec.input == DatumKind::Float4) {
         auto f = static_cast<float>(v);
         if (std::isinf(f) && !std::isinf(v)) float_overflow();  // float4pl's check
@@ -414,38 +754,42 @@ void Accumulator::finish_sum(const AggregateSpec& spec, RowPacker& out) const {
       }
       return;
     }
-    default: {
-      if (nan_ != 0 || (pos_inf_ != 0 && neg_inf_ != 0)) {
-        out.push_numeric(Numeric::nan());
-      } else if (pos_inf_ != 0 || neg_inf_ != 0) {
-        out.push_numeric(Numeric::infinity(neg_inf_ != 0));
-      } else {
-        Numeric sum = numeric_sum_ ? *numeric_sum_ : Numeric();
-        std::uint16_t scale = scales_ && !scales_->empty() ? scales_->rbegin()->first : 0;
-        out.push_numeric(sum.rescaled(scale));
-      }
+    default:
+      if (!push_numeric_special(out)) out.push_numeric(numeric_sum().rescaled(max_scale()));
       return;
-    }
   }
+}
+
+// The numeric sum of the finite values present, at the largest scale seen.
+Numeric Accumulator::numeric_sum() const {
+  if ((flags_ & kSumSpilled) != 0) return find_numeric_state()->sum;
+  return Numeric::from_scaled_int128(int_sum_, sum_scale_);
+}
+
+// sum/avg of numeric with NaN or an infinity present: NaN if any NaN or both
+// infinities, else the infinity (PostgreSQL's numeric accumulation).
+bool Accumulator::push_numeric_special(RowPacker& out) const {
+  const NumericState* state = find_numeric_state();
+  if (state == nullptr) return false;
+  if (state->nan != 0 || (state->pos_inf != 0 && state->neg_inf != 0)) {
+    out.push_numeric(Numeric::nan());
+    return true;
+  }
+  if (state->pos_inf != 0 || state->neg_inf != 0) {
+    out.push_numeric(Numeric::infinity(state->neg_inf != 0));
+    return true;
+  }
+  return false;
 }
 
 void Accumulator::finish_avg(const AggregateSpec& spec, RowPacker& out) const {
   if (spec.input == DatumKind::Float4 || spec.input == DatumKind::Float8) {
-    out.push_float8((floats_ ? floats_[kSx].value() : 0.0) / static_cast<double>(count_));
+    const ExactSum* sums = float_sums();
+    out.push_float8((sums != nullptr ? sums[kSx].value() : 0.0) / static_cast<double>(count_));
     return;
   }
   if (spec.input == DatumKind::Numeric) {
-    if (nan_ != 0 || (pos_inf_ != 0 && neg_inf_ != 0)) {
-      out.push_numeric(Numeric::nan());
-      return;
-    }
-    if (pos_inf_ != 0 || neg_inf_ != 0) {
-      out.push_numeric(Numeric::infinity(neg_inf_ != 0));
-      return;
-    }
-    Numeric sum = numeric_sum_ ? *numeric_sum_ : Numeric();
-    std::uint16_t scale = scales_ && !scales_->empty() ? scales_->rbegin()->first : 0;
-    out.push_numeric(sum.rescaled(scale).div_int(count_));
+    if (!push_numeric_special(out)) out.push_numeric(numeric_sum().rescaled(max_scale()).div_int(count_));
     return;
   }
   out.push_numeric(Numeric::from_int128(int_sum_).div_int(count_));
@@ -461,7 +805,7 @@ void Accumulator::finish_variance(const AggregateSpec& spec, RowPacker& out) con
   if (spec.input == DatumKind::Float4 || spec.input == DatumKind::Float8) {
     // n * Σx² - (Σx)² exactly, rounded once; any NaN or infinity gives NaN
     // (PostgreSQL's float8_accum).
-    const ExactSum* sums = floats_.get();
+    const ExactSum* sums = float_sums();
     if (sums[kSx].has_special()) {
       out.push_float8(nan_double());
       return;
@@ -476,17 +820,18 @@ void Accumulator::finish_variance(const AggregateSpec& spec, RowPacker& out) con
     out.push_float8(stddev ? std::sqrt(v) : v);
     return;
   }
-  if (nan_ != 0 || pos_inf_ != 0 || neg_inf_ != 0) {
+  if (specials() != 0) {
     out.push_numeric(Numeric::nan());  // numeric_stddev_internal: any special gives NaN
     return;
   }
   // PostgreSQL's numeric_stddev_internal: (n * Σx² - (Σx)²) at scale 2 * the
   // inputs' largest scale, divided by n * (n - 1) or n * n with
   // select_div_scale; stddev is the square root at that same scale.
-  std::uint16_t scale = scales_ && !scales_->empty() ? scales_->rbegin()->first : 0;
+  std::uint16_t scale = max_scale();
+  const NumericState* state = find_numeric_state();
   Numeric n = Numeric::from_int(count_);
-  Numeric sum = numeric_sum_ ? numeric_sum_->rescaled(scale) : Numeric();
-  Numeric sq = numeric_sq_ ? numeric_sq_->rescaled(static_cast<std::uint16_t>(2 * scale)) : Numeric();
+  Numeric sum = state != nullptr ? state->sum.rescaled(scale) : Numeric();
+  Numeric sq = state != nullptr ? state->sq.rescaled(static_cast<std::uint16_t>(2 * scale)) : Numeric();
   Numeric numerator = n.mul(sq).sub(sum.mul(sum));
   if (numerator.compare(Numeric()) <= 0) {
     out.push_numeric(Numeric());
@@ -674,7 +1019,7 @@ void Accumulator::finish_object(const AggregateSpec& spec, RowPacker& out) const
 // (n Σab - Σa Σb) / n with the numerator exact and rounded once. Sxx is NaN
 // when any X is NaN or infinite (Syy likewise, Sxy when either is).
 void Accumulator::finish_regression(const AggregateSpec& spec, RowPacker& out) const {
-  const ExactSum* sums = floats_.get();
+  const ExactSum* sums = float_sums();
   auto n = static_cast<double>(count_);
   auto centered = [&](std::size_t ab, std::size_t a, std::size_t b) {
     ExactSum numerator;
@@ -746,8 +1091,12 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
   switch (spec.kind) {
     case AggregateKind::Sum: finish_sum(spec, out); return;
     case AggregateKind::Avg: finish_avg(spec, out); return;
-    case AggregateKind::Min: out.push_datum(values_->min()); return;
-    case AggregateKind::Max: out.push_datum(values_->max()); return;
+    case AggregateKind::Min:
+      out.push_datum((flags_ & kInlineValue) != 0 ? inline_value() : values_->min());
+      return;
+    case AggregateKind::Max:
+      out.push_datum((flags_ & kInlineValue) != 0 ? inline_value() : values_->max());
+      return;
     case AggregateKind::BoolAnd: out.push_bool(int_sum_ == 0); return;
     case AggregateKind::BoolOr: out.push_bool(count_ - int_sum_ > 0); return;
     case AggregateKind::BitAnd:
@@ -780,11 +1129,8 @@ void Accumulator::finish(const AggregateSpec& spec, RowPacker& out) const {
 
 std::size_t Accumulator::bytes() const noexcept {
   std::size_t total = sizeof(Accumulator);
-  if (numeric_sum_) total += sizeof(Numeric) + numeric_sum_->packed_size();
-  if (numeric_sq_) total += sizeof(Numeric) + numeric_sq_->packed_size();
-  if (scales_) total += scales_->size() * 48;
-  if (values_) total += values_->distinct_count() * 64;  // map node + short string
-  for (std::size_t i = 0; i < float_count_; ++i) total += floats_[i].bytes();
+  if (extra_) total += extra_->bytes();
+  if (values_) total += values_->bytes();
   return total;
 }
 

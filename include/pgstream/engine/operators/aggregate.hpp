@@ -56,6 +56,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -131,45 +132,94 @@ struct AggregateSpec {
 
 // Ordered multiset of datums (by PostgreSQL order), with multiplicities.
 // Entries are one datum, or two (ORDER BY key, value) ordered by the key
-// first (descending if asked) and the value second.
+// first (descending if asked) and the value second. Equal entries (1.0 and
+// 1.00) are one, kept in the form first added.
+// Memory: up to kFlatLimit distinct entries are flat: their bytes back to
+// back in one buffer ([i32 count][entry], 4 bytes + the entry; every entry
+// has the same number of datums, so its size is read from its datums) plus
+// a vector of their offsets in order (4 bytes; binary search, O(n)
+// insertion of an offset), compacted when erased entries' bytes exceed the
+// live ones. Past kFlatLimit entries (or 1 GiB, or a count outside int32,
+// or an entry of another arity) they move for good to a std::map (~80 bytes
+// + the entry each, O(log n) insertion).
 class ValueMultiset {
  public:
-  ValueMultiset(const Collation* collation, bool descending) : values_(Less{collation, descending}) {}
+  static constexpr std::size_t kFlatLimit = 1024;
+  ValueMultiset(const Collation* collation, bool descending) : less_{collation, descending} {}
   // Returns +1 when the value became present, -1 when it left, else 0.
   int add(DatumRef value, std::int64_t weight);
   int add_entry(RowRef entry, std::int64_t weight);
   template <class F>
   void for_each_entry(F&& fn) const {
-    for (const auto& [bytes, count] : values_) {
-      fn(RowRef(reinterpret_cast<const std::byte*>(bytes.data()), static_cast<std::uint32_t>(bytes.size())),
-         count);
-    }
+    visit([&](RowRef entry, std::int64_t count) { fn(entry, count); });
   }
-  [[nodiscard]] bool empty() const noexcept { return values_.empty(); }
-  [[nodiscard]] std::size_t distinct_count() const noexcept { return values_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return distinct_count() == 0; }
+  [[nodiscard]] std::size_t distinct_count() const noexcept { return tree_ ? tree_->size() : order_.size(); }
   template <class F>
   void for_each(F&& fn) const {
-    for (const auto& [bytes, count] : values_)
-      fn(DatumRef::decode(reinterpret_cast<const std::byte*>(bytes.data())), count);
+    visit([&](RowRef entry, std::int64_t count) { fn(DatumRef::decode(entry.data()), count); });
   }
-  [[nodiscard]] DatumRef min() const { return decode(values_.begin()->first); }
-  [[nodiscard]] DatumRef max() const { return decode(values_.rbegin()->first); }
+  [[nodiscard]] DatumRef min() const;
+  [[nodiscard]] DatumRef max() const;
+  // Heap bytes held (this object included).
+  [[nodiscard]] std::size_t bytes() const noexcept;
+  // True once the entries have moved to the tree (for tests).
+  [[nodiscard]] bool spilled() const noexcept { return tree_ != nullptr; }
 
  private:
-  static DatumRef decode(const std::string& s) {
-    return DatumRef::decode(reinterpret_cast<const std::byte*>(s.data()));
-  }
+  static constexpr std::uint32_t kHeader = 4;  // [i32 count]
   struct Less {
     const Collation* collation;
     bool descending;
-    bool operator()(const std::string& a, const std::string& b) const;
+    bool operator()(RowRef a, RowRef b) const;
+    bool operator()(const std::string& a, const std::string& b) const {
+      return (*this)(as_row(a), as_row(b));
+    }
   };
-  std::map<std::string, std::int64_t, Less> values_;
+  using Tree = std::map<std::string, std::int64_t, Less>;
+  static RowRef as_row(const std::string& s) {
+    return {reinterpret_cast<const std::byte*>(s.data()), static_cast<std::uint32_t>(s.size())};
+  }
+  [[nodiscard]] RowRef entry_at(std::uint32_t offset) const noexcept;
+  [[nodiscard]] std::int64_t count_at(std::uint32_t offset) const noexcept;
+  template <class F>
+  void visit(F&& fn) const {
+    if (tree_) {
+      for (const auto& [key, count] : *tree_) fn(as_row(key), count);
+      return;
+    }
+    for (std::uint32_t offset : order_) fn(entry_at(offset), count_at(offset));
+  }
+  int add_to_tree(RowRef entry, std::int64_t weight);
+  void append(RowRef entry, std::int64_t weight, std::size_t position);
+  void spill();
+  void compact();
+
+  Less less_;
+  std::vector<std::byte> bytes_;      // flat entries, in the order added
+  std::vector<std::uint32_t> order_;  // offsets into bytes_ of the live entries, sorted
+  std::size_t dead_bytes_ = 0;        // bytes_ of erased entries
+  std::uint8_t arity_ = 0;            // datums per flat entry (0: none added yet)
+  std::unique_ptr<Tree> tree_;        // set once spilled; then bytes_ and order_ are empty
 };
 
+// Memory: 48 bytes inline; count, int sums, bool_*, bit_xor and numeric
+// sum/avg need nothing more in the common case (a numeric sum is kept as an
+// Int128 mantissa at the largest scale seen, and the scales of the rows as
+// one scale while all present rows share it), nor do min/max while the
+// group holds one distinct value of at most 16 encoded bytes. Out of line,
+// allocated on demand: a ValueMultiset (min/max/bit_and/bit_or/collecting/
+// DISTINCT), and
+// one Extra block: either the exact float sums (1, 2 or 5 ExactSums) or the
+// numeric rarities (NaN/±Infinity counts, the sum once it overflows Int128,
+// variance's sum and sum of squares, the count per scale once two scales are
+// present).
 class Accumulator {
  public:
-  Accumulator() = default;
+  Accumulator() noexcept;
+  Accumulator(Accumulator&&) noexcept;
+  Accumulator& operator=(Accumulator&&) noexcept;
+  ~Accumulator();
   // Folds in `weight` copies of the aggregate's input (NULLs are counted by
   // count(*) only). REQUIRES: the same spec on every call.
   void add(const AggregateSpec& spec, DatumRef value, std::int64_t weight, const Collation& collation);
@@ -178,13 +228,37 @@ class Accumulator {
   void add_row(const AggregateSpec& spec, RowRef row, std::int64_t weight, const Collation& collation);
   // Appends the aggregate's current result to `out`.
   void finish(const AggregateSpec& spec, RowPacker& out) const;
+  // Heap bytes held (this object included).
   [[nodiscard]] std::size_t bytes() const noexcept;
 
+  // The out-of-line block (defined in aggregate.cpp).
+  struct Extra;
+  struct NumericState;
+
  private:
+  static constexpr std::uint8_t kSumSpilled = 1;   // the numeric sum is NumericState::sum
+  static constexpr std::uint8_t kScaleCounts = 2;  // scale counts are NumericState::scales
+  static constexpr std::uint8_t kInlineValue = 4;  // min/max: the only value is in int_sum_'s bytes
+
   void add_value(const AggregateSpec& spec, DatumRef value, std::int64_t weight);
+  bool add_inline_extreme(DatumRef value, std::int64_t weight, const Collation& collation);
+  [[nodiscard]] DatumRef inline_value() const noexcept;
+  void clear_inline_value() noexcept;
+  void add_numeric_sum(DatumRef value, std::int64_t weight);
+  bool add_inline_sum(std::span<const std::byte> packed, std::int64_t weight);
+  void add_numeric_variance(DatumRef value, std::int64_t weight);
+  bool add_numeric_special(std::span<const std::byte> packed, std::int64_t weight);
+  void count_scale(std::uint16_t scale, std::int64_t weight);
   void add_pair(const AggregateSpec& spec, RowRef row, std::int64_t weight, const Collation& collation);
   void add_regression(DatumRef y, DatumRef x, std::int64_t weight);
   ExactSum* float_sums(std::uint8_t count);
+  [[nodiscard]] const ExactSum* float_sums() const noexcept;
+  NumericState& numeric_state();
+  [[nodiscard]] const NumericState* find_numeric_state() const noexcept;
+  [[nodiscard]] std::int64_t specials() const noexcept;
+  [[nodiscard]] std::uint16_t max_scale() const noexcept;
+  [[nodiscard]] Numeric numeric_sum() const;
+  bool push_numeric_special(RowPacker& out) const;
   void finish_sum(const AggregateSpec& spec, RowPacker& out) const;
   void finish_avg(const AggregateSpec& spec, RowPacker& out) const;
   void finish_variance(const AggregateSpec& spec, RowPacker& out) const;
@@ -194,19 +268,18 @@ class Accumulator {
   void finish_object(const AggregateSpec& spec, RowPacker& out) const;
   void finish_regression(const AggregateSpec& spec, RowPacker& out) const;
 
-  std::int64_t count_ = 0;  // rows (count(*)) or non-NULL values
-  Int128 int_sum_ = 0;      // integer sums, bool_* false/true counts, bit_xor
-  std::int64_t nan_ = 0;    // specials of numeric sums
-  std::int64_t pos_inf_ = 0;
-  std::int64_t neg_inf_ = 0;
-  std::unique_ptr<Numeric> numeric_sum_;
-  std::unique_ptr<Numeric> numeric_sq_;                            // sum of squares (numeric variance)
-  std::unique_ptr<std::map<std::uint16_t, std::int64_t>> scales_;  // numeric sum: count per dscale
-  std::unique_ptr<ValueMultiset> values_;                          // min/max/bit_and/bit_or/DISTINCT
-  // Exact float sums: [Σx] (sum, avg), [Σx, Σx²] (variance), [Σx, Σx², Σy,
-  // Σy², Σxy] (regression family); allocated on the first float value.
-  std::unique_ptr<ExactSum[]> floats_;
-  std::uint8_t float_count_ = 0;
+  // Integer sums, bool_* false counts, bit_xor; numeric sum/avg: the sum *
+  // 10^sum_scale_ (unless kSumSpilled); min/max: the encoded value (if
+  // kInlineValue).
+  Int128 int_sum_ = 0;
+  std::int64_t count_ = 0;                 // rows (count(*)) or non-NULL values
+  std::unique_ptr<ValueMultiset> values_;  // min/max/bit_and/bit_or/collecting/DISTINCT
+  std::unique_ptr<Extra> extra_;           // float sums or numeric rarities, on demand
+  std::uint16_t sum_scale_ = 0;            // numeric sum/avg: the scale of int_sum_
+  // Numeric sum/avg/variance: the dscale of every finite value present
+  // (unless kScaleCounts; meaningless while none is present).
+  std::uint16_t scale_ = 0;
+  std::uint8_t flags_ = 0;
 };
 
 }  // namespace pgstream::engine
