@@ -622,6 +622,7 @@ void Daemon::stop_pipeline() {
   stream_.reset();
   applier_.reset();
   pool_.reset();
+  order_.clear();
   tables_.clear();
   by_relation_.clear();
   by_id_.clear();
