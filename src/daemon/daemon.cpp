@@ -1393,12 +1393,19 @@ bool Daemon::activate(Table& table) {
 // called for `table` only.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
   const std::int64_t requested = table.pgs_id;
+  const std::string requested_key = key_of(table.definition().name);
   auto answered = std::make_shared<bool>(false);
   const std::function<void(Table&, const Error*)> answer = [requested, answered, done](Table& loaded,
                                                                                        const Error* error) {
     if (loaded.pgs_id != requested || *answered) return;
     *answered = true;
     if (done) done(loaded, error);
+  };
+  // `done` may drop the table (a failed create): after answer() it is found
+  // again by name, never used through `table`.
+  const auto requested_table = [this, requested, requested_key]() -> Table* {
+    auto it = tables_.find(requested_key);
+    return it != tables_.end() && it->second.pgs_id == requested ? &it->second : nullptr;
   };
   std::vector<Table*> group{&table};
   try {
@@ -1416,11 +1423,11 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
       (void)build_table(*member);
     }
     if (group.size() > 1) {
-      spdlog::info("stream table {}: loading its chain again ({} tables)", key_of(table.definition().name),
-                   group.size());
+      spdlog::info("stream table {}: loading its chain again ({} tables)", requested_key, group.size());
     }
     group = link_group(group);
     if (std::find(group.begin(), group.end(), &table) == group.end()) {
+      // The others of its chain were built again: they load all the same.
       const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
       answer(table, &failure);
     }
@@ -1432,17 +1439,21 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     const replication::CreatedSlot slot =
         slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
     replication::SnapshotReader reader(dsn(), slot.snapshot_name);
-    spdlog::debug("loading {} from snapshot {} at {}", key_of(table.definition().name), slot.snapshot_name,
+    spdlog::debug("loading {} from snapshot {} at {}", requested_key, slot.snapshot_name,
                   slot.consistent_point.to_string());
     load_from_snapshot(group, reader, slot.consistent_point, answer);
     reader.finish();
   } catch (const Error& error) {
+    const bool transient = classify(error) == ErrorAction::Retry;
+    Table* const still = requested_table();
     // Every member may hold a half-loaded dataflow.
     for (Table* member : group) {
-      if (member == &table || member->runtime->built())
-        fail_table(*member, error, classify(error) == ErrorAction::Retry);
+      if (member != &table && member->runtime->built()) fail_table(*member, error, transient);
     }
-    answer(table, &error);
+    if (still != nullptr) {
+      fail_table(*still, error, transient);
+      answer(*still, &error);
+    }
   }
 }
 

@@ -201,11 +201,17 @@ TEST_CASE_METHOD(PgDatabase,
                                "SELECT n, count(*) AS customers FROM sql_level2 GROUP BY n"};
   check.exec("SELECT pgstream.create_stream_table(" + check.quote_literal(level3.name) + ", " +
              check.quote_literal(level3.query) + ")");
+  // A downstream with a schedule applies what its upstream fed it on its beats.
+  const StreamTableSpec scheduled{"public.sql_scheduled",
+                                  "SELECT customer_id, total FROM chain_group WHERE total > 100"};
+  check.exec("SELECT pgstream.create_stream_table(" + check.quote_literal(scheduled.name) + ", " +
+             check.quote_literal(scheduled.query) + ", schedule => '1s')");
   CHECK(writers.run_for(scaled(150)) > 0);
-  sync_all(conninfo(), 4, std::chrono::seconds(60), &daemon);
+  sync_all(conninfo(), 5, std::chrono::seconds(60), &daemon);
   check_all_equal(check, upstream);
   check_all_equal(check, downstream);
   check_equal(check, level3.name, level3.query);
+  check_equal(check, scheduled.name, scheduled.query);
   check_history_monotonic(check);
 
   // Out of scope: DIFFERENTIAL over a FULL or scheduled upstream is refused,
@@ -221,6 +227,17 @@ TEST_CASE_METHOD(PgDatabase,
     CHECK(error.message().find("refreshed FULL") != std::string::npos);
   }
   CHECK(status_of(check, "over_full") == "missing");
+  check.exec(
+      "SELECT pgstream.create_stream_table('public.sched_up', 'SELECT id, amount FROM orders', schedule => "
+      "'1h')");
+  try {
+    check.exec("SELECT pgstream.create_stream_table('public.over_sched', 'SELECT id FROM sched_up')");
+    FAIL("a DIFFERENTIAL table over a scheduled one was accepted");
+  } catch (const pgstream::Error& error) {
+    CHECK(error.sqlstate() == "0A000");
+    CHECK(error.message().find("has a schedule") != std::string::npos);
+  }
+  CHECK(status_of(check, "over_sched") == "missing");
   CHECK(check.query_value("SELECT to_regclass('public.over_full') IS NULL") == "t");
   check.exec(
       "SELECT pgstream.create_stream_table('public.full_down', 'SELECT n, count(*) AS c FROM sql_level2 "
