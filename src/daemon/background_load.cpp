@@ -44,6 +44,7 @@ void BackgroundLoad::run() noexcept {
     outcome.contents = runtime_->load(reader, slot.consistent_point, [this] {
       if (cancelled_.load(std::memory_order_relaxed)) throw Cancelled{};
     });
+    runtime_->release_buffers();
     reader.finish();
   } catch (const Cancelled&) {
     outcome.cancelled = true;

@@ -111,6 +111,17 @@ struct Table {
   std::vector<std::uint32_t> loading_relations;
   std::vector<std::shared_ptr<const replication::ChangeBatch>> held;
   [[nodiscard]] bool loading() const { return load_ticket != 0; }
+  // Chains: the oid of its target (what a downstream's query reads), the
+  // stream tables it reads in memory (DIFFERENTIAL; kept while in ERROR, so
+  // that it follows them when they come back), and the upstream that put it
+  // in ERROR (it is reloaded with that upstream's chain).
+  std::uint32_t target_oid = 0;
+  std::vector<std::string> upstreams;
+  std::string blocked_by;
+  bool created_target = false;  // its last build created the target (not kept an existing one)
+  [[nodiscard]] bool reads(const std::string& key) const {
+    return std::find(upstreams.begin(), upstreams.end(), key) != upstreams.end();
+  }
 };
 
 class Daemon {
@@ -157,11 +168,32 @@ class Daemon {
   // Tables.
   std::vector<StreamTableDefinition> wanted_definitions();
   Table& add_table(const StreamTableDefinition& definition);
-  bool build_table(Table& table);
+  // Builds the runtime; with `create_target`, the target too (a downstream's
+  // query reads it). Failures go to fail_table(), or into `deferred` (the
+  // caller retries once other tables were built: an upstream's target).
+  bool build_table(Table& table, bool create_target = true, std::optional<Error>* deferred = nullptr);
+  // Chains (docs/ARCHITECTURE.md): the tables that load together with
+  // `table` (the connected stream tables that read each other in memory),
+  // upstream first; links built tables to their upstreams and orders them
+  // (those that cannot be linked, or read each other in a cycle, go to ERROR).
+  std::vector<Table*> chain_group(Table& table);
+  std::vector<Table*> link_group(const std::vector<Table*>& tables);
+  // Puts the DIFFERENTIAL tables reading `upstream` in ERROR (`why` says
+  // what happened to it); they are reloaded with it once it is ACTIVE.
+  void block_downstreams(const Table& upstream, const std::string& why);
+  void block(Table& table, const Table& upstream, const std::string& why);
+  // Links one chained source of `table` to `upstream` (null: none found),
+  // which is `loading` with it; throws what stops it.
+  void link_source(Table& table, const sql::SourceRelation& relation, Table* upstream, bool loading);
+  // Hands the upstream's delta of the step just run to its downstreams.
+  void forward(Table& upstream);
+  std::vector<writer::DeltaRow> step_table(Table& table);
   void publish(const std::vector<Table*>& tables);
   void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
                           Lsn consistent, const std::function<void(Table&, const Error*)>& done = {});
   void load_now(Table& table, const std::function<void(Table&, const Error*)>& done = {});
+  // No stream table reads it, and it reads none: it may load in the background.
+  [[nodiscard]] bool alone(const Table& table) const;
   void start_load(Table& table, std::function<void(Table&, const Error*)> done);
   void end_load(std::uint64_t ticket, LoadOutcome outcome);
   void abandon_load(Table& table);
@@ -247,6 +279,7 @@ class Daemon {
   bool pipeline_up_ = false;
 
   std::map<std::string, Table> tables_;
+  std::vector<Table*> order_;  // every table, the upstreams of a chain first (index_tables)
   std::multimap<std::uint32_t, Table*> by_relation_;
   std::multimap<std::uint32_t, Table*> loading_by_relation_;  // tables loading in the background
   // Background loads by ticket, with what to call when each ends.
@@ -503,14 +536,36 @@ void Daemon::start_pipeline() {
       static_cast<std::size_t>(config_.writer.max_batch_rows), std::size_t{8},
       [this](const AppliedTable& applied) { observe_applied(applied); });
 
-  // Every wanted table, built; the catalog records them all.
+  // Every wanted table, built; the catalog records them all. A table whose
+  // query reads another stream table's target is built after it (on a fresh
+  // start the target does not exist before its table is built): what failed
+  // is tried again while another table got built.
   tables_.clear();
+  order_.clear();
   std::vector<Table*> loadable;
+  std::vector<std::pair<Table*, std::optional<Error>>> waiting;
   for (const StreamTableDefinition& definition : wanted_definitions()) {
-    Table& table = add_table(definition);
-    if (build_table(table)) loadable.push_back(&table);
+    waiting.emplace_back(&add_table(definition), std::nullopt);
+  }
+  for (bool progress = true; progress && !waiting.empty();) {
+    progress = false;
+    std::vector<std::pair<Table*, std::optional<Error>>> still;
+    for (auto& [table, failure] : waiting) {
+      failure.reset();
+      if (build_table(*table, true, &failure)) {
+        loadable.push_back(table);
+        progress = true;
+      } else {
+        still.emplace_back(table, std::move(failure));
+      }
+    }
+    waiting = std::move(still);
+  }
+  for (auto& [table, failure] : waiting) {
+    if (failure) fail_table(*table, *failure);
   }
   forget_untracked_tables();
+  loadable = link_group(loadable);
   publish(loadable);
 
   // One snapshot for all: the slot's consistent point is where the stream starts.
@@ -591,6 +646,7 @@ void Daemon::stop_pipeline() {
   stream_.reset();
   applier_.reset();
   pool_.reset();
+  order_.clear();
   tables_.clear();
   by_relation_.clear();
   by_id_.clear();
@@ -972,7 +1028,7 @@ void Daemon::record_definition(Table& table) {
   table.pgs_id = catalog::upsert_stream_table(control(), schema(), record);
 }
 
-bool Daemon::build_table(Table& table) {
+bool Daemon::build_table(Table& table, bool create_target, std::optional<Error>* deferred) {
   try {
     BuildContext context;
     context.catalog_schema = schema();
@@ -1001,12 +1057,219 @@ bool Daemon::build_table(Table& table) {
       }
     }
     catalog::replace_dependencies(control(), schema(), table.pgs_id, dependencies);
+    table.upstreams.clear();
+    if (table.runtime->differential()) {
+      for (const auto& relation : table.runtime->relations()) {
+        const std::string upstream = relation->schema + "." + relation->name;
+        if (relation->is_stream_table && !table.reads(upstream)) table.upstreams.push_back(upstream);
+      }
+    }
+    if (create_target) {
+      // Now rather than at its first apply: a downstream's query reads it,
+      // and the catalog's pgs_relid tells the compiler it is a stream table.
+      table.created_target = writer::create_target(control(), *table.target) == writer::TargetState::Created;
+      const std::string oid = control().query_value(
+          "SELECT pg_catalog.to_regclass(" +
+          control().quote_literal(control().quote_identifier(table.target->schema) + "." +
+                                  control().quote_identifier(table.target->name)) +
+          ")::oid");
+      table.target_oid = static_cast<std::uint32_t>(std::stoul(oid));
+      catalog::set_relid(control(), schema(), table.pgs_id, table.target_oid);
+    }
     return true;
   } catch (const Error& error) {
     if (classify(error) == ErrorAction::Retry) throw;
-    fail_table(table, error);
+    if (deferred != nullptr) {
+      *deferred = error;
+    } else {
+      fail_table(table, error);
+    }
     return false;
   }
+}
+
+std::vector<Table*> Daemon::chain_group(Table& table) {
+  std::vector<Table*> group{&table};
+  if (!table.runtime->differential()) return group;
+  const auto joins = [&](const Table& other) {
+    return other.runtime->differential() && (other.state == TableState::Active ||
+                                             (other.state == TableState::Error && !other.blocked_by.empty()));
+  };
+  for (std::size_t next = 0; next < group.size(); ++next) {
+    const Table& current = *group[next];
+    const std::string current_key = key_of(current.definition().name);
+    for (auto& [key, other] : tables_) {
+      if (std::find(group.begin(), group.end(), &other) != group.end() || !joins(other)) continue;
+      if (other.reads(current_key) || current.reads(key)) group.push_back(&other);
+    }
+  }
+  // Upstream first, by what they read when last built (a target must exist
+  // before the query reading it is compiled).
+  std::vector<Table*> ordered;
+  std::set<const Table*> placed;
+  while (ordered.size() < group.size()) {
+    bool progress = false;
+    for (Table* candidate : group) {
+      if (placed.count(candidate) != 0) continue;
+      const bool ready = std::none_of(group.begin(), group.end(), [&](const Table* other) {
+        return placed.count(other) == 0 && other != candidate &&
+               candidate->reads(key_of(other->definition().name));
+      });
+      if (!ready) continue;
+      ordered.push_back(candidate);
+      placed.insert(candidate);
+      progress = true;
+    }
+    if (progress) continue;
+    for (Table* candidate : group) {  // a cycle: link_group() rejects it
+      if (placed.insert(candidate).second) ordered.push_back(candidate);
+    }
+  }
+  return ordered;
+}
+
+std::vector<Table*> Daemon::link_group(const std::vector<Table*>& tables) {
+  const auto built = [](const Table* table) { return table->runtime->built(); };
+  const auto in_group = [&](const Table* table) {
+    return std::find(tables.begin(), tables.end(), table) != tables.end() && built(table);
+  };
+  // The upstream of each chained source, by the oid of the target it reads.
+  const auto upstream_of = [&](std::uint32_t oid) -> Table* {
+    for (auto& [key, other] : tables_) {
+      if (other.target_oid == oid) return &other;
+    }
+    return nullptr;
+  };
+  for (Table* table : tables) {
+    if (!built(table) || !table->runtime->differential()) continue;
+    for (const auto& source : table->runtime->chained()) {
+      if (!built(table)) break;  // failed by an earlier source
+      Table* upstream = upstream_of(source.lowered.relation->oid);
+      try {
+        link_source(*table, *source.lowered.relation, upstream, upstream != nullptr && in_group(upstream));
+      } catch (const Error& error) {
+        if (classify(error) == ErrorAction::Retry) throw;
+        fail_table(*table, error);
+      }
+    }
+  }
+  // Upstream first; what is left reads itself through a cycle.
+  std::vector<Table*> ordered;
+  std::set<const Table*> placed;
+  const auto upstreams_placed = [&](const Table* table) {
+    for (const auto& source : table->runtime->chained()) {
+      const Table* upstream = upstream_of(source.lowered.relation->oid);
+      if (upstream != nullptr && placed.count(upstream) == 0) return false;
+    }
+    return true;
+  };
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (Table* table : tables) {
+      if (!built(table) || placed.count(table) != 0 || !upstreams_placed(table)) continue;
+      ordered.push_back(table);
+      placed.insert(table);
+      progress = true;
+    }
+  }
+  std::vector<Table*> cycle;
+  for (Table* table : tables) {
+    if (built(table) && placed.count(table) == 0) cycle.push_back(table);
+  }
+  std::string names;
+  for (const Table* table : cycle) names += (names.empty() ? "" : ", ") + key_of(table->definition().name);
+  for (Table* table : cycle) {
+    fail_table(*table, Error(ErrorKind::Unsupported,
+                             "stream table " + key_of(table->definition().name) +
+                                 " reads itself through other stream tables (a cycle: " + names + ")",
+                             {.hint = "Change the query of one of them so that the chain has a start."}));
+  }
+  // A failure above may have failed a downstream placed before it.
+  std::erase_if(ordered, [&](const Table* table) { return !built(table); });
+  return ordered;
+}
+
+void Daemon::link_source(Table& table, const sql::SourceRelation& relation, Table* upstream, bool loading) {
+  const std::string key = key_of(table.definition().name);
+  const std::string read = relation.schema + "." + relation.name;
+  if (upstream == nullptr) {  // in ERROR since before its target was created?
+    auto by_name = tables_.find(read);
+    if (by_name != tables_.end() && !by_name->second.runtime->built()) upstream = &by_name->second;
+  }
+  if (upstream == nullptr || upstream == &table) {
+    throw Error(ErrorKind::Config,
+                "stream table " + key + " reads stream table " + read + ", which pg_stream does not run",
+                {.hint = "Create " + read + " again (or change the query of " + key + ")."});
+  }
+  const std::string upstream_key = key_of(upstream->definition().name);
+  if (!upstream->runtime->differential()) {
+    throw Error(
+        ErrorKind::Unsupported,
+        "stream table " + key + " (DIFFERENTIAL) reads stream table " + upstream_key +
+            ", which is refreshed FULL: a DIFFERENTIAL table can only be chained to a "
+            "DIFFERENTIAL one",
+        {.hint = "Use refresh_mode: FULL for " + key + ", or make " + upstream_key + " DIFFERENTIAL."});
+  }
+  if (upstream->definition().schedule.kind() != Schedule::Kind::Continuous) {
+    throw Error(
+        ErrorKind::Unsupported,
+        "stream table " + key + " (DIFFERENTIAL) reads stream table " + upstream_key +
+            ", which has a schedule: a DIFFERENTIAL table can only be chained to a continuous one",
+        {.hint = "Remove the schedule of " + upstream_key + ", or use refresh_mode: FULL for " + key + "."});
+  }
+  if (!loading) {
+    block(table, *upstream, "is in ERROR");
+    return;
+  }
+  if (upstream->target_oid != relation.oid) {
+    throw Error(
+        ErrorKind::Config,
+        "stream table " + key + " read the target of " + upstream_key + " while it was being replaced",
+        {.hint = "ALTER " + key + " back to ACTIVE."});
+  }
+  table.runtime->link(relation.oid, *upstream->runtime);
+}
+
+void Daemon::block(Table& table, const Table& upstream, const std::string& why) {
+  const std::string key = key_of(table.definition().name);
+  const std::string upstream_key = key_of(upstream.definition().name);
+  fail_table(table,
+             Error(ErrorKind::Config,
+                   "stream table " + key + ": its source stream table " + upstream_key + " " + why,
+                   {.hint = "pg_stream reloads " + key + " together with " + upstream_key +
+                            " once that is ACTIVE again (or ALTER " + key + " back to ACTIVE then)."}));
+  table.blocked_by = upstream_key;
+}
+
+void Daemon::block_downstreams(const Table& upstream, const std::string& why) {
+  const std::string upstream_key = key_of(upstream.definition().name);
+  for (auto& [key, table] : tables_) {
+    if (&table == &upstream || !table.reads(upstream_key) || !table.runtime->differential()) continue;
+    if (table.state != TableState::Active && !table.runtime->built()) continue;
+    block(table, upstream, why);
+  }
+}
+
+void Daemon::forward(Table& upstream) {
+  const engine::ZSet& delta = upstream.runtime->output_delta();
+  if (delta.empty() || upstream.target_oid == 0) return;
+  const std::string upstream_key = key_of(upstream.definition().name);
+  std::vector<std::pair<Table*, Error>> broken;
+  for (auto& [key, table] : tables_) {
+    if (&table == &upstream || !table.runtime->built() || !table.reads(upstream_key)) continue;
+    try {
+      table.runtime->push(upstream.target_oid, delta);
+    } catch (const Error& error) {
+      broken.emplace_back(&table, error);
+    }
+  }
+  for (auto& [table, error] : broken) fail_table(*table, error);
+}
+
+std::vector<writer::DeltaRow> Daemon::step_table(Table& table) {
+  std::vector<writer::DeltaRow> rows = table.runtime->step();
+  forward(table);
+  return rows;
 }
 
 // A FULL table's sources are published too, so that it knows when it is
@@ -1028,6 +1291,7 @@ void Daemon::publish(const std::vector<Table*>& tables) {
       if (!table->tracked) continue;
     }
     for (const auto& relation : table->runtime->relations()) {
+      if (relation->is_stream_table) continue;  // fed in memory by its stream table
       if (seen.insert(relation->schema + "." + relation->name).second) {
         sources.push_back({relation->schema, relation->name});
       }
@@ -1039,10 +1303,18 @@ void Daemon::publish(const std::vector<Table*>& tables) {
 void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
                                 Lsn consistent, const std::function<void(Table&, const Error*)>& done) {
   for (Table* table : tables) {
+    if (!table->runtime->built()) {
+      // Its upstream failed while this snapshot loaded (block_downstreams).
+      const Error failure = table->last_failure.value_or(Error(ErrorKind::Config, table->last_error));
+      if (done) done(*table, &failure);
+      continue;
+    }
     try {
       std::vector<writer::DeltaRow> contents = table->runtime->load(reader, consistent, [this] {
         if (++rows_loaded_ % kRowsPerBeat == 0) beat();
       });
+      forward(*table);  // its downstreams, later in `tables`, receive its result
+      table->runtime->release_buffers();
       submit_loaded(*table, consistent, std::move(contents), done);
     } catch (const Error& error) {
       if (classify(error) == ErrorAction::Retry) throw;
@@ -1126,10 +1398,17 @@ bool Daemon::activate(Table& table) {
   return true;
 }
 
-// A table added (or reloaded) while the stream runs: a BackgroundLoad reads
-// it from its own temporary slot's snapshot while the stream goes on feeding
-// the others; what the stream brings for its sources meanwhile is held, and
-// fed from the snapshot's consistent point on once the load ends.
+// A table added (or reloaded) while the stream runs. Alone (it reads no
+// stream table and none reads it), a BackgroundLoad reads it from its own
+// temporary slot's snapshot while the stream goes on feeding the others;
+// what the stream brings for its sources meanwhile is held, and fed from
+// the snapshot's consistent point on once the load ends.
+//
+// Chains load together, here (the stream waits): the tables that read each
+// other in memory (the connected group of chain_group()) are all loaded
+// again from one snapshot, upstream first, so that each downstream receives
+// its upstreams' whole results in the same epoch as its own sources' rows.
+// `done` is called for `table` only.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
   std::function<void(Table&, const Error*)> callers = done;
   if (table.loading()) {
@@ -1143,21 +1422,84 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     }
     abandon_load(table);
   }
+  const std::int64_t requested = table.pgs_id;
+  const std::string requested_key = key_of(table.definition().name);
+  auto answered = std::make_shared<bool>(false);
+  const std::function<void(Table&, const Error*)> answer = [requested, answered, callers](
+                                                               Table& loaded, const Error* error) {
+    if (loaded.pgs_id != requested || *answered) return;
+    *answered = true;
+    if (callers) callers(loaded, error);
+  };
+  // `done` may drop the table (a failed create): after answer() it is found
+  // again by name, never used through `table`.
+  const auto requested_table = [this, requested, requested_key]() -> Table* {
+    auto it = tables_.find(requested_key);
+    return it != tables_.end() && it->second.pgs_id == requested ? &it->second : nullptr;
+  };
+  std::vector<Table*> group{&table};
   try {
-    start_load(table, callers);
+    // A table that was loaded before (refresh, reload) starts from an empty
+    // dataflow: the snapshot holds all of its rows again.
+    table.runtime = std::make_unique<StreamTable>(table.definition());
+    if (!build_table(table)) {
+      answer(table, nullptr);
+      return;
+    }
+    if (alone(table)) {
+      start_load(table, answer);
+      return;
+    }
+    group = chain_group(table);
+    for (Table* member : group) {
+      if (member == &table) continue;
+      member->runtime = std::make_unique<StreamTable>(member->definition());
+      (void)build_table(*member);
+    }
+    if (group.size() > 1) {
+      spdlog::info("stream table {}: loading its chain again ({} tables)", requested_key, group.size());
+    }
+    group = link_group(group);
+    if (std::find(group.begin(), group.end(), &table) == group.end()) {
+      // The others of its chain were built again: they load all the same.
+      const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
+      answer(table, &failure);
+    }
+    if (group.empty()) return;
+    publish(group);
+    replication::ReplicationConnection slot_connection(dsn());
+    const std::string name =
+        "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
+    const replication::CreatedSlot slot =
+        slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
+    replication::SnapshotReader reader(dsn(), slot.snapshot_name);
+    spdlog::debug("loading {} from snapshot {} at {}", requested_key, slot.snapshot_name,
+                  slot.consistent_point.to_string());
+    load_from_snapshot(group, reader, slot.consistent_point, answer);
+    reader.finish();
   } catch (const Error& error) {
-    fail_table(table, error, classify(error) == ErrorAction::Retry);
-    if (callers) callers(table, &error);
+    const bool transient = classify(error) == ErrorAction::Retry;
+    Table* const still = requested_table();
+    // Every member may hold a half-loaded dataflow.
+    for (Table* member : group) {
+      if (member != &table && member->runtime->built()) fail_table(*member, error, transient);
+    }
+    if (still != nullptr) {
+      fail_table(*still, error, transient);
+      answer(*still, &error);
+    }
   }
 }
 
+bool Daemon::alone(const Table& table) const {
+  if (!table.upstreams.empty()) return false;
+  const std::string key = key_of(table.definition().name);
+  return std::none_of(tables_.begin(), tables_.end(),
+                      [&](const auto& entry) { return &entry.second != &table && entry.second.reads(key); });
+}
+
+// REQUIRES: `table` built (a fresh runtime) and alone().
 void Daemon::start_load(Table& table, std::function<void(Table&, const Error*)> done) {
-  // A load starts from an empty dataflow: the snapshot holds all of its rows.
-  table.runtime = std::make_unique<StreamTable>(table.definition());
-  if (!build_table(table)) {
-    if (done) done(table, nullptr);
-    return;
-  }
   publish({&table});
   const bool was_active = table.state == TableState::Active;
   table.state = TableState::Loading;
@@ -1260,6 +1602,11 @@ void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
     return;
   }
   submit_loaded(table, frontier, std::move(outcome.contents), pending.done);
+  if (table.state == TableState::Active && !alone(table)) {
+    // A stream table created over it while it loaded waits in ERROR for it:
+    // they load again together (a chain loads from one snapshot).
+    load_now(table);
+  }
 }
 
 // What the stream brought for the table's sources while it loaded: a FULL
@@ -1331,6 +1678,7 @@ void Daemon::drop_table(const std::string& key, bool drop_target) {
   if (it == tables_.end()) return;
   Table& table = it->second;
   abandon_load(table);
+  block_downstreams(table, "was dropped");
   if (applier_) applier_->drain();  // nothing of it still on its way to the target
   if (drop_target)
     writer::drop_target(control(), table.definition().name.schema, table.definition().name.name);
@@ -1354,6 +1702,7 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
   table.transient_error = transient || classify(error) == ErrorAction::Retry;
   ++table.failures;
   table.retry_at = Clock::now() + std::chrono::seconds(std::min(60, 1 << std::min(table.failures, 6)));
+  table.blocked_by.clear();
   // Its dataflow may hold a half-run epoch: it is rebuilt before any reuse.
   table.runtime = std::make_unique<StreamTable>(table.definition());
   count_error(error);
@@ -1365,12 +1714,36 @@ void Daemon::fail_table(Table& table, const Error& error, bool transient) {
     reset_control();
     spdlog::warn("could not record the error of {}: {}", key_of(table.definition().name), failure.message());
   }
+  block_downstreams(table, "is in ERROR");
 }
 
 void Daemon::index_tables() {
   by_relation_.clear();
   full_by_relation_.clear();
   loading_by_relation_.clear();
+  // Upstreams first: an epoch steps a chain's upstream before the tables it
+  // feeds (link_group() let no cycle become ACTIVE).
+  order_.clear();
+  std::set<const Table*> placed;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto& entry : tables_) {
+      Table& table = entry.second;
+      if (placed.count(&table) != 0) continue;
+      const bool ready =
+          std::all_of(table.upstreams.begin(), table.upstreams.end(), [&](const auto& upstream) {
+            auto it = tables_.find(upstream);
+            return it == tables_.end() || &it->second == &table || placed.count(&it->second) != 0;
+          });
+      if (!ready) continue;
+      order_.push_back(&table);
+      placed.insert(&table);
+      progress = true;
+    }
+  }
+  for (auto& [key, table] : tables_) {
+    if (placed.insert(&table).second) order_.push_back(&table);
+  }
   for (auto& [key, table] : tables_) {
     for (const std::uint32_t oid : table.loading_relations) loading_by_relation_.emplace(oid, &table);
     if (table.state == TableState::Active && !table.runtime->differential()) {
@@ -1484,6 +1857,7 @@ void Daemon::reload() {
       spdlog::info("stream table {} removed from the configuration: dropping it", key);
       drop_table(key, true);
     }
+    std::vector<std::string> added;
     for (const auto& [key, declared] : wanted) {
       StreamTableDefinition definition;
       definition.name = declared->name;
@@ -1508,6 +1882,20 @@ void Daemon::reload() {
       }
       Table& table = add_table(definition);
       load_now(table);
+      added.push_back(key);
+    }
+    // A table added with the stream table it reads may have been tried
+    // before that one's target existed: again, while that helps.
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (const auto& key : added) {
+        auto it = tables_.find(key);
+        if (it == tables_.end() || it->second.state != TableState::Error || it->second.runtime->built() ||
+            it->second.transient_error)
+          continue;
+        load_now(it->second);
+        progress = progress || it->second.state != TableState::Error;
+      }
     }
   } catch (const Error& error) {
     spdlog::error("reload failed: {}", error.describe());
@@ -1597,7 +1985,9 @@ void Daemon::on_batch(const replication::ChangeBatch& batch) {
         key_of(table->definition().name));
     spdlog::debug("reload of {} at transaction {} (commit {})", key_of(table->definition().name), batch.xid,
                   batch.commit_lsn.to_string());
-    if (table->state == TableState::Active) load_now(*table);
+    // (One reload serves a whole chain: a table reloaded with another's no
+    // longer needs it.)
+    if (table->state == TableState::Active && table->runtime->needs_reload()) load_now(*table);
   }
   if (!batch.last_part()) {
     in_transaction_ = true;
@@ -1657,7 +2047,7 @@ void Daemon::step_into(Table& table, ApplyWork& work) {
   TableDelta delta;
   delta.pgs_id = table.pgs_id;
   delta.target = table.target;
-  delta.rows = table.runtime->step();
+  delta.rows = step_table(table);
   if (delta.rows.empty()) {
     work.frontier_only.push_back(table.pgs_id);
   } else {
@@ -1691,21 +2081,22 @@ void Daemon::flush_epoch() {
   ApplyWork work;
   work.lsn = epoch_lsn_;
   work.commit_time = epoch_commit_time_;
-  std::vector<std::pair<Table*, Error>> broken;
-  for (auto& [key, table] : tables_) {
-    if (table.full_and_current()) work.frontier_only.push_back(table.pgs_id);
-    if (!table.fed() || !table.continuous()) continue;
-    if (!table.runtime->pending()) {
-      work.frontier_only.push_back(table.pgs_id);
+  // Upstreams first, so that each hands its delta to its downstreams before
+  // they step; a failure puts its downstreams in ERROR before they step.
+  const std::vector<Table*> order = order_;
+  for (Table* table : order) {
+    if (table->full_and_current()) work.frontier_only.push_back(table->pgs_id);
+    if (!table->fed() || !table->continuous()) continue;
+    if (!table->runtime->pending()) {
+      work.frontier_only.push_back(table->pgs_id);
       continue;
     }
     try {
-      step_into(table, work);
+      step_into(*table, work);
     } catch (const Error& error) {
-      broken.emplace_back(&table, error);
+      fail_table(*table, error);
     }
   }
-  for (auto& [table, error] : broken) fail_table(*table, error);
   // Untouched tables follow at most every kFrontierOnlyEvery.
   if (work.deltas.empty() || Clock::now() - last_frontier_only_ >= kFrontierOnlyEvery) {
     last_frontier_only_ = Clock::now();
@@ -1822,7 +2213,7 @@ void Daemon::handle_request(const catalog::Request& request) {
         definition.schedule = *schedule;
       }
       Table& table = add_table(definition);
-      if (!build_table(table)) {
+      if (!build_table(table, false)) {
         const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
         drop_table(key, false);
         answer(&failure);
@@ -1845,10 +2236,9 @@ void Daemon::handle_request(const catalog::Request& request) {
       load_now(table, [this, answer, key](Table& loaded, const Error* error) {
         if (error != nullptr) {
           Error failure = *error;
-          drop_table(key, false);
+          drop_table(key, loaded.created_target);  // the target it created for its load
           answer(&failure);
         } else {
-          (void)loaded;
           answer(nullptr);
         }
       });
@@ -1885,6 +2275,7 @@ void Daemon::handle_request(const catalog::Request& request) {
         table.state = TableState::Suspended;
         table.runtime = std::make_unique<StreamTable>(definition);
         index_tables();
+        block_downstreams(table, "is SUSPENDED");
         catalog::set_status(control(), schema(), table.pgs_id, "SUSPENDED", std::nullopt, true);
         record_definition(table);
         answer(nullptr);

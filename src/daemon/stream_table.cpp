@@ -142,6 +142,7 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   built_ = false;
   feeds_.clear();
   feeds_by_oid_.clear();
+  chained_.clear();
   dataflow_.reset();
   server_.reset();
   plan_.reset();
@@ -169,14 +170,6 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   sql::CompileOptions options;
   options.catalog_schema = context.catalog_schema;
   plan_ = sql::compile_query(connection, definition_.query, options);
-  for (const auto& relation : plan_->sources) {
-    if (relation->is_stream_table) {
-      throw Error(ErrorKind::Unsupported,
-                  "stream table " + display_name() + " reads the stream table " + relation->schema + "." +
-                      relation->name + "; chaining stream tables is not supported yet",
-                  {.hint = "Repeat the upstream query inside this one, or use refresh_mode: FULL."});
-    }
-  }
   dataflow_ = std::make_unique<engine::Dataflow>();
   sql::LoweringOptions lowering;
   if (context.collation != nullptr) lowering.collation = context.collation;
@@ -187,6 +180,10 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   const sql::LoweredQuery lowered = sql::lower(*plan_, *dataflow_, lowering);
   output_ = lowered.output;
   for (const auto& source : lowered.sources) {
+    if (source.relation->is_stream_table) {
+      chained_.push_back(ChainedSource{source, {}, false});
+      continue;
+    }
     feeds_.push_back(std::make_unique<SourceFeed>(source, context.types));
     feeds_by_oid_.emplace(source.relation->oid, feeds_.back().get());
   }
@@ -200,9 +197,9 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
 
 std::vector<writer::DeltaRow> StreamTable::load(replication::SnapshotReader& reader, Lsn consistent,
                                                 const std::function<void()>& per_row) {
-  std::vector<writer::DeltaRow> contents;
   start_lsn_ = consistent;
   if (!differential()) {
+    std::vector<writer::DeltaRow> contents;
     reader.copy_query(trimmed_query(definition_.query), [&](std::string_view line) {
       contents.push_back(writer::DeltaRow{std::string(line), 1});
       per_row();
@@ -221,9 +218,7 @@ std::vector<writer::DeltaRow> StreamTable::load(replication::SnapshotReader& rea
       reader.copy_table(name, feed->snapshot_columns(), on_row);
     }
   }
-  contents = step();
-  release_buffers();
-  return contents;
+  return step();
 }
 
 std::vector<std::shared_ptr<const sql::SourceRelation>> StreamTable::relations() const {
@@ -278,6 +273,65 @@ std::vector<writer::DeltaRow> StreamTable::step() {
     rows.push_back(std::move(out));
   }
   return rows;
+}
+
+void StreamTable::link(std::uint32_t target_oid, const StreamTable& upstream) {
+  const std::vector<writer::TargetColumn>& outputs = upstream.target().columns;
+  for (ChainedSource& source : chained_) {
+    if (source.lowered.relation->oid != target_oid) continue;
+    source.projection.clear();
+    for (const int column : source.lowered.columns) {
+      const sql::RelationColumn& read = source.lowered.relation->columns[static_cast<std::size_t>(column)];
+      const std::string where = "stream table " + display_name() + " reads column \"" + read.name +
+                                "\" of stream table " + upstream.display_name();
+      if (read.name.rfind("__pgs_", 0) == 0) {
+        throw Error(ErrorKind::Unsupported, where + ", which is internal to pg_stream",
+                    {.hint = "Read only the upstream's own columns."});
+      }
+      std::size_t at = 0;
+      while (at < outputs.size() && outputs[at].name != read.name) ++at;
+      if (at == outputs.size() || at >= upstream.output_types_.size()) {
+        throw Error(ErrorKind::Config, where + ", which its query no longer outputs",
+                    {.hint = "Change the query of " + display_name() + ", or ALTER it back to ACTIVE once " +
+                             upstream.display_name() + " outputs the column again."});
+      }
+      if (upstream.output_types_[at] != read.type.oid) {
+        throw Error(
+            ErrorKind::Config,
+            where + ", whose type in the target (oid " + std::to_string(read.type.oid) +
+                ") is not the type the upstream computes (oid " + std::to_string(upstream.output_types_[at]) +
+                ")",
+            {.hint = "Drop the target of " + upstream.display_name() +
+                     " (pg_stream creates it again), then ALTER " + display_name() + " back to ACTIVE."});
+      }
+      source.projection.push_back(static_cast<std::uint32_t>(at));
+    }
+    source.linked = true;
+  }
+}
+
+const engine::ZSet& StreamTable::output_delta() const {
+  static const engine::ZSet kEmpty;
+  return dataflow_ ? dataflow_->delta(output_) : kEmpty;
+}
+
+void StreamTable::push(std::uint32_t target_oid, const engine::ZSet& delta) {
+  if (!dataflow_ || delta.empty()) return;
+  for (ChainedSource& source : chained_) {
+    if (source.lowered.relation->oid != target_oid) continue;
+    if (!source.linked) {
+      throw Error(ErrorKind::Internal, "stream table " + display_name() + ": a chained source of " +
+                                           source.lowered.relation->schema + "." +
+                                           source.lowered.relation->name + " was fed before it was linked");
+    }
+    engine::ZSet& input = dataflow_->input(source.lowered.node);
+    for (const auto& [row, weight] : delta) {
+      chained_row_.clear();
+      chained_row_.pack_columns(row, source.projection);
+      input.add(chained_row_.row(), weight);
+    }
+    pending_ = true;
+  }
 }
 
 std::size_t StreamTable::state_bytes() const {

@@ -16,6 +16,12 @@
 //   holds exactly the transactions before it.
 // - step() runs one epoch and returns the target's delta as COPY text lines
 //   with weights; the first step after loading returns the whole result.
+// - Chained sources: a scan of another stream table's target is not fed
+//   from the stream (the target is not published) but from that upstream
+//   table's output delta of the same epoch (push()), which the daemon hands
+//   over after stepping the upstream: the daemon links each chained source to
+//   its upstream (link(): columns matched by name, types checked), steps the
+//   tables upstream first, and loads a chain from one snapshot.
 // Not thread-safe: the engine thread owns it.
 #pragma once
 
@@ -96,6 +102,24 @@ class StreamTable {
   // Every relation the query reads (for the publication and dependencies).
   [[nodiscard]] std::vector<std::shared_ptr<const sql::SourceRelation>> relations() const;
 
+  // A scan of another stream table's target, fed by that table's delta.
+  struct ChainedSource {
+    sql::LoweredSource lowered;
+    std::vector<std::uint32_t> projection;  // upstream output position of each column
+    bool linked = false;
+  };
+  [[nodiscard]] const std::vector<ChainedSource>& chained() const noexcept { return chained_; }
+  // Maps the chained sources that read `upstream`'s target (relation oid
+  // `target_oid`) onto its output columns. Throws Error{Config} naming both
+  // tables when a column is missing, internal or of another type.
+  void link(std::uint32_t target_oid, const StreamTable& upstream);
+  // The output delta of the last step() (valid until the next step or
+  // release_buffers()).
+  [[nodiscard]] const engine::ZSet& output_delta() const;
+  // Stages `delta`, an upstream's output delta of this epoch, into every
+  // chained source reading its target.
+  void push(std::uint32_t target_oid, const engine::ZSet& delta);
+
   // DIFFERENTIAL: the feeds to load from the snapshot.
   [[nodiscard]] std::vector<std::unique_ptr<SourceFeed>>& feeds() noexcept { return feeds_; }
   void load_line(SourceFeed& feed, std::string_view line) {
@@ -104,8 +128,9 @@ class StreamTable {
   // Loads the table from `reader`'s snapshot, whose consistent point is
   // `consistent`: a DIFFERENTIAL table reads its sources into its dataflow
   // and runs the first step, a FULL one runs its query. Returns the whole
-  // result (weights are copy counts). `per_row` runs after each row read
-  // (it may throw to give up). REQUIRES: built(), nothing loaded yet.
+  // result (weights are copy counts); the step's buffers are kept (for a
+  // chain's downstreams) until release_buffers(). `per_row` runs after each
+  // row read (it may throw to give up). REQUIRES: built(), nothing loaded yet.
   [[nodiscard]] std::vector<writer::DeltaRow> load(replication::SnapshotReader& reader, Lsn consistent,
                                                    const std::function<void()>& per_row);
 
@@ -148,6 +173,8 @@ class StreamTable {
   engine::NodeId output_ = 0;
   std::vector<std::unique_ptr<SourceFeed>> feeds_;
   std::multimap<std::uint32_t, SourceFeed*> feeds_by_oid_;
+  std::vector<ChainedSource> chained_;
+  engine::RowPacker chained_row_;
   writer::TargetSpec target_;
   std::string explain_;
   Lsn start_lsn_;
