@@ -33,6 +33,18 @@ std::unique_ptr<StreamTable> built(PgDatabase& db, const BuildContext& context, 
   return table;
 }
 
+// Creates the target of `upstream` (public.up) and records it in the
+// catalog as a stream table, as the daemon does; returns the target's oid.
+std::uint32_t register_upstream(PgDatabase& db, const StreamTable& upstream) {
+  (void)pgstream::writer::create_target(db.connection(), upstream.target());
+  const std::string oid = db.query_value("SELECT 'public.up'::regclass::oid");
+  db.exec(
+      "INSERT INTO pgstream.pgs_stream_tables (pgs_relid, pgs_schema, pgs_name, defining_query, "
+      "original_query, source) VALUES (" +
+      oid + ", 'public', 'up', 'q', 'q', 'sql')");
+  return static_cast<std::uint32_t>(std::stoul(oid));
+}
+
 std::vector<std::string> sorted_lines(const std::vector<pgstream::writer::DeltaRow>& rows) {
   std::vector<std::string> lines;
   lines.reserve(rows.size());
@@ -55,15 +67,7 @@ TEST_CASE_METHOD(PgDatabase, "a chained source is linked by column name and fed 
 
   auto upstream = built(*this, context, "up", "SELECT c, count(*) AS n, sum(amount) AS s FROM o GROUP BY c");
   REQUIRE(upstream->chained().empty());
-  pgstream::writer::TargetSpec spec = upstream->target();
-  (void)pgstream::writer::create_target(connection(), spec);
-  const std::string oid = query_value("SELECT 'public.up'::regclass::oid");
-  exec(
-      "INSERT INTO pgstream.pgs_stream_tables (pgs_relid, pgs_schema, pgs_name, defining_query, "
-      "original_query, "
-      "source) VALUES (" +
-      oid + ", 'public', 'up', 'q', 'q', 'sql')");
-  const auto target_oid = static_cast<std::uint32_t>(std::stoul(oid));
+  const std::uint32_t target_oid = register_upstream(*this, *upstream);
 
   // The columns in another order than the upstream's output, one skipped.
   auto downstream = built(*this, context, "down", "SELECT s, c FROM up WHERE n > 1");
@@ -102,14 +106,7 @@ TEST_CASE_METHOD(PgDatabase, "linking refuses internal, missing and retyped colu
   context.types =
       std::make_shared<pgstream::replication::TypeMap>(pgstream::replication::TypeMap::load(connection()));
   auto upstream = built(*this, context, "up", "SELECT c, count(*) AS n FROM o GROUP BY c");
-  (void)pgstream::writer::create_target(connection(), upstream->target());
-  const std::string oid = query_value("SELECT 'public.up'::regclass::oid");
-  exec(
-      "INSERT INTO pgstream.pgs_stream_tables (pgs_relid, pgs_schema, pgs_name, defining_query, "
-      "original_query, "
-      "source) VALUES (" +
-      oid + ", 'public', 'up', 'q', 'q', 'sql')");
-  const auto target_oid = static_cast<std::uint32_t>(std::stoul(oid));
+  const std::uint32_t target_oid = register_upstream(*this, *upstream);
 
   auto internal = built(*this, context, "d1", "SELECT c, __pgs_hash AS h FROM up");
   try {

@@ -49,28 +49,10 @@ std::vector<StreamTableSpec> chain_tables() {
   };
 }
 
-std::string status_of(PgConnection& conn, const std::string& name) {
-  return conn.query_value("SELECT coalesce((SELECT status FROM pgstream.pgs_stream_tables WHERE pgs_name = " +
-                          conn.quote_literal(name) + "), 'missing')");
-}
-
 std::string last_error_of(PgConnection& conn, const std::string& name) {
   return conn.query_value(
       "SELECT coalesce((SELECT last_error FROM pgstream.pgs_stream_tables WHERE pgs_name = " +
       conn.quote_literal(name) + "), '')");
-}
-
-// Polls the catalog (bounded) until `name` has `status`.
-void wait_status(PgConnection& conn, const std::string& name, const std::string& status,
-                 DaemonProcess& daemon) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (status_of(conn, name) != status) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      FAIL("stream table " << name << " never reached " << status << " (is " << status_of(conn, name) << ")\n"
-                           << daemon.tail());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a catalog row
-  }
 }
 
 // Writers running random transactions until stopped; every 25th transaction

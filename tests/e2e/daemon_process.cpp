@@ -346,6 +346,23 @@ CommandResult run_pgstream(const std::vector<std::string>& args, const std::file
   return result;
 }
 
+std::string status_of(PgConnection& conn, const std::string& name) {
+  return conn.query_value("SELECT coalesce((SELECT status FROM pgstream.pgs_stream_tables WHERE pgs_name = " +
+                          conn.quote_literal(name) + "), 'missing')");
+}
+
+void wait_status(PgConnection& conn, const std::string& name, const std::string& status,
+                 DaemonProcess& daemon) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (status_of(conn, name) != status) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      FAIL("stream table " << name << " never reached " << status << " (is " << status_of(conn, name) << ")\n"
+                           << daemon.tail());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a catalog row
+  }
+}
+
 std::string sync_all(const std::string& conninfo, std::size_t n_tables, std::chrono::seconds timeout,
                      DaemonProcess* daemon) {
   const auto deadline = Clock::now() + timeout;

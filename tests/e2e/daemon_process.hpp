@@ -126,6 +126,13 @@ struct CommandResult {
 // A fresh temp dir under the build tree for one test's files.
 [[nodiscard]] std::filesystem::path make_temp_dir(const std::string& prefix);
 
+// A stream table's status in the catalog ("missing" if it has no row).
+[[nodiscard]] std::string status_of(PgConnection& conn, const std::string& name);
+// Polls the catalog (bounded: 30 s, then a test failure with the daemon's
+// log) until stream table `name` has `status`.
+void wait_status(PgConnection& conn, const std::string& name, const std::string& status,
+                 DaemonProcess& daemon);
+
 // Read-your-writes for the test: takes pg_current_wal_lsn(), then calls
 // pgstream.wait_for(lsn, <= 2 s) until it returns true AND `n_tables` stream
 // tables are ACTIVE with frontier_lsn >= lsn (a stale ACTIVE row of a

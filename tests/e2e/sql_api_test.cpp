@@ -16,28 +16,6 @@ using pgstream::PgConnection;
 using pgstream::testing::PgDatabase;
 using namespace pgstream::e2e;
 
-namespace {
-
-std::string status_of(PgConnection& conn, const std::string& name) {
-  return conn.query_value("SELECT coalesce((SELECT status FROM pgstream.pgs_stream_tables WHERE pgs_name = " +
-                          conn.quote_literal(name) + "), 'missing')");
-}
-
-// Polls the catalog (bounded) until `name` has `status`.
-void wait_status(PgConnection& conn, const std::string& name, const std::string& status,
-                 DaemonProcess& daemon) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (status_of(conn, name) != status) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      FAIL("stream table " << name << " never reached " << status << " (is " << status_of(conn, name) << ")\n"
-                           << daemon.tail());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a catalog row
-  }
-}
-
-}  // namespace
-
 TEST_CASE_METHOD(PgDatabase,
                  "e2e: a query error fails only its table; ALTER ... ACTIVE and refresh resume it",
                  "[e2e][sql-api][errors]") {

@@ -52,61 +52,73 @@ void hold_an_apply(PgDatabase& db, PgConnection& locker) {
   }
 }
 
-}  // namespace
+// A daemon over `sum`, loaded, with the apply of a change waiting on a lock
+// `locker` holds on the target.
+struct HeldApply {
+  explicit HeldApply(PgDatabase& db) : daemon(db, make_sum(db)), locker(db.conninfo()) {
+    daemon.start();
+    daemon.wait_until_active(daemon.tables().size());
+    hold_an_apply(db, locker);
+  }
+  DaemonProcess daemon;
+  PgConnection locker;
+};
 
-TEST_CASE_METHOD(PgDatabase,
-                 "e2e: a second SIGTERM stops a daemon whose writers retry against a stopped server",
-                 "[e2e][sigterm][server-gone]") {
-  const auto tables = make_sum(*this);
-  DaemonProcess daemon(*this, tables);
-  daemon.start();
-  daemon.wait_until_active(tables.size());
-
-  // The apply of a change waits on a lock the test holds; then the server
-  // dies under it, and the writers retry against no server.
-  PgConnection locker(conninfo());
-  hold_an_apply(*this, locker);
-  cluster().stop("immediate");
-  REQUIRE(log_shows(daemon, "retrying in", std::chrono::seconds(30)));
-
+// SIGTERM finds an epoch in flight and waits for it; a second SIGTERM makes
+// the daemon exit 0 at once.
+void stop_twice(DaemonProcess& daemon) {
   REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
   REQUIRE(log_shows(daemon, "finishing the epoch in flight", std::chrono::seconds(10)));
   const auto second = Clock::now();
   REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
   CHECK(daemon.sigterm_and_wait() == 0);
   CHECK(Clock::now() - second < std::chrono::seconds(10));
-  CHECK(daemon.log().find("a second signal asked not to wait") != std::string::npos);
+}
 
-  // Nothing unapplied was confirmed: the next start ends exact.
-  cluster().start();
+// Nothing unapplied was confirmed: the next start ends exact.
+void restart_and_check(PgDatabase& db, DaemonProcess& daemon) {
   daemon.start();
-  daemon.wait_until_active(tables.size());
-  (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);
-  PgConnection check(conninfo());
+  daemon.wait_until_active(daemon.tables().size());
+  (void)sync_all(db.conninfo(), daemon.tables().size(), std::chrono::seconds(60), &daemon);
+  PgConnection check(db.conninfo());
   check_equal(check, "public.sum", kSumQuery);
   CHECK(daemon.sigterm_and_wait() == 0);
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(PgDatabase,
+                 "e2e: a second SIGTERM stops a daemon whose writers retry against a stopped server",
+                 "[e2e][sigterm][server-gone]") {
+  // The apply of a change waits on a lock the test holds; then the server
+  // dies under it, and the writers retry against no server.
+  HeldApply held(*this);
+  DaemonProcess& daemon = held.daemon;
+  cluster().stop("immediate");
+  REQUIRE(log_shows(daemon, "retrying in", std::chrono::seconds(30)));
+
+  stop_twice(daemon);
+  CHECK(daemon.log().find("a second signal asked not to wait") != std::string::npos);
+
+  cluster().start();
+  restart_and_check(*this, daemon);
 }
 
 TEST_CASE_METHOD(PgDatabase,
                  "e2e: a fast shutdown of the server does not wait on an epoch the daemon cannot apply",
                  "[e2e][server-gone][fast-shutdown]") {
-  const auto tables = make_sum(*this);
-  DaemonProcess daemon(*this, tables);
-  daemon.start();
-  daemon.wait_until_active(tables.size());
-
   // An epoch the walsender sent and the writers are applying (held by a
   // lock) when the shutdown comes: the walsender waits for its
   // confirmation, which needs the server the shutdown closes.
-  PgConnection locker(conninfo());
-  hold_an_apply(*this, locker);
+  HeldApply held(*this);
+  DaemonProcess& daemon = held.daemon;
   const auto stopping = Clock::now();
   cluster().stop("fast");
   CHECK(Clock::now() - stopping < std::chrono::seconds(20));  // pg_ctl's own limit is 60 s
 
   // The daemon, not restarted, resumes with the server and ends exact.
   cluster().start();
-  (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(90), &daemon);
+  (void)sync_all(conninfo(), daemon.tables().size(), std::chrono::seconds(90), &daemon);
   PgConnection check(conninfo());
   check_equal(check, "public.sum", kSumQuery);
   CHECK(daemon.sigterm_and_wait() == 0);
@@ -114,28 +126,13 @@ TEST_CASE_METHOD(PgDatabase,
 
 TEST_CASE_METHOD(PgDatabase, "e2e: a second SIGTERM cancels a writer that waits on a lock held on a target",
                  "[e2e][sigterm][lock]") {
-  const auto tables = make_sum(*this);
-  DaemonProcess daemon(*this, tables);
-  daemon.start();
-  daemon.wait_until_active(tables.size());
-
-  PgConnection locker(conninfo());
-  hold_an_apply(*this, locker);
-  REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
-  REQUIRE(log_shows(daemon, "finishing the epoch in flight", std::chrono::seconds(10)));
-  const auto second = Clock::now();
-  REQUIRE(kill(daemon.pid(), SIGTERM) == 0);
-  CHECK(daemon.sigterm_and_wait() == 0);  // before the cancel, it waited for the lock
-  CHECK(Clock::now() - second < std::chrono::seconds(10));
-  locker.exec("ROLLBACK");
+  HeldApply held(*this);
+  DaemonProcess& daemon = held.daemon;
+  stop_twice(daemon);  // before the cancel, it waited for the lock
+  held.locker.exec("ROLLBACK");
 
   // The cut-short apply is not the table's failure; the next start reconciles.
   CHECK(query_value("SELECT status || ' ' || consecutive_errors FROM pgstream.pgs_stream_tables") ==
         "ACTIVE 0");
-  daemon.start();
-  daemon.wait_until_active(tables.size());
-  (void)sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);
-  PgConnection check(conninfo());
-  check_equal(check, "public.sum", kSumQuery);
-  CHECK(daemon.sigterm_and_wait() == 0);
+  restart_and_check(*this, daemon);
 }
