@@ -6,6 +6,7 @@
 #include <climits>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +17,78 @@
 using pgstream::PgConnection;
 using pgstream::testing::PgDatabase;
 using namespace pgstream::e2e;
+
+namespace {
+
+// A writer thread running `total` transactions (`transaction` each) that
+// waits before transaction i until i < the gate the test moves. The
+// destructor opens the gate and joins (also when the test fails).
+class GatedWriter {
+ public:
+  GatedWriter(const std::string& conninfo, int total, int gate,
+              std::function<void(PgConnection&)> transaction)
+      : gate_(gate), thread_([this, conninfo, total, transaction = std::move(transaction)] {
+          try {
+            PgConnection conn(conninfo);
+            for (int i = 0; i < total; ++i) {
+              {
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [&] { return i < gate_; });
+              }
+              transaction(conn);
+              {
+                std::lock_guard lock(mutex_);
+                ++done_;
+              }
+              changed_.notify_all();
+            }
+          } catch (...) {
+            std::lock_guard lock(mutex_);
+            failure_ = std::current_exception();
+            done_ = INT_MAX;
+            changed_.notify_all();
+          }
+        }) {}
+  GatedWriter(const GatedWriter&) = delete;
+  GatedWriter& operator=(const GatedWriter&) = delete;
+  ~GatedWriter() {
+    open_to(INT_MAX);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Waits (at most 120 s) until `count` transactions are done.
+  void wait_done(int count) {
+    std::unique_lock lock(mutex_);
+    REQUIRE(changed_.wait_for(lock, std::chrono::seconds(120), [&] { return done_ >= count; }));
+    if (failure_) std::rethrow_exception(failure_);
+  }
+  void open_to(int gate) {
+    {
+      std::lock_guard lock(mutex_);
+      gate_ = gate;
+    }
+    changed_.notify_all();
+  }
+  // Joins the writer (the gate must be open); rethrows its failure.
+  void finish() {
+    thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+  [[nodiscard]] int done() {
+    std::lock_guard lock(mutex_);
+    return done_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int done_ = 0;
+  int gate_;
+  std::exception_ptr failure_;
+  std::thread thread_;  // last: starts once the members above are set
+};
+
+}  // namespace
 
 TEST_CASE_METHOD(PgDatabase,
                  "e2e: kill -9 at 10 seeded points of a 5000-transaction stream loses and repeats nothing",
@@ -40,60 +113,18 @@ TEST_CASE_METHOD(PgDatabase,
   // while the daemon restarts, then waits until it is ACTIVE again.
   auto gate_after = [&](int point) { return point + std::uniform_int_distribution<int>(20, 250)(plan); };
 
-  std::mutex mutex;
-  std::condition_variable changed;
-  int done = 0;
-  int gate = gate_after(points[0]);
-  std::exception_ptr failure;
-  std::thread writer([&] {
-    try {
-      PgConnection conn(conninfo());
-      std::mt19937_64 rng(seed + 1);
-      for (int i = 0; i < total; ++i) {
-        {
-          std::unique_lock lock(mutex);
-          changed.wait(lock, [&] { return i < gate; });
-        }
-        const std::string statement = random_statement(rng);
-        try {
-          conn.exec(statement);  // autocommit: one statement, one transaction
-        } catch (const pgstream::Error&) {
-          if (PQstatus(conn.get()) != CONNECTION_OK) throw;  // unique violations are fine
-        }
-        {
-          std::lock_guard lock(mutex);
-          ++done;
-        }
-        changed.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard lock(mutex);
-      failure = std::current_exception();
-      done = INT_MAX;
-      changed.notify_all();
-    }
-  });
-  struct Joiner {
-    std::thread& thread;
-    std::mutex& mutex;
-    int& gate;
-    std::condition_variable& changed;
-    ~Joiner() {
-      {
-        std::lock_guard lock(mutex);
-        gate = INT_MAX;
-      }
-      changed.notify_all();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{writer, mutex, gate, changed};
+  GatedWriter writer(conninfo(), total, gate_after(points[0]),
+                     [rng = std::mt19937_64(seed + 1)](PgConnection& conn) mutable {
+                       const std::string statement = random_statement(rng);
+                       try {
+                         conn.exec(statement);  // autocommit: one statement, one transaction
+                       } catch (const pgstream::Error&) {
+                         if (PQstatus(conn.get()) != CONNECTION_OK) throw;  // unique violations are fine
+                       }
+                     });
 
   for (int k = 0; k < kKills; ++k) {
-    {
-      std::unique_lock lock(mutex);
-      REQUIRE(changed.wait_for(lock, std::chrono::seconds(120), [&] { return done >= points[k]; }));
-      if (failure) std::rethrow_exception(failure);
-    }
+    writer.wait_done(points[k]);
     REQUIRE(daemon.running());
     daemon.kill9();
     daemon.start();
@@ -105,17 +136,12 @@ TEST_CASE_METHOD(PgDatabase,
       daemon.start();
     }
     daemon.wait_until_active(tables.size());
-    {
-      std::lock_guard lock(mutex);
-      gate = k + 1 < kKills ? gate_after(points[k + 1]) : INT_MAX;
-    }
-    changed.notify_all();
+    writer.open_to(k + 1 < kKills ? gate_after(points[k + 1]) : INT_MAX);
   }
-  writer.join();
-  if (failure) std::rethrow_exception(failure);
+  writer.finish();
 
   const std::string lsn = sync_all(conninfo(), tables.size(), std::chrono::seconds(120), &daemon);
-  INFO("synced to " << lsn << " after " << done << " transactions");
+  INFO("synced to " << lsn << " after " << writer.done() << " transactions");
   PgConnection check(conninfo());
   check_all_equal(check, tables);
   check_history_monotonic(check);
@@ -135,66 +161,19 @@ TEST_CASE_METHOD(PgDatabase, "e2e: SIGTERM under load exits 0 and a restart ends
   INFO("seed " << seed << " (PGSTREAM_E2E_SEED reproduces)");
   const int step = scaled(300);
   constexpr int kStops = 3;
-  std::mutex mutex;
-  std::condition_variable changed;
-  int done = 0;
-  int gate = step + step / 2;  // the writer runs on a little past each stop, then waits for the restart
-  std::exception_ptr failure;
-  std::thread writer([&] {
-    try {
-      PgConnection conn(conninfo());
-      std::mt19937_64 rng(seed);
-      for (int i = 0; i < step * (kStops + 1); ++i) {
-        {
-          std::unique_lock lock(mutex);
-          changed.wait(lock, [&] { return i < gate; });
-        }
-        (void)run_random_transaction(conn, rng);
-        {
-          std::lock_guard lock(mutex);
-          ++done;
-        }
-        changed.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard lock(mutex);
-      failure = std::current_exception();
-      done = INT_MAX;
-      changed.notify_all();
-    }
-  });
-  struct Joiner {
-    std::thread& thread;
-    std::mutex& mutex;
-    int& gate;
-    std::condition_variable& changed;
-    ~Joiner() {
-      {
-        std::lock_guard lock(mutex);
-        gate = INT_MAX;
-      }
-      changed.notify_all();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{writer, mutex, gate, changed};
+  // The writer runs on a little past each stop, then waits for the restart.
+  GatedWriter writer(
+      conninfo(), step * (kStops + 1), step + step / 2,
+      [rng = std::mt19937_64(seed)](PgConnection& conn) mutable { (void)run_random_transaction(conn, rng); });
   for (int stop = 1; stop <= kStops; ++stop) {
-    {
-      std::unique_lock lock(mutex);
-      REQUIRE(changed.wait_for(lock, std::chrono::seconds(120), [&] { return done >= stop * step; }));
-      if (failure) std::rethrow_exception(failure);
-    }
+    writer.wait_done(stop * step);
     CHECK(daemon.sigterm_and_wait() == 0);
     CHECK(daemon.log().find("stopped at") != std::string::npos);
     daemon.start();
     daemon.wait_until_active(tables.size());
-    {
-      std::lock_guard lock(mutex);
-      gate = stop < kStops ? (stop + 1) * step + step / 2 : INT_MAX;
-    }
-    changed.notify_all();
+    writer.open_to(stop < kStops ? (stop + 1) * step + step / 2 : INT_MAX);
   }
-  writer.join();
-  if (failure) std::rethrow_exception(failure);
+  writer.finish();
   sync_all(conninfo(), tables.size(), std::chrono::seconds(60), &daemon);
   PgConnection check(conninfo());
   check_all_equal(check, tables);
