@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -92,6 +93,26 @@ int run_command(const CommandOptions& options) {
 
 // Compiles and lowers every stream table against the live database, as
 // `run` would, and prints the plans; changes nothing.
+// The stream table of `config` that `error` says does not exist (42P01):
+// on a fresh database the target of an upstream is created by `run` only.
+std::optional<std::string> declared_upstream(const Error& error, const daemon::Config& config) {
+  if (error.sqlstate() != "42P01") return std::nullopt;
+  const std::string& message = error.message();
+  const std::string lead = "relation \"";
+  const auto from = message.find(lead);
+  if (from == std::string::npos) return std::nullopt;
+  const auto to = message.find('"', from + lead.size());
+  if (to == std::string::npos) return std::nullopt;
+  const std::string missing = message.substr(from + lead.size(), to - from - lead.size());
+  for (const auto& declared : config.stream_tables) {
+    const std::string qualified = declared.name.schema + "." + declared.name.name;
+    if (missing == qualified || (declared.name.schema == "public" && missing == declared.name.name)) {
+      return qualified;
+    }
+  }
+  return std::nullopt;
+}
+
 int check_command(const CommandOptions& options, std::ostream& out) {
   const daemon::Config config = load(options);
   PgConnection connection(config.postgres.dsn);
@@ -125,6 +146,12 @@ int check_command(const CommandOptions& options, std::ostream& out) {
           << table.explain_text() << "\n";
     } catch (const Error& error) {
       if (PQtransactionStatus(connection.get()) != PQTRANS_IDLE) connection.exec("ROLLBACK");
+      if (const auto upstream = declared_upstream(error, config); upstream) {
+        out << "== " << table.display_name() << " (" << daemon::to_string(declared.refresh_mode)
+            << ")\nreads stream table " << *upstream
+            << ", which pgstream creates when it starts: run check again then for this table's plan\n";
+        continue;
+      }
       problems.push_back(where + ": " + error.describe());
     }
   }

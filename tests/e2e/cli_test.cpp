@@ -56,6 +56,27 @@ TEST_CASE_METHOD(PgDatabase, "e2e: pgstream check prints plans for a good config
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE_METHOD(PgDatabase,
+                 "e2e: pgstream check on a fresh database accepts a chain whose upstream is not created yet",
+                 "[e2e][cli][chain]") {
+  exec(kSchema);
+  const auto dir = make_temp_dir(db_name() + "-check");
+  const auto config = write_config(dir, "chain.yaml", *this,
+                                   {{"public.t_counts", "SELECT v, count(*) AS n FROM good GROUP BY v"},
+                                    {"public.t_big", "SELECT v, n FROM t_counts WHERE n > 1"},
+                                    {"public.t_typo", "SELECT v FROM no_such_table"}});
+  const CommandResult result = run_pgstream({"check", "--config", config.string()}, dir);
+  INFO("stdout:\n" << result.out << "\nstderr:\n" << result.err);
+  CHECK(result.exit_code == 1);  // the typo only
+  CHECK(result.out.find("reads stream table public.t_counts, which pgstream creates when it starts") !=
+        std::string::npos);
+  const auto problems = lines_starting_with(result.out, "problem:");
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].find("t_typo") != std::string::npos);
+  CHECK(query_value("SELECT to_regclass('public.t_counts') IS NULL") == "t");
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE_METHOD(PgDatabase, "e2e: pgstream check rejects a volatile function with one line per problem",
                  "[e2e][cli]") {
   exec(kSchema);
