@@ -57,6 +57,9 @@ constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
 constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
 // The shortest time between two epochs handed to the writer (see flush_if_ready).
 constexpr auto kMinEpochGap = std::chrono::milliseconds(5);
+// Loads in a row that may start over at once when a source was rewritten
+// (TRUNCATE) between their snapshot and their read of it.
+constexpr int kRewrittenLoads = 10;
 // A FULL table without a schedule recomputes when its sources changed, at
 // most this often.
 constexpr auto kFullRefreshEvery = std::chrono::seconds(1);
@@ -108,6 +111,7 @@ struct Table {
   // meanwhile (fed once it ends, from its consistent point on). `runtime`
   // is a placeholder until then.
   std::uint64_t load_ticket = 0;
+  int rewritten_loads = 0;  // loads in a row that found a source rewritten after their snapshot
   std::vector<std::uint32_t> loading_relations;
   std::vector<std::shared_ptr<const replication::ChangeBatch>> held;
   [[nodiscard]] bool loading() const { return load_ticket != 0; }
@@ -1560,13 +1564,15 @@ void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
   table.held.clear();
   table.state = TableState::Error;  // until activate() or fail_table()
   index_tables();
-  if (outcome.error && outcome.error->sqlstate() == "40001") {
-    // A source was truncated between the snapshot and its read: again.
+  if (outcome.error && outcome.error->sqlstate() == "40001" && ++table.rewritten_loads <= kRewrittenLoads) {
+    // A source was truncated between the snapshot and its read: again (a
+    // few times in a row; then as a transient error, with its backoff).
     spdlog::info("stream table {}: {}; loading it again", key_of(table.definition().name),
                  outcome.error->message());
     load_now(table, pending.done);
     return;
   }
+  table.rewritten_loads = 0;
   if (outcome.error) {
     fail_table(table, *outcome.error, classify(*outcome.error) == ErrorAction::Retry);
     if (pending.done) pending.done(table, &*outcome.error);
