@@ -1624,9 +1624,6 @@ void Daemon::feed_held(Table& table, Lsn consistent,
   StreamTable& runtime = *table.runtime;
   std::map<std::uint32_t, const replication::Relation*> bound;
   for (const auto& batch : held) {
-    spdlog::trace("{}: held transaction {} (commit {}, part {}, {} change(s)) {}",
-                  key_of(table.definition().name), batch->xid, batch->commit_lsn.to_string(), batch->part(),
-                  batch->changes().size(), batch->commit_lsn >= consistent ? "fed" : "in the snapshot");
     for (const replication::Change& change : batch->changes()) {
       if (change.kind == replication::ChangeKind::Message ||
           change.kind == replication::ChangeKind::SchemaChange || !change.relation) {

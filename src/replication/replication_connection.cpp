@@ -318,7 +318,7 @@ SnapshotReader::SnapshotReader(const std::string& conninfo, std::string_view sna
 void SnapshotReader::lock_unrewritten(const TableName& table) {
   const std::string name = conn_.quote_identifier(table.schema) + "." + conn_.quote_identifier(table.name);
   conn_.exec("LOCK TABLE " + name + " IN ACCESS SHARE MODE");
-  const std::string oid = "'" + name + "'::regclass";
+  const std::string oid = conn_.quote_literal(name) + "::regclass";
   const std::string rewritten = conn_.query_value(
       "SELECT count(*) FROM pg_catalog.pg_class c WHERE c.oid IN (SELECT " + oid +
       " UNION SELECT relid FROM pg_catalog.pg_partition_tree(" + oid +

@@ -69,8 +69,11 @@ class Writers {
   }
   Writers(const Writers&) = delete;
   Writers& operator=(const Writers&) = delete;
+  // Stops the writers (a test that failed midway must not hang or throw here).
   ~Writers() {
-    if (!threads_.empty()) (void)stop();
+    if (threads_.empty()) return;
+    target_.store(0);
+    for (auto& thread : threads_) thread.join();
   }
 
   // Lets every writer run `per_writer` more transactions, then stops them;
@@ -78,6 +81,14 @@ class Writers {
   int run_for(int per_writer) {
     target_.store(per_writer);
     return stop();
+  }
+  // Polls (bounded) until the writers have committed `count` transactions.
+  void wait_committed(int count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (committed_.load() < count) {
+      REQUIRE(std::chrono::steady_clock::now() < deadline);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a counter, bounded
+    }
   }
   int stop() {
     for (auto& thread : threads_) thread.join();
@@ -291,7 +302,7 @@ TEST_CASE_METHOD(PgDatabase, "e2e: kill -9 and a restart with a chain reconcile 
   INFO("seed " << seed << " (PGSTREAM_E2E_SEED reproduces)");
   {
     Writers writers(conninfo(), seed, 2, false);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the writes run; not a synchronisation
+    writers.wait_committed(scaled(40));  // the kill comes mid-stream
     daemon.kill9();
     CHECK(writers.run_for(scaled(60)) > 0);  // and go on while it is down
   }

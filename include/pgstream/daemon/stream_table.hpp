@@ -136,7 +136,6 @@ class StreamTable {
 
   // The consistent point of the snapshot it was loaded from.
   [[nodiscard]] Lsn start_lsn() const noexcept { return start_lsn_; }
-  void set_start_lsn(Lsn lsn) noexcept { start_lsn_ = lsn; }
 
   [[nodiscard]] bool reads(std::uint32_t relation_oid) const noexcept;
   // A Relation message: rebinds the feeds of that relation. An error
