@@ -6,6 +6,7 @@
 #include "pgstream/common/copy_text.hpp"
 #include "pgstream/common/error.hpp"
 #include "pgstream/engine/datum.hpp"
+#include "pgstream/engine/datum_binary.hpp"
 #include "pgstream/sql/compiler.hpp"
 #include "pgstream/sql/explain.hpp"
 #include "pgstream/sql/lowering.hpp"
@@ -189,6 +190,7 @@ void StreamTable::build(PgConnection& connection, const BuildContext& context) {
   }
   output_types_.clear();
   for (const auto& type : plan_->column_types) output_types_.push_back(type.oid);
+  binary_output_ = std::all_of(output_types_.begin(), output_types_.end(), engine::binary_sendable);
   build_target(connection, plan_->column_names, plan_->column_types, result_key(*plan_));
   explain_ = sql::explain_lowered(*plan_, *dataflow_, output_);
   pending_ = true;  // the first step emits the loaded result
@@ -258,18 +260,24 @@ std::vector<writer::DeltaRow> StreamTable::step() {
   for (const auto& [row, weight] : delta) {
     writer::DeltaRow out;
     out.weight = weight;
-    bool first = true;
+    bool binary = binary_output_;
+    std::size_t column = 0;
     for (const engine::DatumRef datum : row) {
-      if (!first) out.line += '\t';
-      first = false;
+      if (column != 0) out.line += '\t';
+      value.clear();
       if (datum.is_null()) {
         append_copy_null(out.line);
       } else {
-        value.clear();
         engine::format_datum(datum, value);
         append_copy_field(out.line, value);
       }
+      // A row the engine typed otherwise than its column is staged as text,
+      // which the server checks and casts.
+      binary = binary && column < output_types_.size() &&
+               engine::append_binary_field(datum, output_types_[column], value, out.binary);
+      ++column;
     }
+    if (!binary || column != output_types_.size()) out.binary.clear();
     rows.push_back(std::move(out));
   }
   return rows;

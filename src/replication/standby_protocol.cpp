@@ -3,19 +3,10 @@
 #include <chrono>
 #include <string>
 
+#include "pgstream/common/big_endian.hpp"
 #include "replication/byte_reader.hpp"
 
 namespace pgstream::replication {
-
-namespace {
-
-void put_u64(char* out, std::uint64_t value) noexcept {
-  for (int i = 7; i >= 0; --i) {
-    out[7 - i] = static_cast<char>((value >> (8U * static_cast<unsigned>(i))) & 0xFFU);
-  }
-}
-
-}  // namespace
 
 void parse_copy_message(std::string_view data, CopyMessage& out) {
   ByteReader in(data, "replication copy message");
@@ -46,10 +37,10 @@ std::array<char, kStatusUpdateSize> encode_status_update(Lsn write, Lsn flush, L
                                                          bool reply_requested) noexcept {
   std::array<char, kStatusUpdateSize> out{};
   out[0] = 'r';
-  put_u64(&out[1], write.value());
-  put_u64(&out[9], flush.value());
-  put_u64(&out[17], apply.value());
-  put_u64(&out[25], static_cast<std::uint64_t>(send_time));
+  store_big_endian<std::uint64_t>(&out[1], write.value());
+  store_big_endian<std::uint64_t>(&out[9], flush.value());
+  store_big_endian<std::uint64_t>(&out[17], apply.value());
+  store_big_endian<std::uint64_t>(&out[25], static_cast<std::uint64_t>(send_time));
   out[33] = reply_requested ? 1 : 0;
   return out;
 }

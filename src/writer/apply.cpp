@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <ctime>
 #include <limits>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "merge_statement.hpp"
+#include "pgstream/common/big_endian.hpp"
 #include "pgstream/writer/copy_line.hpp"
 
 namespace pgstream::writer {
@@ -22,6 +24,7 @@ constexpr std::size_t kAnalyzeRows = 1000;  // bigger stagings get statistics be
 // for rows read back from the target, the hash stored with them.
 struct Change {
   std::string_view line;
+  std::string_view binary;  // empty: text only
   std::int64_t weight;
   std::optional<std::int64_t> stored_hash;
 };
@@ -30,6 +33,7 @@ struct Change {
 // an upsert ('U') and -1 for a delete ('D').
 struct Staged {
   std::string_view line;
+  std::string_view binary;
   std::int64_t hash;
   std::int64_t weight;
 };
@@ -58,7 +62,7 @@ std::vector<Change> consolidate(std::span<const DeltaRow> rows) {
   for (const auto& row : rows) {
     const auto [it, inserted] = index.try_emplace(row.line, out.size());
     if (inserted) {
-      out.push_back({row.line, row.weight, std::nullopt});
+      out.push_back({row.line, row.binary, row.weight, std::nullopt});
     } else {
       out[it->second].weight += row.weight;
     }
@@ -85,7 +89,8 @@ Plan plan_keyless(const TargetSpec& spec, const std::vector<Change>& changes) {
   std::vector<std::string_view> fields;
   for (const auto& change : changes) {
     split_checked(spec, change.line, fields);
-    plan.rows.push_back({change.line, change.stored_hash.value_or(stable_hash(change.line)), change.weight});
+    plan.rows.push_back(
+        {change.line, change.binary, change.stored_hash.value_or(stable_hash(change.line)), change.weight});
     if (change.weight > 0) {
       plan.stats.inserted += change.weight;
     } else {
@@ -143,10 +148,11 @@ Plan plan_keyed(const TargetSpec& spec, const std::vector<Change>& changes) {
   for (const auto& ops : keys) {
     if (ops.added != nullptr) {
       // Match the stored row by the hash it was stored with.
-      plan.rows.push_back({ops.added->line, ops.removed != nullptr ? ops.removed_hash : ops.added_hash, 1});
+      plan.rows.push_back({ops.added->line, ops.added->binary,
+                           ops.removed != nullptr ? ops.removed_hash : ops.added_hash, 1});
       ++(ops.removed != nullptr ? plan.stats.updated : plan.stats.inserted);
     } else {
-      plan.rows.push_back({ops.removed->line, ops.removed_hash, -1});
+      plan.rows.push_back({ops.removed->line, ops.removed->binary, ops.removed_hash, -1});
       ++plan.stats.deleted;
     }
   }
@@ -169,9 +175,51 @@ void drain_results(PGconn* conn) noexcept {
   }
 }
 
-void copy_in(PgConnection& connection, const MergeStatement& statement, const Plan& plan, bool keyed) {
+// COPY's binary format: a signature, flags and header extension length
+// (both 0) before the rows; a field count of -1 after them.
+constexpr std::string_view kBinaryCopyHeader("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+
+// The staged columns after the user columns: __pgs_hash, then __pgs_op
+// ('U'/'D') or __pgs_weight.
+void append_text_row(std::string& out, const Staged& row, bool keyed) {
+  out += row.line;
+  out += '\t';
+  append_number(out, row.hash);
+  out += '\t';
+  if (keyed) {
+    out += row.weight > 0 ? 'U' : 'D';
+  } else {
+    append_number(out, row.weight > 0 ? 1 : row.weight);
+  }
+  out += '\n';
+}
+
+void append_binary_row(std::string& out, const Staged& row, std::size_t user_columns, bool keyed) {
+  append_big_endian(out, static_cast<std::int16_t>(user_columns + 2));
+  out += row.binary;
+  append_big_endian(out, std::int32_t{8});
+  append_big_endian(out, row.hash);
+  if (keyed) {
+    append_big_endian(out, std::int32_t{1});
+    out += row.weight > 0 ? 'U' : 'D';
+  } else {
+    append_big_endian(out, std::int32_t{8});
+    append_big_endian(out, row.weight > 0 ? std::int64_t{1} : row.weight);
+  }
+}
+
+// Binary staging spares the server parsing every value's text; it needs
+// every row's binary form.
+bool stages_binary(const Plan& plan) {
+  return std::all_of(plan.rows.begin(), plan.rows.end(),
+                     [](const Staged& row) { return !row.binary.empty(); });
+}
+
+void copy_in(PgConnection& connection, const MergeStatement& statement, const Plan& plan,
+             const TargetSpec& spec) {
   PGconn* conn = connection.get();
-  const PgResult start(PQexec(conn, statement.copy_in.c_str()));
+  const bool binary = stages_binary(plan);
+  const PgResult start(PQexec(conn, (binary ? statement.copy_in_binary : statement.copy_in).c_str()));
   if (PQresultStatus(start.get()) != PGRES_COPY_IN) throw result_error(conn, start.get(), "staging rows");
   try {
     std::string buffer;
@@ -182,23 +230,20 @@ void copy_in(PgConnection& connection, const MergeStatement& statement, const Pl
       }
       buffer.clear();
     };
+    if (binary) buffer += kBinaryCopyHeader;
     for (const auto& row : plan.rows) {
       // Keyless insertions: one staged row per copy (see MergeStatement).
-      const std::int64_t copies = !keyed && row.weight > 0 ? row.weight : 1;
+      const std::int64_t copies = !spec.keyed() && row.weight > 0 ? row.weight : 1;
       for (std::int64_t copy = 0; copy < copies; ++copy) {
-        buffer += row.line;
-        buffer += '\t';
-        append_number(buffer, row.hash);
-        buffer += '\t';
-        if (keyed) {
-          buffer += row.weight > 0 ? 'U' : 'D';
+        if (binary) {
+          append_binary_row(buffer, row, spec.columns.size(), spec.keyed());
         } else {
-          append_number(buffer, row.weight > 0 ? 1 : row.weight);
+          append_text_row(buffer, row, spec.keyed());
         }
-        buffer += '\n';
         if (buffer.size() >= kCopyChunkBytes) flush();
       }
     }
+    if (binary) append_big_endian(buffer, std::int16_t{-1});
     if (!buffer.empty()) flush();
   } catch (...) {
     (void)PQputCopyEnd(conn, "pgstream: staging aborted");
@@ -289,7 +334,7 @@ void record(PgConnection& connection, const TargetSpec& spec, const ApplyStats& 
 ApplyStats apply_plan(PgConnection& connection, const TargetSpec& spec, const MergeStatement& statement,
                       const Plan& plan, const Frontier& frontier, Action action, Transaction& transaction) {
   if (!plan.rows.empty()) {
-    copy_in(connection, statement, plan, spec.keyed());
+    copy_in(connection, statement, plan, spec);
     // Keyless deletions probe the target per staged row: the planner needs
     // the staging table's size. A keyed merge is a hash join either way.
     if (!spec.keyed() && plan.rows.size() >= kAnalyzeRows) connection.exec("ANALYZE " + statement.staging);
@@ -340,7 +385,7 @@ std::vector<Change> difference(const TargetSpec& spec, const std::vector<Change>
   auto remove = [&](std::string_view line, std::vector<Copies>& copies, std::int64_t count) {
     for (auto& c : copies) {
       const std::int64_t n = std::min(count, c.count);
-      if (n > 0) changes.push_back({line, -n, c.hash});
+      if (n > 0) changes.push_back({line, {}, -n, c.hash});
       count -= n;
     }
   };
@@ -353,7 +398,7 @@ std::vector<Change> difference(const TargetSpec& spec, const std::vector<Change>
       if (count > want.weight) remove(want.line, found->second, count - want.weight);
       have.erase(found);
     }
-    if (want.weight > count) changes.push_back({want.line, want.weight - count, std::nullopt});
+    if (want.weight > count) changes.push_back({want.line, want.binary, want.weight - count, std::nullopt});
   }
   for (auto& [line, copies] : have) remove(line, copies, std::numeric_limits<std::int64_t>::max());
   return changes;

@@ -60,6 +60,7 @@ MergeStatement MergeStatement::build(const PgConnection& connection, const Targe
                        " NOT NULL) ON COMMIT DELETE ROWS";
   out.copy_in =
       "COPY " + out.staging + " (" + join(names) + ", " + kHashColumn + ", " + extra + ") FROM STDIN";
+  out.copy_in_binary = out.copy_in + " (FORMAT binary)";
   out.copy_out = "COPY (SELECT " + join(names) + ", " + kHashColumn + " FROM " + out.target + ") TO STDOUT";
 
   const std::string insert = "INSERT (" + join(names) + ", " + kHashColumn + ") VALUES (" +

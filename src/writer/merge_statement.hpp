@@ -21,6 +21,7 @@ struct MergeStatement {
   std::string staging;         // pg_temp."pgs_stage_<shape hash>"
   std::string create_staging;  // CREATE TEMP TABLE IF NOT EXISTS ... ON COMMIT DELETE ROWS
   std::string copy_in;         // COPY staging (...) FROM STDIN
+  std::string copy_in_binary;  // the same, (FORMAT binary)
   std::string merge;           // the one MERGE of the staged rows into the target
   std::string copy_out;        // COPY (SELECT user columns, __pgs_hash FROM target) TO STDOUT
 

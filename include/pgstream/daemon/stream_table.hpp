@@ -179,6 +179,7 @@ class StreamTable {
   Lsn start_lsn_;
   bool pending_ = false;
   std::vector<std::uint32_t> output_types_;
+  bool binary_output_ = false;  // every output type has a binary send format (engine/datum_binary.hpp)
 };
 
 }  // namespace pgstream::daemon

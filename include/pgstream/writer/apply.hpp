@@ -5,10 +5,12 @@
 // - Rows are COPY text-format lines of the user columns (copy_line.hpp), in
 //   PostgreSQL's output format under prepare_session()'s settings. Equal
 //   values must print as equal lines: the stored __pgs_hash is computed from
-//   them.
+//   them. A row's binary form, when given, holds the same values: the line
+//   is what is hashed and compared, the binary form what may be staged.
 // - Every call is one transaction on `connection`: stage the rows with COPY
-//   (text format: the rows arrive as text lines; binary COPY would need the
-//   engine's datums, a later step) into a temp table of the target's shape
+//   (binary format when every staged row has its binary form, text format
+//   otherwise: a FULL table's rows, or a reconcile removing rows it read
+//   back from the target, have only text) into a temp table of the target's shape
 //   (ON COMMIT DELETE ROWS, created once per connection and shape, reused),
 //   one MERGE into the target, the frontier in pgs_stream_tables and a
 //   pgs_refresh_history row, COMMIT. A reader never sees part of it.
@@ -39,6 +41,10 @@ namespace pgstream::writer {
 struct DeltaRow {
   std::string line;     // COPY text format of the user columns, no newline
   std::int64_t weight;  // copies added (> 0) or removed (< 0)
+  // The same user columns as COPY binary fields (engine/datum_binary.hpp:
+  // per column a big-endian int32 length, -1 for NULL, and the value's send
+  // format), or empty when the row only has its text form.
+  std::string binary = {};
 };
 
 // pgs_refresh_history.action.
