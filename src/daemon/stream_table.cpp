@@ -220,7 +220,7 @@ std::vector<writer::DeltaRow> StreamTable::load(replication::SnapshotReader& rea
       reader.copy_table(name, feed->snapshot_columns(), on_row);
     }
   }
-  return step();
+  return step(RowForm::Text);
 }
 
 std::vector<std::shared_ptr<const sql::SourceRelation>> StreamTable::relations() const {
@@ -249,7 +249,7 @@ void StreamTable::feed(const replication::ChangeBatch& batch, const replication:
   }
 }
 
-std::vector<writer::DeltaRow> StreamTable::step() {
+std::vector<writer::DeltaRow> StreamTable::step(RowForm form) {
   std::vector<writer::DeltaRow> rows;
   if (!dataflow_) return rows;
   pending_ = false;
@@ -260,7 +260,7 @@ std::vector<writer::DeltaRow> StreamTable::step() {
   for (const auto& [row, weight] : delta) {
     writer::DeltaRow out;
     out.weight = weight;
-    bool binary = binary_output_;
+    bool binary = binary_output_ && form == RowForm::TextAndBinary;
     std::size_t column = 0;
     for (const engine::DatumRef datum : row) {
       if (column != 0) out.line += '\t';

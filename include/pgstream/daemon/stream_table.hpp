@@ -15,7 +15,8 @@
 //   at or after its start_lsn, the snapshot's consistent point: the snapshot
 //   holds exactly the transactions before it.
 // - step() runs one epoch and returns the target's delta as COPY text lines
-//   with weights; the first step after loading returns the whole result.
+//   with weights (and their binary form, see RowForm); the first step after
+//   loading returns the whole result.
 // - Chained sources: a scan of another stream table's target is not fed
 //   from the stream (the target is not published) but from that upstream
 //   table's output delta of the same epoch (push()), which the daemon hands
@@ -149,9 +150,14 @@ class StreamTable {
     return std::any_of(feeds_.begin(), feeds_.end(), [](const auto& feed) { return feed->needs_reload(); });
   }
 
+  // The forms of the rows step() returns: with TextAndBinary, each row also
+  // carries its COPY binary form when the output types have one (the writer
+  // then stages in binary). A load returns text only: its whole result would
+  // be held twice at its peak.
+  enum class RowForm { Text, TextAndBinary };
   // Runs one epoch; the delta of the target. Throws what the dataflow threw
   // (the table is then broken until rebuilt).
-  [[nodiscard]] std::vector<writer::DeltaRow> step();
+  [[nodiscard]] std::vector<writer::DeltaRow> step(RowForm form = RowForm::TextAndBinary);
   // Frees the dataflow's epoch buffers (after the load's big first step).
   void release_buffers() noexcept {
     if (dataflow_) dataflow_->release_buffers();
