@@ -3,7 +3,6 @@
 #include <bit>
 #include <cstring>
 #include <string_view>
-#include <vector>
 
 #include "pgstream/common/big_endian.hpp"
 
@@ -51,28 +50,33 @@ void append_numeric(std::string& out, std::string_view text) {
   const std::string_view fraction =
       point == std::string_view::npos ? std::string_view() : digits.substr(point + 1);
   // Base-10000 groups: the whole part padded on the left, the fraction on
-  // the right, to multiples of four decimal digits.
+  // the right, to multiples of four decimal digits. Read from the text as
+  // needed: a numeric can have thousands of groups, a row many numerics.
   const std::size_t whole_groups = (whole.size() + 3) / 4;
-  const std::size_t fraction_groups = (fraction.size() + 3) / 4;
-  std::vector<std::int16_t> groups(whole_groups + fraction_groups, 0);
+  const std::size_t groups = whole_groups + (fraction.size() + 3) / 4;
   const std::size_t lead = whole_groups * 4 - whole.size();
-  for (std::size_t i = 0; i < whole.size(); ++i) {
-    auto& group = groups[(lead + i) / 4];
-    group = static_cast<std::int16_t>(group * 10 + (whole[i] - '0'));
-  }
-  for (std::size_t i = 0; i < fraction_groups * 4; ++i) {
-    auto& group = groups[whole_groups + i / 4];
-    group = static_cast<std::int16_t>(group * 10 + (i < fraction.size() ? fraction[i] - '0' : 0));
-  }
+  auto group = [&](std::size_t index) {
+    int value = 0;
+    for (std::size_t digit = index * 4; digit < index * 4 + 4; ++digit) {
+      char c = '0';
+      if (digit < whole_groups * 4) {
+        if (digit >= lead) c = whole[digit - lead];
+      } else if (digit - whole_groups * 4 < fraction.size()) {
+        c = fraction[digit - whole_groups * 4];
+      }
+      value = value * 10 + (c - '0');
+    }
+    return static_cast<std::int16_t>(value);
+  };
   // Leading and trailing zero groups are not sent (numeric_send's form).
   std::size_t first = 0;
-  std::size_t last = groups.size();
-  while (first < last && groups[first] == 0) ++first;
-  while (last > first && groups[last - 1] == 0) --last;
+  std::size_t last = groups;
+  while (first < last && group(first) == 0) ++first;
+  while (last > first && group(last - 1) == 0) --last;
   const int weight = first == last ? 0 : static_cast<int>(whole_groups) - 1 - static_cast<int>(first);
   append_numeric_header(out, last - first, weight,
                         negative && first != last ? kNumericNegative : kNumericPositive, fraction.size());
-  for (std::size_t i = first; i < last; ++i) append_big_endian(out, groups[i]);
+  for (std::size_t i = first; i < last; ++i) append_big_endian(out, group(i));
 }
 
 std::string_view payload_text(DatumRef datum) {
