@@ -196,11 +196,19 @@ class Daemon {
   void load_from_snapshot(const std::vector<Table*>& tables, replication::SnapshotReader& reader,
                           Lsn consistent, const std::function<void(Table&, const Error*)>& done = {});
   void load_now(Table& table, const std::function<void(Table&, const Error*)>& done = {});
-  // No stream table reads it, and it reads none: it may load in the background.
-  [[nodiscard]] bool alone(const Table& table) const;
-  void start_load(Table& table, std::function<void(Table&, const Error*)> done);
+  // Builds `group` (a chain, or one table; `fresh` is built already) anew
+  // and loads it in the background.
+  void load_group(std::vector<Table*> group, const std::function<void(Table&, const Error*)>& answer,
+                  const Table* fresh = nullptr);
+  void start_load(const std::vector<Table*>& group, std::function<void(Table&, const Error*)> done);
   void end_load(std::uint64_t ticket, LoadOutcome outcome);
-  void abandon_load(Table& table);
+  // The tables of a load, still with it, upstream first (empty if any left it).
+  std::vector<Table*> load_members(std::uint64_t ticket, const std::vector<std::int64_t>& pgs_ids);
+  // Gives up the load `table` is in. The other tables of that load go to
+  // `others` when given (the caller loads them again), else to ERROR as
+  // transient (retried with their chain).
+  void abandon_load(Table& table, std::vector<Table*>* others = nullptr);
+  static std::vector<std::shared_ptr<const replication::ChangeBatch>> stop_loading(Table& table);
   void hold(const replication::ChangeBatch& batch, std::uint32_t relation,
             std::shared_ptr<const replication::ChangeBatch>& copy);
   void feed_held(Table& table, Lsn consistent,
@@ -288,7 +296,7 @@ class Daemon {
   std::multimap<std::uint32_t, Table*> loading_by_relation_;  // tables loading in the background
   // Background loads by ticket, with what to call when each ends.
   struct PendingLoad {
-    std::int64_t pgs_id = 0;
+    std::vector<std::int64_t> pgs_ids;  // upstream first
     std::function<void(Table&, const Error*)> done;
     std::unique_ptr<BackgroundLoad> load;
   };
@@ -1402,19 +1410,18 @@ bool Daemon::activate(Table& table) {
   return true;
 }
 
-// A table added (or reloaded) while the stream runs. Alone (it reads no
-// stream table and none reads it), a BackgroundLoad reads it from its own
-// temporary slot's snapshot while the stream goes on feeding the others;
-// what the stream brings for its sources meanwhile is held, and fed from
-// the snapshot's consistent point on once the load ends.
+// A table added (or reloaded) while the stream runs: a BackgroundLoad reads
+// it from its own temporary slot's snapshot while the stream goes on
+// feeding the others; what the stream brings for its sources meanwhile is
+// held, and fed from the snapshot's consistent point on once the load ends.
 //
-// Chains load together, here (the stream waits): the tables that read each
-// other in memory (the connected group of chain_group()) are all loaded
-// again from one snapshot, upstream first, so that each downstream receives
-// its upstreams' whole results in the same epoch as its own sources' rows.
-// `done` is called for `table` only.
+// Chains load together: the tables that read each other in memory (the
+// connected group of chain_group()) are all loaded again from one snapshot,
+// upstream first, so that each downstream receives its upstreams' whole
+// results with its own sources' rows. `done` is called for `table` only.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
   std::function<void(Table&, const Error*)> callers = done;
+  std::vector<Table*> interrupted;  // the others of the load it replaces
   if (table.loading()) {
     // A load already runs: this one replaces it, and answers its callers too.
     auto pending = loads_.find(table.load_ticket);
@@ -1424,10 +1431,9 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
         if (done) done(loaded, error);
       };
     }
-    abandon_load(table);
+    abandon_load(table, &interrupted);
   }
   const std::int64_t requested = table.pgs_id;
-  const std::string requested_key = key_of(table.definition().name);
   auto answered = std::make_shared<bool>(false);
   const std::function<void(Table&, const Error*)> answer = [requested, answered, callers](
                                                                Table& loaded, const Error* error) {
@@ -1435,105 +1441,132 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     *answered = true;
     if (callers) callers(loaded, error);
   };
-  // `done` may drop the table (a failed create): after answer() it is found
-  // again by name, never used through `table`.
-  const auto requested_table = [this, requested, requested_key]() -> Table* {
-    auto it = tables_.find(requested_key);
-    return it != tables_.end() && it->second.pgs_id == requested ? &it->second : nullptr;
+  // A table that was loaded before (refresh, reload) starts from an empty
+  // dataflow: the snapshot holds all of its rows again.
+  table.runtime = std::make_unique<StreamTable>(table.definition());
+  const std::string key = key_of(table.definition().name);
+  // The others of the replaced load are retried with their chain.
+  const auto let_go = [this, &interrupted, &key] {
+    for (Table* other : interrupted) {
+      fail_table(*other,
+                 Error(ErrorKind::Internal, "stream table " + key_of(other->definition().name) +
+                                                ": the load of its chain stopped when " + key + " failed"),
+                 true);
+    }
   };
   std::vector<Table*> group{&table};
   try {
-    // A table that was loaded before (refresh, reload) starts from an empty
-    // dataflow: the snapshot holds all of its rows again.
-    table.runtime = std::make_unique<StreamTable>(table.definition());
     if (!build_table(table)) {
+      let_go();
       answer(table, nullptr);
       return;
     }
-    if (alone(table)) {
-      start_load(table, answer);
-      return;
-    }
     group = chain_group(table);
+  } catch (const Error& error) {
+    fail_table(table, error, classify(error) == ErrorAction::Retry);
+    let_go();
+    answer(table, &error);
+    return;
+  }
+  for (Table* other : interrupted) {
+    if (std::find(group.begin(), group.end(), other) == group.end()) group.push_back(other);
+  }
+  if (group.size() > 1)
+    spdlog::info("stream table {}: loading its chain again ({} tables)", key, group.size());
+  load_group(std::move(group), answer, &table);
+}
+
+void Daemon::load_group(std::vector<Table*> group, const std::function<void(Table&, const Error*)>& answer,
+                        const Table* fresh) {
+  // `answer` may drop a table (a failed create): tables are found again by
+  // id after it, never used through a pointer.
+  std::vector<std::int64_t> ids;
+  ids.reserve(group.size());
+  for (Table* member : group) ids.push_back(member->pgs_id);
+  try {
     for (Table* member : group) {
-      if (member == &table) continue;
+      if (member == fresh) continue;
       member->runtime = std::make_unique<StreamTable>(member->definition());
-      (void)build_table(*member);
+      if (!build_table(*member)) answer(*member, nullptr);
     }
-    if (group.size() > 1) {
-      spdlog::info("stream table {}: loading its chain again ({} tables)", requested_key, group.size());
+    std::vector<Table*> linked;
+    for (const std::int64_t id : ids) {
+      auto it = by_id_.find(id);
+      if (it != by_id_.end()) linked.push_back(&tables_.at(it->second));
     }
-    group = link_group(group);
-    if (std::find(group.begin(), group.end(), &table) == group.end()) {
-      // The others of its chain were built again: they load all the same.
-      const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
-      answer(table, &failure);
+    group = link_group(linked);
+    for (Table* member : linked) {
+      if (std::find(group.begin(), group.end(), member) != group.end()) continue;
+      // It failed to build or to link; the others load all the same.
+      const Error failure = member->last_failure.value_or(Error(ErrorKind::Config, member->last_error));
+      answer(*member, &failure);
     }
     if (group.empty()) return;
-    publish(group);
-    replication::ReplicationConnection slot_connection(dsn());
-    const std::string name =
-        "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(++load_counter_);
-    const replication::CreatedSlot slot =
-        slot_connection.create_slot(name, replication::SlotLifetime::Temporary);
-    replication::SnapshotReader reader(dsn(), slot.snapshot_name);
-    spdlog::debug("loading {} from snapshot {} at {}", requested_key, slot.snapshot_name,
-                  slot.consistent_point.to_string());
-    load_from_snapshot(group, reader, slot.consistent_point, answer);
-    reader.finish();
+    start_load(group, answer);
   } catch (const Error& error) {
     const bool transient = classify(error) == ErrorAction::Retry;
-    Table* const still = requested_table();
-    // Every member may hold a half-loaded dataflow.
-    for (Table* member : group) {
-      if (member != &table && member->runtime->built()) fail_table(*member, error, transient);
-    }
-    if (still != nullptr) {
-      fail_table(*still, error, transient);
-      answer(*still, &error);
+    for (const std::int64_t id : ids) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) continue;
+      Table& member = tables_.at(it->second);
+      if (member.loading()) continue;
+      fail_table(member, error, transient);
+      answer(member, &error);
     }
   }
 }
 
-bool Daemon::alone(const Table& table) const {
-  if (!table.upstreams.empty()) return false;
-  const std::string key = key_of(table.definition().name);
-  return std::none_of(tables_.begin(), tables_.end(),
-                      [&](const auto& entry) { return &entry.second != &table && entry.second.reads(key); });
-}
-
-// REQUIRES: `table` built (a fresh runtime) and alone().
-void Daemon::start_load(Table& table, std::function<void(Table&, const Error*)> done) {
-  publish({&table});
-  const bool was_active = table.state == TableState::Active;
-  table.state = TableState::Loading;
-  table.loading_relations.clear();
-  for (const auto& relation : table.runtime->relations()) table.loading_relations.push_back(relation->oid);
-  table.held.clear();
-  table.load_ticket = ++load_counter_;
-  epoch_barrier_ = true;  // epochs from here on lack this table
-  std::unique_ptr<StreamTable> runtime = std::move(table.runtime);
-  table.runtime = std::make_unique<StreamTable>(runtime->definition());
-  if (was_active)
-    spdlog::info("stream table {}: reloading in the background", key_of(table.definition().name));
-  const std::uint64_t ticket = table.load_ticket;
-  const std::string slot = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(ticket);
+// REQUIRES: every table of `group` built (a fresh runtime) and linked,
+// upstream first.
+void Daemon::start_load(const std::vector<Table*>& group, std::function<void(Table&, const Error*)> done) {
+  publish(group);
+  const std::uint64_t ticket = ++load_counter_;
   PendingLoad& pending = loads_[ticket];
-  pending.pgs_id = table.pgs_id;
   pending.done = std::move(done);
+  std::vector<LoadMember> members;
+  members.reserve(group.size());
+  for (Table* table : group) {
+    if (table->state == TableState::Active) {
+      spdlog::info("stream table {}: reloading in the background", key_of(table->definition().name));
+    }
+    table->state = TableState::Loading;
+    table->loading_relations.clear();
+    for (const auto& relation : table->runtime->relations()) {
+      if (!relation->is_stream_table) table->loading_relations.push_back(relation->oid);
+    }
+    table->held.clear();
+    table->load_ticket = ticket;
+    pending.pgs_ids.push_back(table->pgs_id);
+    members.push_back(LoadMember{std::move(table->runtime), table->target_oid});
+    table->runtime = std::make_unique<StreamTable>(members.back().runtime->definition());
+  }
+  epoch_barrier_ = true;  // epochs from here on lack these tables
+  const std::string slot = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(ticket);
   pending.load =
-      std::make_unique<BackgroundLoad>(dsn(), slot, std::move(runtime), [this, ticket](LoadOutcome outcome) {
+      std::make_unique<BackgroundLoad>(dsn(), slot, std::move(members), [this, ticket](LoadOutcome outcome) {
         auto shared = std::make_shared<LoadOutcome>(std::move(outcome));
         boost::asio::post(io_, [this, ticket, shared] { end_load(ticket, std::move(*shared)); });
       });
   index_tables();
 }
 
+std::vector<Table*> Daemon::load_members(std::uint64_t ticket, const std::vector<std::int64_t>& pgs_ids) {
+  std::vector<Table*> members;
+  for (const std::int64_t id : pgs_ids) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return {};
+    Table& table = tables_.at(it->second);
+    if (table.load_ticket != ticket) return {};
+    members.push_back(&table);
+  }
+  return members;
+}
+
 // A load ended (on its thread; now on this one).
 void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
   if (in_transaction_) {
     // Parts of a transaction were held, the rest is still to come: the
-    // table goes live between transactions.
+    // tables go live between transactions.
     deferred_ends_.emplace_back(ticket, std::move(outcome));
     return;
   }
@@ -1542,13 +1575,15 @@ void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
   PendingLoad pending = std::move(pending_it->second);
   loads_.erase(pending_it);
   pending.load.reset();  // its thread has ended (or is about to): join it
-  auto id = by_id_.find(pending.pgs_id);
-  if (id == by_id_.end()) return;  // dropped while loading
-  Table& table = tables_.at(id->second);
-  if (table.load_ticket != ticket) {
-    // Abandoned (suspended, failed, or replaced by a newer load that
-    // answers for it): tell its callers how the table is now.
-    if (pending.done) {
+  const std::vector<Table*> members = load_members(ticket, pending.pgs_ids);
+  if (members.empty()) {
+    // Abandoned (dropped, suspended, failed, or replaced by a newer load
+    // that answers for it): tell its callers how the tables are now.
+    if (!pending.done) return;
+    for (const std::int64_t id : pending.pgs_ids) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) continue;
+      Table& table = tables_.at(it->second);
       if (table.state == TableState::Error) {
         const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
         pending.done(table, &failure);
@@ -1558,60 +1593,101 @@ void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
     }
     return;
   }
-  table.load_ticket = 0;
-  table.loading_relations.clear();
-  const auto held = std::move(table.held);
-  table.held.clear();
-  table.state = TableState::Error;  // until activate() or fail_table()
+  std::vector<std::vector<std::shared_ptr<const replication::ChangeBatch>>> held;
+  held.reserve(members.size());
+  for (Table* table : members) {
+    held.push_back(stop_loading(*table));
+    table->state = TableState::Error;  // until activate() or fail_table()
+    table->blocked_by.clear();
+  }
   index_tables();
-  if (outcome.error && outcome.error->sqlstate() == "40001" && ++table.rewritten_loads <= kRewrittenLoads) {
+  Table& first = *members.front();
+  if (outcome.error && outcome.error->sqlstate() == "40001" && ++first.rewritten_loads <= kRewrittenLoads) {
     // A source was truncated between the snapshot and its read: again (a
     // few times in a row; then as a transient error, with its backoff).
-    spdlog::info("stream table {}: {}; loading it again", key_of(table.definition().name),
+    spdlog::info("stream table {}: {}; loading it again", key_of(first.definition().name),
                  outcome.error->message());
-    load_now(table, pending.done);
+    load_group(members, pending.done);
     return;
   }
-  table.rewritten_loads = 0;
-  if (outcome.error) {
-    fail_table(table, *outcome.error, classify(*outcome.error) == ErrorAction::Retry);
-    if (pending.done) pending.done(table, &*outcome.error);
-    return;
+  first.rewritten_loads = 0;
+  spdlog::debug("loaded {} table(s) at {}, the stream fed up to {}", members.size(),
+                outcome.consistent.to_string(), fed_lsn_.to_string());
+  // Every runtime first: a step hands its delta to the members after it.
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (!outcome.error && !outcome.tables[i].error)
+      members[i]->runtime = std::move(outcome.tables[i].runtime);
   }
-  table.runtime = std::move(outcome.runtime);
-  Lsn frontier = outcome.consistent;
-  spdlog::debug("loaded {} at {}: {} row(s), {} transaction part(s) held, the stream fed up to {}",
-                key_of(table.definition().name), outcome.consistent.to_string(), outcome.contents.size(),
-                held.size(), fed_lsn_.to_string());
-  try {
-    feed_held(table, outcome.consistent, held);
-    if (table.runtime->differential() && table.runtime->needs_reload()) {
-      // A held change (a TRUNCATE) needs yet another snapshot.
-      load_now(table, pending.done);
+  std::vector<Lsn> frontiers(members.size(), outcome.consistent);
+  std::vector<bool> failed(members.size(), false);
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    Table& table = *members[i];
+    const Table* failed_upstream = nullptr;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (failed[j] && table.reads(key_of(members[j]->definition().name))) failed_upstream = members[j];
+    }
+    failed[i] = true;
+    if (failed_upstream != nullptr) {
+      // Blocked already when the upstream's failure cascaded to it.
+      if (table.blocked_by.empty()) block(table, *failed_upstream, "failed to load");
+      continue;
+    }
+    const std::optional<Error>& error = outcome.error ? outcome.error : outcome.tables[i].error;
+    if (error) {
+      fail_table(table, *error, outcome.error.has_value() && classify(*error) == ErrorAction::Retry);
+      continue;
+    }
+    try {
+      feed_held(table, outcome.consistent, held[i]);
+      if (table.runtime->differential() && table.runtime->needs_reload()) {
+        // A held change (a TRUNCATE) needs yet another snapshot.
+        load_group(members, pending.done);
+        return;
+      }
+      if (table.runtime->differential()) {
+        // The snapshot plus what the stream brought since is the result at
+        // the end of the last transaction fed: the reconcile goes there
+        // directly (an epoch of its own could not go past what the stream's
+        // epochs already confirmed).
+        if (table.runtime->pending()) {
+          std::vector<writer::DeltaRow> since = step_table(table);
+          auto& contents = outcome.tables[i].contents;
+          contents.insert(contents.end(), std::make_move_iterator(since.begin()),
+                          std::make_move_iterator(since.end()));
+        }
+        frontiers[i] = std::max(frontiers[i], fed_lsn_);
+      }
+      failed[i] = false;
+    } catch (const Error& failure) {
+      fail_table(table, failure);
+    }
+  }
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    Table& table = *members[i];
+    if (failed[i]) {
+      if (pending.done) {
+        const Error failure = table.last_failure.value_or(Error(ErrorKind::Config, table.last_error));
+        pending.done(table, &failure);
+      }
+      continue;
+    }
+    submit_loaded(table, frontiers[i], std::move(outcome.tables[i].contents), pending.done);
+  }
+  // A stream table created over one of them while they loaded waits in
+  // ERROR for it: they load again together (a chain loads from one snapshot).
+  for (const std::int64_t id : pending.pgs_ids) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) continue;
+    Table& table = tables_.at(it->second);
+    if (table.state != TableState::Active) continue;
+    const std::string key = key_of(table.definition().name);
+    const bool waiting_reader = std::any_of(tables_.begin(), tables_.end(), [&](const auto& entry) {
+      return entry.second.state == TableState::Error && entry.second.blocked_by == key;
+    });
+    if (waiting_reader) {
+      load_now(table);
       return;
     }
-    if (table.runtime->differential()) {
-      // The snapshot plus what the stream brought since is the result at
-      // the end of the last transaction fed: the reconcile goes there
-      // directly (an epoch of its own could not go past what the stream's
-      // epochs already confirmed).
-      if (table.runtime->pending()) {
-        std::vector<writer::DeltaRow> since = table.runtime->step();
-        outcome.contents.insert(outcome.contents.end(), std::make_move_iterator(since.begin()),
-                                std::make_move_iterator(since.end()));
-      }
-      frontier = std::max(frontier, fed_lsn_);
-    }
-  } catch (const Error& error) {
-    fail_table(table, error);
-    if (pending.done) pending.done(table, &error);
-    return;
-  }
-  submit_loaded(table, frontier, std::move(outcome.contents), pending.done);
-  if (table.state == TableState::Active && !alone(table)) {
-    // A stream table created over it while it loaded waits in ERROR for it:
-    // they load again together (a chain loads from one snapshot).
-    load_now(table);
   }
 }
 
@@ -1665,15 +1741,45 @@ void Daemon::hold(const replication::ChangeBatch& batch, std::uint32_t relation,
 // The table's load no longer counts (the table failed, is suspended or
 // reloaded anew); its thread is told to give up, and end_load answers its
 // callers when it has.
-void Daemon::abandon_load(Table& table) {
-  if (!table.loading()) return;
-  auto pending = loads_.find(table.load_ticket);
-  if (pending != loads_.end() && pending->second.load) pending->second.load->cancel();
+std::vector<std::shared_ptr<const replication::ChangeBatch>> Daemon::stop_loading(Table& table) {
   table.load_ticket = 0;
   table.loading_relations.clear();
+  auto held = std::move(table.held);
   table.held.clear();
+  return held;
+}
+
+void Daemon::abandon_load(Table& table, std::vector<Table*>* others) {
+  if (!table.loading()) return;
+  const std::uint64_t ticket = table.load_ticket;
+  auto pending = loads_.find(ticket);
+  if (pending != loads_.end() && pending->second.load) pending->second.load->cancel();
+  (void)stop_loading(table);
   if (table.state == TableState::Loading) table.state = TableState::Error;
+  std::vector<Table*> left;
+  if (pending != loads_.end()) {
+    for (const std::int64_t id : pending->second.pgs_ids) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) continue;
+      Table& other = tables_.at(it->second);
+      if (&other == &table || other.load_ticket != ticket) continue;
+      (void)stop_loading(other);
+      other.state = TableState::Error;
+      left.push_back(&other);
+    }
+  }
   index_tables();
+  if (others != nullptr) {
+    others->insert(others->end(), left.begin(), left.end());
+    return;
+  }
+  const std::string key = key_of(table.definition().name);
+  for (Table* other : left) {
+    fail_table(*other,
+               Error(ErrorKind::Internal, "stream table " + key_of(other->definition().name) +
+                                              ": the load of its chain stopped when " + key + " left it"),
+               true);
+  }
 }
 
 void Daemon::drop_table(const std::string& key, bool drop_target) {

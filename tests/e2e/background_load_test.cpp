@@ -32,6 +32,52 @@ void wait_until(PgConnection& conn, const std::string& sql, const char* what) {
   }
 }
 
+// Creates a stream table with the SQL API, on a thread, while a transaction
+// holding an xid keeps its load waiting (a slot's snapshot waits for every
+// transaction running when it starts) until release(). However the test
+// ends, the transaction is let go and the thread joined.
+class HeldCreate {
+ public:
+  HeldCreate(const std::string& conninfo, const std::string& name, const std::string& query)
+      : holder_(conninfo) {
+    holder_.exec("BEGIN");
+    holder_.exec("INSERT INTO holder VALUES (1)");
+    thread_ = std::thread([this, conninfo, name, query] {
+      try {
+        PgConnection api(conninfo);
+        api.exec("SELECT pgstream.create_stream_table(" + api.quote_literal(name) + ", " +
+                 api.quote_literal(query) + ")");
+      } catch (const std::exception& error) {
+        error_ = error.what();
+      }
+      created_ = true;
+    });
+  }
+  HeldCreate(const HeldCreate&) = delete;
+  HeldCreate& operator=(const HeldCreate&) = delete;
+  ~HeldCreate() {
+    try {
+      if (PQtransactionStatus(holder_.get()) != PQTRANS_IDLE) holder_.exec("ROLLBACK");
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the connection is gone, and its transaction
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  [[nodiscard]] bool created() const { return created_.load(); }
+  // Commits the holding transaction and waits for the create; its error, if any.
+  std::string release() {
+    holder_.exec("COMMIT");
+    thread_.join();
+    return error_;
+  }
+
+ private:
+  PgConnection holder_;
+  std::thread thread_;
+  std::atomic<bool> created_{false};
+  std::string error_;
+};
+
 }  // namespace
 
 TEST_CASE_METHOD(PgDatabase, "e2e: a table added while running loads without pausing the others",
@@ -52,35 +98,7 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a table added while running loads without pau
   daemon.wait_until_active(tables.size());
   PgConnection check(conninfo());
 
-  // The new table's load waits for a transaction that holds an xid (a
-  // slot's snapshot waits for every transaction running when it starts).
-  PgConnection holder(conninfo());
-  holder.exec("BEGIN");
-  holder.exec("INSERT INTO holder VALUES (1)");
-  std::atomic<bool> created{false};
-  std::string create_error;
-  std::thread create([&] {
-    try {
-      PgConnection api(conninfo());
-      api.exec("SELECT pgstream.create_stream_table('public.t_added', " + api.quote_literal(added_query) +
-               ")");
-    } catch (const std::exception& error) {
-      create_error = error.what();
-    }
-    created = true;
-  });
-  // However this test ends, the load is let go and the thread joined.
-  struct Release {
-    PgConnection& holder;
-    std::thread& thread;
-    ~Release() {
-      try {
-        if (PQtransactionStatus(holder.get()) != PQTRANS_IDLE) holder.exec("ROLLBACK");
-      } catch (...) {  // NOLINT(bugprone-empty-catch): the connection is gone, and its transaction
-      }
-      if (thread.joinable()) thread.join();
-    }
-  } release{holder, create};
+  HeldCreate create(conninfo(), "public.t_added", added_query);
   wait_until(check,
              "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgstream_load_%')",
              "the load's temporary slot");
@@ -93,17 +111,64 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a table added while running loads without pau
   const auto sync_started = Clock::now();
   CHECK(check.query_value("SELECT pgstream.wait_for(pg_current_wal_lsn(), '10s')") == "t");
   CHECK(Clock::now() - sync_started < std::chrono::seconds(5));
-  CHECK_FALSE(created.load());  // still loading
+  CHECK_FALSE(create.created());  // still loading
   CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
 
-  holder.exec("COMMIT");
-  create.join();
-  CHECK(create_error.empty());
+  CHECK(create.release().empty());
   exec("DELETE FROM big WHERE id % 11 = 0");
   exec("UPDATE big SET v = v + 1 WHERE id % 13 = 0");
   exec("UPDATE small SET v = v - 1 WHERE id % 4 = 0");
   (void)sync_all(conninfo(), 2, std::chrono::seconds(60), &daemon);
   CHECK(diff_against_query(check, "public.t_added", added_query).empty());
   CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+  CHECK(daemon.sigterm_and_wait() == 0);
+}
+
+TEST_CASE_METHOD(PgDatabase, "e2e: a chain loads again without pausing the other tables",
+                 "[e2e][background-load][chain]") {
+  exec("CREATE TABLE small (id int PRIMARY KEY, v int)");
+  exec("INSERT INTO small SELECT g, g % 7 FROM generate_series(1, 100) g");
+  exec("CREATE TABLE big (id int PRIMARY KEY, grp int, v int)");
+  exec("INSERT INTO big SELECT g, g % 50, g FROM generate_series(1, 20000) g");
+  exec("CREATE TABLE holder (id int)");
+  const std::vector<StreamTableSpec> tables{
+      {"public.t_small", "SELECT v, count(*) AS n FROM small GROUP BY v"},
+      {"public.t_up", "SELECT grp, count(*) AS n, sum(v) AS s FROM big GROUP BY grp"}};
+  // Over the upstream's target: loading it loads t_up again, from the same snapshot.
+  const std::string down_query = "SELECT n, count(*) AS groups, sum(s) AS total FROM t_up GROUP BY n";
+  DaemonProcess daemon(*this, tables);
+  daemon.start();
+  daemon.wait_until_active(tables.size());
+  PgConnection check(conninfo());
+
+  HeldCreate create(conninfo(), "public.t_down", down_query);
+  wait_until(check,
+             "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgstream_load_%')",
+             "the chain's temporary slot");
+
+  // While the chain waits, t_small follows its writes; the writes to big are
+  // held for the chain.
+  exec("INSERT INTO small SELECT g, g % 5 FROM generate_series(101, 300) g");
+  exec("INSERT INTO big SELECT g, g % 50, -g FROM generate_series(20001, 21000) g");
+  exec("UPDATE big SET v = v * 2 WHERE id % 7 = 0");
+  const std::string lsn = check.query_value("SELECT pg_current_wal_lsn()");
+  const auto sync_started = Clock::now();
+  const std::string small_current = "SELECT frontier_lsn >= '" + lsn +
+                                    "'::pg_lsn FROM pgstream.pgs_stream_tables WHERE pgs_name = 't_small'";
+  while (check.query_value(small_current) != "t" && Clock::now() - sync_started < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(Clock::now() - sync_started < std::chrono::seconds(5));
+  CHECK_FALSE(create.created());  // still loading
+  CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+
+  CHECK(create.release().empty());
+  exec("DELETE FROM big WHERE id % 11 = 0");
+  exec("UPDATE big SET v = v + 1, grp = (grp + 1) % 50 WHERE id % 13 = 0");
+  exec("UPDATE small SET v = v - 1 WHERE id % 4 = 0");
+  (void)sync_all(conninfo(), 3, std::chrono::seconds(60), &daemon);
+  CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+  CHECK(diff_against_query(check, "public.t_up", tables[1].query).empty());
+  CHECK(diff_against_query(check, "public.t_down", down_query).empty());
   CHECK(daemon.sigterm_and_wait() == 0);
 }

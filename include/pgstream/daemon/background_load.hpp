@@ -1,13 +1,21 @@
-// BackgroundLoad: one stream table loaded from a snapshot of its own, on a
-// thread of its own, while the stream goes on feeding the other tables.
+// BackgroundLoad: stream tables loaded from one snapshot of their own, on a
+// thread of their own, while the stream goes on feeding the other tables.
 //
 // Contract:
 // - The thread creates a temporary logical slot (its consistent point is
-//   where the table's changes begin: the snapshot holds every transaction
-//   that committed before it), reads the table's sources (or, for a FULL
+//   where the tables' changes begin: the snapshot holds every transaction
+//   that committed before it), reads each table's sources (or, for a FULL
 //   table, its query) inside the slot's exported snapshot with
 //   StreamTable::load, and ends; the slot goes with its connection.
-// - The runtime belongs to the thread until it ends, then to `finished`,
+// - Members come upstream first: a chain (tables reading each other's
+//   targets in memory, linked with StreamTable::link before) loads
+//   together, each member's result pushed into the members after it that
+//   read its target, as an epoch does.
+// - A member that fails for good (a permanent error) fails alone, with the
+//   members that read it; anything else (the slot, the snapshot, a
+//   transient error, a source rewritten after the snapshot: 40001, a
+//   cancel) fails the whole load.
+// - The runtimes belong to the thread until it ends, then to `finished`,
 //   which runs on the thread, once, with the outcome: post it to the
 //   owner's loop. It must not throw.
 // - cancel() makes the thread give up at its next row read (a slot
@@ -16,6 +24,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,11 +39,21 @@
 
 namespace pgstream::daemon {
 
-struct LoadOutcome {
+struct LoadMember {
+  std::unique_ptr<StreamTable> runtime;  // built, its chained sources linked
+  std::uint32_t target_oid = 0;          // what the members after it read
+};
+
+struct LoadedTable {
   std::unique_ptr<StreamTable> runtime;    // loaded (or half loaded when failed)
-  Lsn consistent;                          // the snapshot's consistent point
-  std::vector<writer::DeltaRow> contents;  // the whole result at `consistent`
-  std::optional<Error> error;              // set when the load failed or was cancelled
+  std::vector<writer::DeltaRow> contents;  // the whole result at the consistent point
+  std::optional<Error> error;              // it, or an upstream member, failed for good
+};
+
+struct LoadOutcome {
+  Lsn consistent;                   // the snapshot's consistent point
+  std::vector<LoadedTable> tables;  // one per member, in the members' order
+  std::optional<Error> error;       // set when the whole load failed or was cancelled
   bool cancelled = false;
 };
 
@@ -43,7 +62,7 @@ class BackgroundLoad {
   using Finished = std::function<void(LoadOutcome)>;
 
   // `slot_name`: the temporary slot's name (unique per daemon).
-  BackgroundLoad(std::string conninfo, std::string slot_name, std::unique_ptr<StreamTable> runtime,
+  BackgroundLoad(std::string conninfo, std::string slot_name, std::vector<LoadMember> members,
                  Finished finished);
   BackgroundLoad(const BackgroundLoad&) = delete;
   BackgroundLoad& operator=(const BackgroundLoad&) = delete;
@@ -53,10 +72,11 @@ class BackgroundLoad {
 
  private:
   void run() noexcept;
+  void load_members(replication::SnapshotReader& reader, LoadOutcome& outcome);
 
   std::string conninfo_;
   std::string slot_name_;
-  std::unique_ptr<StreamTable> runtime_;
+  std::vector<LoadMember> members_;
   Finished finished_;
   std::atomic<bool> cancelled_{false};
   std::thread thread_;  // last: starts once the members above are set
