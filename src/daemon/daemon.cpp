@@ -1104,7 +1104,7 @@ std::vector<Table*> Daemon::chain_group(Table& table) {
   std::vector<Table*> group{&table};
   if (!table.runtime->differential()) return group;
   const auto joins = [&](const Table& other) {
-    return other.runtime->differential() && (other.state == TableState::Active ||
+    return other.runtime->differential() && (other.state == TableState::Active || other.loading() ||
                                              (other.state == TableState::Error && !other.blocked_by.empty()));
   };
   for (std::size_t next = 0; next < group.size(); ++next) {
@@ -1420,38 +1420,48 @@ bool Daemon::activate(Table& table) {
 // upstream first, so that each downstream receives its upstreams' whole
 // results with its own sources' rows. `done` is called for `table` only.
 void Daemon::load_now(Table& table, const std::function<void(Table&, const Error*)>& done) {
-  std::function<void(Table&, const Error*)> callers = done;
-  std::vector<Table*> interrupted;  // the others of the load it replaces
-  if (table.loading()) {
-    // A load already runs: this one replaces it, and answers its callers too.
-    auto pending = loads_.find(table.load_ticket);
-    if (pending != loads_.end() && pending->second.done) {
-      callers = [first = std::move(pending->second.done), done](Table& loaded, const Error* error) {
-        first(loaded, error);
-        if (done) done(loaded, error);
-      };
-    }
-    abandon_load(table, &interrupted);
-  }
+  // The loads this one replaces (its own, or those of its chain's tables
+  // that are loading): their other tables join it, and it answers their
+  // callers (each picks its own table).
+  std::vector<Table*> interrupted;
+  auto inherited = std::make_shared<std::vector<std::function<void(Table&, const Error*)>>>();
+  const auto take_over = [this, &interrupted, inherited](Table& loading) {
+    auto pending = loads_.find(loading.load_ticket);
+    if (pending != loads_.end() && pending->second.done)
+      inherited->push_back(std::move(pending->second.done));
+    abandon_load(loading, &interrupted);
+  };
+  if (table.loading()) take_over(table);
   const std::int64_t requested = table.pgs_id;
   auto answered = std::make_shared<bool>(false);
-  const std::function<void(Table&, const Error*)> answer = [requested, answered, callers](
+  // Called for the tables of the load as each goes live or fails.
+  const std::function<void(Table&, const Error*)> answer = [requested, answered, done, inherited](
                                                                Table& loaded, const Error* error) {
+    for (const auto& caller : *inherited) caller(loaded, error);
     if (loaded.pgs_id != requested || *answered) return;
     *answered = true;
-    if (callers) callers(loaded, error);
+    if (done) done(loaded, error);
   };
   // A table that was loaded before (refresh, reload) starts from an empty
   // dataflow: the snapshot holds all of its rows again.
   table.runtime = std::make_unique<StreamTable>(table.definition());
   const std::string key = key_of(table.definition().name);
-  // The others of the replaced load are retried with their chain.
-  const auto let_go = [this, &interrupted, &key] {
+  // Without a load of their own now, the interrupted tables are retried
+  // with their chain.
+  const auto let_go = [this, &interrupted, &key, &answer] {
+    std::vector<std::int64_t> ids;
     for (Table* other : interrupted) {
+      ids.push_back(other->pgs_id);
       fail_table(*other,
                  Error(ErrorKind::Internal, "stream table " + key_of(other->definition().name) +
                                                 ": the load of its chain stopped when " + key + " failed"),
                  true);
+    }
+    for (const std::int64_t id : ids) {
+      auto it = by_id_.find(id);
+      if (it == by_id_.end()) continue;
+      Table& other = tables_.at(it->second);
+      answer(other, &*other.last_failure);
     }
   };
   std::vector<Table*> group{&table};
@@ -1467,6 +1477,9 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     let_go();
     answer(table, &error);
     return;
+  }
+  for (Table* member : std::vector<Table*>(group)) {
+    if (member != &table && member->loading()) take_over(*member);
   }
   for (Table* other : interrupted) {
     if (std::find(group.begin(), group.end(), other) == group.end()) group.push_back(other);

@@ -64,9 +64,13 @@ class HeldCreate {
   }
 
   [[nodiscard]] bool created() const { return created_.load(); }
+  // Commits the holding transaction.
+  void commit() {
+    if (PQtransactionStatus(holder_.get()) != PQTRANS_IDLE) holder_.exec("COMMIT");
+  }
   // Commits the holding transaction and waits for the create; its error, if any.
   std::string release() {
-    holder_.exec("COMMIT");
+    commit();
     thread_.join();
     return error_;
   }
@@ -136,6 +140,7 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a chain loads again without pausing the other
       {"public.t_up", "SELECT grp, count(*) AS n, sum(v) AS s FROM big GROUP BY grp"}};
   // Over the upstream's target: loading it loads t_up again, from the same snapshot.
   const std::string down_query = "SELECT n, count(*) AS groups, sum(s) AS total FROM t_up GROUP BY n";
+  const std::string down2_query = "SELECT grp % 5 AS bucket, sum(n) AS n FROM t_up GROUP BY grp % 5";
   DaemonProcess daemon(*this, tables);
   daemon.start();
   daemon.wait_until_active(tables.size());
@@ -145,6 +150,15 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a chain loads again without pausing the other
   wait_until(check,
              "SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgstream_load_%')",
              "the chain's temporary slot");
+  // A second downstream over the loading chain takes its load over: one
+  // load for the three, which answers both creates.
+  HeldCreate second(conninfo(), "public.t_down2", down2_query);
+  wait_until(
+      check,
+      "SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name LIKE 'pgstream_load_%' AND NOT EXISTS "
+      "(SELECT 1 FROM pgstream.pgs_stream_tables WHERE pgs_name = 't_down2' AND status = 'ERROR') AND "
+      "EXISTS (SELECT 1 FROM pgstream.pgs_stream_tables WHERE pgs_name = 't_down2')",
+      "the second downstream to join the load");
 
   // While the chain waits, t_small follows its writes; the writes to big are
   // held for the chain.
@@ -162,13 +176,17 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a chain loads again without pausing the other
   CHECK_FALSE(create.created());  // still loading
   CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
 
+  CHECK_FALSE(second.created());
+  second.commit();  // the load waits for both
   CHECK(create.release().empty());
+  CHECK(second.release().empty());
   exec("DELETE FROM big WHERE id % 11 = 0");
   exec("UPDATE big SET v = v + 1, grp = (grp + 1) % 50 WHERE id % 13 = 0");
   exec("UPDATE small SET v = v - 1 WHERE id % 4 = 0");
-  (void)sync_all(conninfo(), 3, std::chrono::seconds(60), &daemon);
+  (void)sync_all(conninfo(), 4, std::chrono::seconds(60), &daemon);
   CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
   CHECK(diff_against_query(check, "public.t_up", tables[1].query).empty());
   CHECK(diff_against_query(check, "public.t_down", down_query).empty());
+  CHECK(diff_against_query(check, "public.t_down2", down2_query).empty());
   CHECK(daemon.sigterm_and_wait() == 0);
 }
