@@ -57,6 +57,10 @@ constexpr auto kFrontierOnlyEvery = std::chrono::milliseconds(250);
 constexpr auto kFrontierIdleEvery = std::chrono::milliseconds(250);
 // The shortest time between two epochs handed to the writer (see flush_if_ready).
 constexpr auto kMinEpochGap = std::chrono::milliseconds(5);
+// A load still waiting for older transactions is reported after this, then
+// every kLoadWaitReportEvery.
+constexpr auto kLoadWaitReportAfter = std::chrono::seconds(5);
+constexpr auto kLoadWaitReportEvery = std::chrono::seconds(60);
 // Loads in a row that may start over at once when a source was rewritten
 // (TRUNCATE) between their snapshot and their read of it.
 constexpr int kRewrittenLoads = 10;
@@ -224,6 +228,10 @@ class Daemon {
   void index_tables();
   void check_sources();
   void retry_failed_tables();
+  // Names the sessions whose transactions keep a load's snapshot waiting.
+  void report_waiting_loads();
+  struct PendingLoad;
+  void report_waiting_load(const PendingLoad& pending);
   void run_beats();
 
   // Stream.
@@ -299,6 +307,9 @@ class Daemon {
     std::vector<std::int64_t> pgs_ids;  // upstream first
     std::function<void(Table&, const Error*)> done;
     std::unique_ptr<BackgroundLoad> load;
+    std::string slot;             // its temporary slot
+    std::string names;            // its tables, for messages
+    Clock::time_point report_at;  // when to say what it waits for, if it still waits
   };
   std::map<std::uint64_t, PendingLoad> loads_;
   std::vector<std::pair<std::uint64_t, LoadOutcome>> deferred_ends_;  // ended in a transaction
@@ -734,6 +745,7 @@ void Daemon::on_tick() {
     if (!in_transaction_ && !epoch_open_ && idle_lsn_ > submitted_lsn_) submit_frontiers(idle_lsn_, false);
     run_beats();
     retry_failed_tables();
+    report_waiting_loads();
     if (Clock::now() - last_source_check_ >= kSourceCheckEvery) {
       last_source_check_ = Clock::now();
       check_sources();
@@ -1555,6 +1567,12 @@ void Daemon::start_load(const std::vector<Table*>& group, std::function<void(Tab
   }
   epoch_barrier_ = true;  // epochs from here on lack these tables
   const std::string slot = "pgstream_load_" + std::to_string(::getpid()) + "_" + std::to_string(ticket);
+  pending.slot = slot;
+  for (Table* table : group) {
+    if (!pending.names.empty()) pending.names += ", ";
+    pending.names += key_of(table->definition().name);
+  }
+  pending.report_at = Clock::now() + kLoadWaitReportAfter;
   pending.load =
       std::make_unique<BackgroundLoad>(dsn(), slot, std::move(members), [this, ticket](LoadOutcome outcome) {
         auto shared = std::make_shared<LoadOutcome>(std::move(outcome));
@@ -1874,6 +1892,46 @@ void Daemon::index_tables() {
     }
     if (!table.fed()) continue;
     for (const auto& feed : table.runtime->feeds()) by_relation_.emplace(feed->relation().oid, &table);
+  }
+}
+
+// A temporary slot's snapshot waits for every transaction that holds an xid
+// when it is created; an idle session left in a transaction keeps a load
+// (and its tables' frontiers) waiting without end. The walsender creating
+// the slot waits on their transaction locks: pg_blocking_pids names them.
+void Daemon::report_waiting_loads() {
+  const auto now = Clock::now();
+  for (auto& [ticket, pending] : loads_) {
+    if (now < pending.report_at) continue;
+    pending.report_at = now + kLoadWaitReportEvery;
+    try {
+      report_waiting_load(pending);
+    } catch (const Error& error) {  // only a report: the tick goes on
+      spdlog::debug("could not tell what the load of {} waits for: {}", pending.names, error.message());
+    }
+  }
+}
+
+void Daemon::report_waiting_load(const PendingLoad& pending) {
+  {
+    PgResult result = control().exec(
+        "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?'), a.state, "
+        "to_char(now() - a.xact_start, 'HH24:MI:SS') FROM pg_catalog.pg_replication_slots s "
+        "CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(s.active_pid)) b(pid) "
+        "JOIN pg_catalog.pg_stat_activity a ON a.pid = b.pid WHERE s.slot_name = " +
+        control().quote_literal(pending.slot) + " ORDER BY a.xact_start");
+    if (PQntuples(result.get()) == 0) return;
+    std::string sessions;
+    for (int row = 0; row < PQntuples(result.get()); ++row) {
+      if (!sessions.empty()) sessions += "; ";
+      sessions += std::string("pid ") + PQgetvalue(result.get(), row, 0) + " (" +
+                  PQgetvalue(result.get(), row, 1) + ", " + PQgetvalue(result.get(), row, 2) +
+                  ", in its transaction for " + PQgetvalue(result.get(), row, 3) + ")";
+    }
+    spdlog::warn(
+        "the load of {} waits for transactions that were running when its snapshot was taken: {}; "
+        "it reads its tables once they end (pg_terminate_backend(pid) ends one)",
+        pending.names, sessions);
   }
 }
 

@@ -64,6 +64,7 @@ class HeldCreate {
   }
 
   [[nodiscard]] bool created() const { return created_.load(); }
+  [[nodiscard]] int holder_pid() const { return PQbackendPID(holder_.get()); }
   // Commits the holding transaction.
   void commit() {
     if (PQtransactionStatus(holder_.get()) != PQTRANS_IDLE) holder_.exec("COMMIT");
@@ -117,6 +118,15 @@ TEST_CASE_METHOD(PgDatabase, "e2e: a table added while running loads without pau
   CHECK(Clock::now() - sync_started < std::chrono::seconds(5));
   CHECK_FALSE(create.created());  // still loading
   CHECK(diff_against_query(check, "public.t_small", tables[0].query).empty());
+
+  // The daemon names the session the load waits for.
+  const std::string holder = "pid " + std::to_string(create.holder_pid()) + " (";
+  const auto report_deadline = Clock::now() + std::chrono::seconds(20);
+  while (daemon.log().find(holder) == std::string::npos && Clock::now() < report_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(daemon.log().find("the load of public.t_added waits for transactions") != std::string::npos);
+  CHECK(daemon.log().find(holder) != std::string::npos);
 
   CHECK(create.release().empty());
   exec("DELETE FROM big WHERE id % 11 = 0");
