@@ -186,6 +186,9 @@ class Daemon {
   // (those that cannot be linked, or read each other in a cycle, go to ERROR).
   std::vector<Table*> chain_group(Table& table);
   std::vector<Table*> link_group(const std::vector<Table*>& tables);
+  // The stream table, not built, whose missing target `error` (42P01 from
+  // a query's compile) names; null if none.
+  [[nodiscard]] const Table* unbuilt_stream_table(const Error& error) const;
   // Puts the DIFFERENTIAL tables reading `upstream` in ERROR (`why` says
   // what happened to it); they are reloaded with it once it is ACTIVE.
   void block_downstreams(const Table& upstream, const std::string& why);
@@ -585,7 +588,14 @@ void Daemon::start_pipeline() {
     waiting = std::move(still);
   }
   for (auto& [table, failure] : waiting) {
-    if (failure) fail_table(*table, *failure);
+    if (!failure) continue;
+    // Its query reads the target of a stream table that failed before
+    // creating it: it waits for that one, and comes back with it.
+    if (const Table* upstream = unbuilt_stream_table(*failure); upstream != nullptr && upstream != table) {
+      block(*table, *upstream, "is in ERROR");
+    } else {
+      fail_table(*table, *failure);
+    }
   }
   forget_untracked_tables();
   loadable = link_group(loadable);
@@ -1112,6 +1122,24 @@ bool Daemon::build_table(Table& table, bool create_target, std::optional<Error>*
   }
 }
 
+const Table* Daemon::unbuilt_stream_table(const Error& error) const {
+  if (error.sqlstate() != "42P01") return nullptr;
+  // The binder's message: relation "name" (or "schema.name") does not exist.
+  const std::string& message = error.message();
+  const std::size_t open = message.find("relation \"");
+  if (open == std::string::npos) return nullptr;
+  const std::size_t begin = open + 10;
+  const std::size_t close = message.find('"', begin);
+  if (close == std::string::npos) return nullptr;
+  const std::string relation = message.substr(begin, close - begin);
+  for (const auto& [key, table] : tables_) {
+    const bool named = key == relation ||
+                       (relation.find('.') == std::string::npos && table.definition().name.name == relation);
+    if (named && !table.runtime->built()) return &table;
+  }
+  return nullptr;
+}
+
 std::vector<Table*> Daemon::chain_group(Table& table) {
   std::vector<Table*> group{&table};
   if (!table.runtime->differential()) return group;
@@ -1124,7 +1152,10 @@ std::vector<Table*> Daemon::chain_group(Table& table) {
     const std::string current_key = key_of(current.definition().name);
     for (auto& [key, other] : tables_) {
       if (std::find(group.begin(), group.end(), &other) != group.end() || !joins(other)) continue;
-      if (other.reads(current_key) || current.reads(key)) group.push_back(&other);
+      // A table blocked by it may not know it reads it yet (it never built).
+      if (other.reads(current_key) || current.reads(key) || other.blocked_by == current_key) {
+        group.push_back(&other);
+      }
     }
   }
   // Upstream first, by what they read when last built (a target must exist
@@ -1334,6 +1365,7 @@ void Daemon::load_from_snapshot(const std::vector<Table*>& tables, replication::
       continue;
     }
     try {
+      table->dirty = false;  // a FULL table: the snapshot holds every change before it
       std::vector<writer::DeltaRow> contents = table->runtime->load(reader, consistent, [this] {
         if (++rows_loaded_ % kRowsPerBeat == 0) beat();
       });
@@ -1356,7 +1388,6 @@ void Daemon::submit_loaded(Table& table, Lsn frontier, std::vector<writer::Delta
   work.kind = ApplyWork::Kind::Reconcile;
   work.lsn = frontier;
   work.action = table.runtime->differential() ? writer::Action::Reinitialize : writer::Action::Full;
-  if (!table.runtime->differential()) table.dirty = false;
   TableDelta loaded;
   loaded.pgs_id = table.pgs_id;
   loaded.target = table.target;
@@ -1555,6 +1586,7 @@ void Daemon::start_load(const std::vector<Table*>& group, std::function<void(Tab
       spdlog::info("stream table {}: reloading in the background", key_of(table->definition().name));
     }
     table->state = TableState::Loading;
+    table->dirty = false;  // a FULL table: its snapshot holds every change before it
     table->loading_relations.clear();
     for (const auto& relation : table->runtime->relations()) {
       if (!relation->is_stream_table) table->loading_relations.push_back(relation->oid);
@@ -1712,8 +1744,11 @@ void Daemon::end_load(std::uint64_t ticket, LoadOutcome outcome) {
     Table& table = tables_.at(it->second);
     if (table.state != TableState::Active) continue;
     const std::string key = key_of(table.definition().name);
+    // (Not one of this load's tables: those had their chance.)
     const bool waiting_reader = std::any_of(tables_.begin(), tables_.end(), [&](const auto& entry) {
-      return entry.second.state == TableState::Error && entry.second.blocked_by == key;
+      return entry.second.state == TableState::Error && entry.second.blocked_by == key &&
+             std::find(pending.pgs_ids.begin(), pending.pgs_ids.end(), entry.second.pgs_id) ==
+                 pending.pgs_ids.end();
     });
     if (waiting_reader) {
       load_now(table);
@@ -1730,6 +1765,8 @@ void Daemon::feed_held(Table& table, Lsn consistent,
                        const std::vector<std::shared_ptr<const replication::ChangeBatch>>& held) {
   StreamTable& runtime = *table.runtime;
   std::map<std::uint32_t, const replication::Relation*> bound;
+  std::set<std::uint32_t> sources;  // a FULL table's
+  for (const auto& relation : runtime.relations()) sources.insert(relation->oid);
   for (const auto& batch : held) {
     for (const replication::Change& change : batch->changes()) {
       if (change.kind == replication::ChangeKind::Message ||
@@ -1738,11 +1775,7 @@ void Daemon::feed_held(Table& table, Lsn consistent,
       }
       const std::uint32_t oid = change.relation->oid;
       if (!runtime.differential()) {
-        if (batch->commit_lsn >= consistent &&
-            std::find(table.loading_relations.begin(), table.loading_relations.end(), oid) !=
-                table.loading_relations.end()) {
-          table.dirty = true;
-        }
+        if (batch->commit_lsn >= consistent && sources.count(oid) != 0) table.dirty = true;
         continue;
       }
       if (!runtime.reads(oid)) continue;

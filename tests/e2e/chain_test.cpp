@@ -289,6 +289,38 @@ TEST_CASE_METHOD(PgDatabase, "e2e: an upstream's ERROR, suspension and drop take
   CHECK(daemon.sigterm_and_wait() == 0);
 }
 
+TEST_CASE_METHOD(PgDatabase, "e2e: a downstream whose upstream fails at its first start comes back with it",
+                 "[e2e][chain][errors]") {
+  exec("CREATE TABLE nums (id int PRIMARY KEY, v int)");
+  const std::vector<StreamTableSpec> tables{
+      {"public.up_late", "SELECT n.id, n.v, l.w FROM nums n JOIN late l ON l.id = n.id"},
+      {"public.down_late", "SELECT v, count(*) AS n, sum(w) AS w FROM up_late GROUP BY v"},
+  };
+  DaemonProcess daemon(*this, tables);
+  daemon.start();
+  PgConnection check(conninfo());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (check.query_value("SELECT to_regclass('pgstream.pgs_stream_tables') IS NOT NULL") != "t") {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // up_late's source does not exist: it never creates its target, and
+  // down_late's query cannot even be compiled. It waits for up_late.
+  wait_status(check, "down_late", "ERROR", daemon);
+  CHECK(status_of(check, "up_late") == "ERROR");
+  CHECK(last_error_of(check, "down_late").find("public.up_late is in ERROR") != std::string::npos);
+
+  exec("CREATE TABLE late (id int PRIMARY KEY, w int)");
+  exec("INSERT INTO nums SELECT g, g % 4 FROM generate_series(1, 50) g");
+  exec("INSERT INTO late SELECT g, g * 10 FROM generate_series(1, 40) g");
+  check.exec("SELECT pgstream.alter_stream_table('public.up_late', status => 'ACTIVE')");
+  wait_status(check, "down_late", "ACTIVE", daemon);
+  exec("UPDATE late SET w = w + 1 WHERE id % 3 = 0; DELETE FROM nums WHERE id % 7 = 0");
+  sync_all(conninfo(), tables.size(), std::chrono::seconds(30), &daemon);
+  check_all_equal(check, tables);
+  CHECK(daemon.sigterm_and_wait() == 0);
+}
+
 TEST_CASE_METHOD(PgDatabase, "e2e: kill -9 and a restart with a chain reconcile every target",
                  "[e2e][chain][restart]") {
   exec(workload_schema_sql());
