@@ -1496,8 +1496,8 @@ void Daemon::load_now(Table& table, const std::function<void(Table&, const Error
     for (Table* other : interrupted) {
       ids.push_back(other->pgs_id);
       fail_table(*other,
-                 Error(ErrorKind::Internal, "stream table " + key_of(other->definition().name) +
-                                                ": the load of its chain stopped when " + key + " failed"),
+                 Error(ErrorKind::Config, "stream table " + key_of(other->definition().name) +
+                                              ": the load of its chain stopped when " + key + " failed"),
                  true);
     }
     for (const std::int64_t id : ids) {
@@ -1840,8 +1840,8 @@ void Daemon::abandon_load(Table& table, std::vector<Table*>* others) {
   const std::string key = key_of(table.definition().name);
   for (Table* other : left) {
     fail_table(*other,
-               Error(ErrorKind::Internal, "stream table " + key_of(other->definition().name) +
-                                              ": the load of its chain stopped when " + key + " left it"),
+               Error(ErrorKind::Config, "stream table " + key_of(other->definition().name) +
+                                            ": the load of its chain stopped when " + key + " left it"),
                true);
   }
 }

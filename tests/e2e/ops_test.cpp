@@ -248,7 +248,10 @@ TEST_CASE_METHOD(PgDatabase, "e2e: /metrics moves under load, and the Grafana da
       [&] {
         after = http_get(port, "/metrics").body;
         const auto bytes = sample(after, "pgstream_decoded_bytes_total");
-        return bytes && *bytes > bytes_before;  // exported by the watch loop, twice a second
+        // Exported by the watch loop, twice a second; the confirmed LSN once
+        // the next standby status (every second) after an apply carried it.
+        const auto confirmed = sample(after, "pgstream_confirmed_flush_lsn_bytes");
+        return bytes && *bytes > bytes_before && confirmed && *confirmed > 0;
       },
       std::chrono::seconds(5));
   CHECK(moved);
