@@ -36,6 +36,7 @@
 #include "pgstream/replication/replication_connection.hpp"
 #include "pgstream/replication/replication_stream.hpp"
 #include "pgstream/sql/collation.hpp"
+#include "pgstream/sql/compiler.hpp"
 #include "pgstream/writer/apply.hpp"
 #include "pgstream/writer/target.hpp"
 #include "pgstream/writer/writer_pool.hpp"
@@ -1123,18 +1124,11 @@ bool Daemon::build_table(Table& table, bool create_target, std::optional<Error>*
 }
 
 const Table* Daemon::unbuilt_stream_table(const Error& error) const {
-  if (error.sqlstate() != "42P01") return nullptr;
-  // The binder's message: relation "name" (or "schema.name") does not exist.
-  const std::string& message = error.message();
-  const std::size_t open = message.find("relation \"");
-  if (open == std::string::npos) return nullptr;
-  const std::size_t begin = open + 10;
-  const std::size_t close = message.find('"', begin);
-  if (close == std::string::npos) return nullptr;
-  const std::string relation = message.substr(begin, close - begin);
+  const std::optional<std::string> relation = sql::missing_relation(error);
+  if (!relation) return nullptr;
   for (const auto& [key, table] : tables_) {
-    const bool named = key == relation ||
-                       (relation.find('.') == std::string::npos && table.definition().name.name == relation);
+    const bool named = key == *relation || (relation->find('.') == std::string::npos &&
+                                            table.definition().name.name == *relation);
     if (named && !table.runtime->built()) return &table;
   }
   return nullptr;
@@ -1946,26 +1940,24 @@ void Daemon::report_waiting_loads() {
 }
 
 void Daemon::report_waiting_load(const PendingLoad& pending) {
-  {
-    PgResult result = control().exec(
-        "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?'), a.state, "
-        "to_char(now() - a.xact_start, 'HH24:MI:SS') FROM pg_catalog.pg_replication_slots s "
-        "CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(s.active_pid)) b(pid) "
-        "JOIN pg_catalog.pg_stat_activity a ON a.pid = b.pid WHERE s.slot_name = " +
-        control().quote_literal(pending.slot) + " ORDER BY a.xact_start");
-    if (PQntuples(result.get()) == 0) return;
-    std::string sessions;
-    for (int row = 0; row < PQntuples(result.get()); ++row) {
-      if (!sessions.empty()) sessions += "; ";
-      sessions += std::string("pid ") + PQgetvalue(result.get(), row, 0) + " (" +
-                  PQgetvalue(result.get(), row, 1) + ", " + PQgetvalue(result.get(), row, 2) +
-                  ", in its transaction for " + PQgetvalue(result.get(), row, 3) + ")";
-    }
-    spdlog::warn(
-        "the load of {} waits for transactions that were running when its snapshot was taken: {}; "
-        "it reads its tables once they end (pg_terminate_backend(pid) ends one)",
-        pending.names, sessions);
+  PgResult result = control().exec(
+      "SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?'), a.state, "
+      "to_char(now() - a.xact_start, 'HH24:MI:SS') FROM pg_catalog.pg_replication_slots s "
+      "CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(s.active_pid)) b(pid) "
+      "JOIN pg_catalog.pg_stat_activity a ON a.pid = b.pid WHERE s.slot_name = " +
+      control().quote_literal(pending.slot) + " ORDER BY a.xact_start");
+  if (PQntuples(result.get()) == 0) return;
+  std::string sessions;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    if (!sessions.empty()) sessions += "; ";
+    sessions += std::string("pid ") + PQgetvalue(result.get(), row, 0) + " (" +
+                PQgetvalue(result.get(), row, 1) + ", " + PQgetvalue(result.get(), row, 2) +
+                ", in its transaction for " + PQgetvalue(result.get(), row, 3) + ")";
   }
+  spdlog::warn(
+      "the load of {} waits for transactions that were running when its snapshot was taken: {}; "
+      "it reads its tables once they end (pg_terminate_backend(pid) ends one)",
+      pending.names, sessions);
 }
 
 void Daemon::retry_failed_tables() {

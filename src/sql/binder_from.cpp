@@ -2,13 +2,20 @@
 // WHERE, where EXISTS / IN subqueries become semi and anti joins.
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <string_view>
 
 #include "binder.hpp"
+#include "pgstream/sql/compiler.hpp"
 
 namespace pgstream::sql {
 
 namespace {
+
+// PostgreSQL's wording, which the binder uses too (missing_relation reads it).
+constexpr std::string_view kMissingRelationPrefix = "relation \"";
+constexpr std::string_view kMissingRelationSuffix = "\" does not exist";
 
 constexpr int kMaxViewDepth = 32;
 
@@ -121,7 +128,8 @@ PlanPtr Binder::bind_range_var(const PgQuery__RangeVar& range, Scope& scope, Cte
   std::optional<RelationRef> ref = catalog_.find_relation(schema, name);
   if (!ref) {
     throw Error(ErrorKind::Config,
-                "relation \"" + (schema.empty() ? name : schema + "." + name) + "\" does not exist",
+                std::string(kMissingRelationPrefix) + (schema.empty() ? name : schema + "." + name) +
+                    std::string(kMissingRelationSuffix),
                 {.sqlstate = "42P01",
                  .detail = "",
                  .hint = schema.empty() ? "Unqualified names are looked up in the search_path of pgstream's "
@@ -575,6 +583,17 @@ PlanPtr Binder::try_semi_join(const PgQuery__SubLink& link, bool negated, const 
   join->predicate = conjunction(std::move(correlated));
   join->lateral = false;
   return join;
+}
+
+std::optional<std::string> missing_relation(const Error& error) {
+  if (error.sqlstate() != "42P01") return std::nullopt;
+  const std::string& message = error.message();  // may be prefixed by where it happened
+  const std::size_t open = message.find(kMissingRelationPrefix);
+  if (open == std::string::npos) return std::nullopt;
+  const std::size_t begin = open + kMissingRelationPrefix.size();
+  const std::size_t close = message.find(kMissingRelationSuffix, begin);
+  if (close == std::string::npos) return std::nullopt;
+  return message.substr(begin, close - begin);
 }
 
 }  // namespace pgstream::sql

@@ -347,6 +347,8 @@ CommandResult run_pgstream(const std::vector<std::string>& args, const std::file
 }
 
 std::string status_of(PgConnection& conn, const std::string& name) {
+  // Before the daemon created its catalog, no table has a row.
+  if (conn.query_value("SELECT to_regclass('pgstream.pgs_stream_tables') IS NULL") == "t") return "missing";
   return conn.query_value("SELECT coalesce((SELECT status FROM pgstream.pgs_stream_tables WHERE pgs_name = " +
                           conn.quote_literal(name) + "), 'missing')");
 }

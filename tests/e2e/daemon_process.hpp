@@ -126,7 +126,7 @@ struct CommandResult {
 // A fresh temp dir under the build tree for one test's files.
 [[nodiscard]] std::filesystem::path make_temp_dir(const std::string& prefix);
 
-// A stream table's status in the catalog ("missing" if it has no row).
+// A stream table's status in the catalog ("missing" if it has no row, or no catalog yet).
 [[nodiscard]] std::string status_of(PgConnection& conn, const std::string& name);
 // Polls the catalog (bounded: 30 s, then a test failure with the daemon's
 // log) until stream table `name` has `status`.

@@ -200,7 +200,16 @@ TEST_CASE_METHOD(SchemaDatabase, "an unknown relation is 42P01", "[pg][sql]") {
   } catch (const pgstream::Error& error) {
     CHECK(error.sqlstate() == "42P01");
     CHECK(error.message().find("relation \"nosuch\" does not exist") != std::string::npos);
+    CHECK(pgstream::sql::missing_relation(error) == "nosuch");
   }
+  try {
+    (void)compile("SELECT 1 FROM public.nosuch");
+    FAIL("compiled");
+  } catch (const pgstream::Error& error) {
+    CHECK(pgstream::sql::missing_relation(error) == "public.nosuch");
+  }
+  CHECK_FALSE(pgstream::sql::missing_relation(
+      pgstream::Error(pgstream::ErrorKind::Config, "relation \"x\" is odd", {.sqlstate = "42P01"})));
 }
 
 TEST_CASE_METHOD(SchemaDatabase, "compiling changes nothing in the database", "[pg][sql]") {

@@ -18,8 +18,10 @@
 // - Not thread-safe: one connection, one caller.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "pgstream/common/error.hpp"
 #include "pgstream/common/pg.hpp"
 #include "pgstream/sql/logical_plan.hpp"
 
@@ -42,5 +44,10 @@ struct DescribedColumn {
   TypeRef type;  // collation is not part of the description (0)
 };
 [[nodiscard]] std::vector<DescribedColumn> describe_query(PgConnection& connection, const std::string& query);
+
+// The relation a failed compile or describe could not find (SQLSTATE 42P01:
+// `relation "<name>" does not exist`, from the binder or from the server),
+// as the query wrote it ("name" or "schema.name"); nullopt for any other error.
+[[nodiscard]] std::optional<std::string> missing_relation(const Error& error);
 
 }  // namespace pgstream::sql
